@@ -1,0 +1,25 @@
+//! The operator API (API.md §8): provisioning and the lifecycle of tenants. The only crate,
+//! with `tenancy`, that works on tenants without a tenant's request.
+
+mod operator;
+pub mod provisioning;
+mod routes;
+
+use std::sync::Arc;
+
+use tenancy::Tenancy;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use operator::OperatorToken;
+pub use provisioning::{CreateTenant, OwnerInput, create_tenant};
+
+#[derive(Clone)]
+pub struct AdminState {
+    pub tenancy: Arc<Tenancy>,
+    pub operator_token: Arc<OperatorToken>,
+}
+
+/// `/admin/*`, guarded by the operator's token.
+pub fn router(state: AdminState) -> OpenApiRouter {
+    routes::router().with_state(state)
+}

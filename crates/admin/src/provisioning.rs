@@ -1,0 +1,211 @@
+//! Creating a tenant: its catalog entry, its storage, its settings and its owner. A failed
+//! creation leaves nothing behind. For `shared` and `schema` tenants everything happens in one
+//! transaction of the main database; a `database` tenant's id is reserved first (invisible to
+//! everyone), its database made and filled, then the entry activated, and on any failure the
+//! database is dropped and the reservation released.
+
+use std::sync::Arc;
+
+use auth::settings::{INSERT_SETTINGS, SettingsInput, ValidSettings};
+use auth::users::INSERT_USER;
+use auth::{Password, Username};
+use serde::Deserialize;
+use tenancy::catalog::NewTenant;
+use tenancy::db::{self, DEFAULT_CLUSTER, naming};
+use tenancy::migrate::{ensure_app_role, execute_formatted, migrate_tenant_storage_in};
+use tenancy::{ApiError, BusinessType, ErrorCode, Role, Strategy, Tenancy, Tenant, TenantId};
+use tokio_postgres::GenericClient;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerInput {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for OwnerInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnerInput").field("username", &self.username).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    #[schema(value_type = String, example = "retail_01")]
+    pub id: TenantId,
+    pub name: String,
+    pub business_type: BusinessType,
+    pub strategy: Strategy,
+    /// Only for `database` tenants; `default` if none.
+    pub cluster: Option<String>,
+    pub owner: OwnerInput,
+    pub settings: Option<SettingsInput>,
+}
+
+/// A creation request whose every part is valid.
+struct ValidCreation {
+    id: TenantId,
+    name: String,
+    business_type: BusinessType,
+    strategy: Strategy,
+    cluster: String,
+    owner_username: Username,
+    owner_password_hash: String,
+    settings: ValidSettings,
+}
+
+async fn validate(tenancy: &Tenancy, request: CreateTenant) -> Result<ValidCreation, ApiError> {
+    let name_length = request.name.chars().count();
+    if !(1..=200).contains(&name_length) || request.name.trim().is_empty() {
+        return Err(ApiError::validation("name must have 1 to 200 characters"));
+    }
+    let cluster = match (request.strategy, request.cluster) {
+        (Strategy::Database, cluster) => cluster.unwrap_or_else(|| DEFAULT_CLUSTER.to_owned()),
+        (_, Some(_)) => return Err(ApiError::validation("a cluster is only for the database strategy")),
+        (_, None) => DEFAULT_CLUSTER.to_owned(),
+    };
+    if !tenancy.db.config().has_cluster(&cluster) {
+        return Err(ApiError::validation(format!("unknown cluster {cluster:?}")));
+    }
+    let owner_username = Username::parse(&request.owner.username)?;
+    let password = Password::parse(request.owner.password)?;
+    let settings = request.settings.unwrap_or_default().validate()?;
+    Ok(ValidCreation {
+        id: request.id,
+        name: request.name,
+        business_type: request.business_type,
+        strategy: request.strategy,
+        cluster,
+        owner_username,
+        owner_password_hash: password.hash().await?,
+        settings,
+    })
+}
+
+/// Creates a tenant with its owner; 409 `tenant_exists` when the id is taken.
+pub async fn create_tenant(tenancy: &Arc<Tenancy>, request: CreateTenant) -> Result<Tenant, ApiError> {
+    let creation = validate(tenancy, request).await?;
+    let new = NewTenant {
+        id: &creation.id,
+        name: &creation.name,
+        business_type: creation.business_type,
+        strategy: creation.strategy,
+        cluster: &creation.cluster,
+    };
+    match creation.strategy {
+        Strategy::Shared | Strategy::Schema => create_in_main_database(tenancy, &creation, &new).await?,
+        Strategy::Database => create_database_tenant(tenancy, &creation, &new).await?,
+    }
+    tracing::info!(tenant = %creation.id, strategy = %creation.strategy, "tenant created");
+    tenancy
+        .catalog
+        .get(&creation.id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("tenant {} vanished after creation", creation.id)))
+}
+
+fn tenant_exists() -> ApiError {
+    ApiError::new(ErrorCode::TenantExists, "a tenant with this id exists")
+}
+
+async fn create_in_main_database(
+    tenancy: &Tenancy,
+    creation: &ValidCreation,
+    new: &NewTenant<'_>,
+) -> Result<(), ApiError> {
+    let mut client = db::connect(&tenancy.db.config().owner).await?;
+    let tx = client.transaction().await?;
+    if !tenancy::Catalog::insert(&tx, new, "active").await? {
+        return Err(tenant_exists());
+    }
+    let schema = match creation.strategy {
+        Strategy::Schema => {
+            let schema = creation.id.schema_name();
+            migrate_tenant_storage_in(&tx, &schema, &tenancy.db.config().app_role)
+                .await
+                .map_err(ApiError::internal)?;
+            schema
+        }
+        _ => "public".to_owned(),
+    };
+    seed(&tx, creation, &schema).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn create_database_tenant(
+    tenancy: &Tenancy,
+    creation: &ValidCreation,
+    new: &NewTenant<'_>,
+) -> Result<(), ApiError> {
+    if !tenancy.catalog.reserve(new).await? {
+        return Err(tenant_exists());
+    }
+    let config = tenancy.db.config();
+    let database = naming::tenant_database_name(&config.deployment_database, &creation.id);
+    let maintenance = config
+        .clusters
+        .get(&creation.cluster)
+        .cloned()
+        .ok_or_else(|| ApiError::validation("unknown cluster"))?;
+    let mut created = false;
+    let outcome = async {
+        let admin = db::connect(&maintenance).await?;
+        execute_formatted(&admin, "SELECT format('CREATE DATABASE %I', $1::text)", &[&database]).await?;
+        created = true;
+        ensure_app_role(&admin, &config.app_role, &database).await?;
+        let mut client = db::connect(&config.owner_on(&creation.cluster, &database)?).await?;
+        let tx = client.transaction().await?;
+        migrate_tenant_storage_in(&tx, "public", &config.app_role).await?;
+        seed(&tx, creation, "public").await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        tx.commit().await?;
+        anyhow::Ok(())
+    }
+    .await;
+    if let Err(error) = outcome {
+        if created {
+            let dropped = async {
+                let admin = db::connect(&maintenance).await?;
+                execute_formatted(&admin, "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)", &[&database]).await
+            }
+            .await;
+            if let Err(drop_error) = dropped {
+                tracing::error!(error = %format!("{drop_error:#}"), database, "could not drop a half-made tenant database");
+            }
+        }
+        tenancy.catalog.release(&creation.id).await?;
+        return Err(ApiError::internal(error.context("creating a tenant database")));
+    }
+    tenancy.catalog.activate(&creation.id).await?;
+    Ok(())
+}
+
+/// Writes the new tenant's settings and owner in its storage. The owner's transaction is
+/// scoped to the tenant like any other: row-level security is forced on the owner too.
+async fn seed(tx: &impl GenericClient, creation: &ValidCreation, schema: &str) -> Result<(), ApiError> {
+    let tenant = creation.id.as_str();
+    tx.execute(
+        "SELECT set_config('app.current_tenant_id', $1, true), set_config('search_path', quote_ident($2), true)",
+        &[&tenant, &schema],
+    )
+    .await?;
+    let values = creation.settings.insert_values();
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&tenant];
+    params.extend_from_slice(&values);
+    tx.execute(INSERT_SETTINGS, &params).await?;
+    tx.execute(
+        INSERT_USER,
+        &[
+            &tenant,
+            &Uuid::now_v7(),
+            &creation.owner_username.as_str(),
+            &creation.owner_password_hash,
+            &Role::Owner.as_str(),
+        ],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,85 @@
+//! `/admin/*`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use tenancy::catalog::MismatchRecord;
+use tenancy::extract::{Json, Path};
+use tenancy::{ApiError, ErrorCode, Tenant, TenantId, TenantStatus};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AdminState;
+use crate::operator::Operator;
+use crate::provisioning::{CreateTenant, create_tenant};
+
+pub(crate) fn router() -> OpenApiRouter<AdminState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(show))
+        .routes(routes!(suspend))
+        .routes(routes!(resume))
+        .routes(routes!(mismatches))
+}
+
+fn tenant_not_found() -> ApiError {
+    ApiError::new(ErrorCode::TenantNotFound, "no such tenant")
+}
+
+/// A tenant id from the path; one that cannot exist is answered as one that does not.
+fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
+    TenantId::parse(raw).map_err(|_| tenant_not_found())
+}
+
+/// Creates a tenant, its storage and its owner.
+#[utoipa::path(post, path = "/admin/tenants", tag = "admin", request_body = CreateTenant,
+    responses((status = 201, body = Tenant), (status = 409, description = "tenant_exists"), (status = 422)))]
+async fn create(
+    State(state): State<AdminState>,
+    _: Operator,
+    Json(request): Json<CreateTenant>,
+) -> Result<(StatusCode, Json<Tenant>), ApiError> {
+    let tenant = create_tenant(&state.tenancy, request).await?;
+    Ok((StatusCode::CREATED, Json(tenant)))
+}
+
+/// Every tenant.
+#[utoipa::path(get, path = "/admin/tenants", tag = "admin", responses((status = 200, body = [Tenant])))]
+async fn list(State(state): State<AdminState>, _: Operator) -> Result<Json<Vec<Tenant>>, ApiError> {
+    Ok(Json(state.tenancy.catalog.list().await?))
+}
+
+/// A tenant.
+#[utoipa::path(get, path = "/admin/tenants/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = Tenant), (status = 404, description = "tenant_not_found")))]
+async fn show(State(state): State<AdminState>, _: Operator, Path(id): Path<String>) -> Result<Json<Tenant>, ApiError> {
+    let id = tenant_id(&id)?;
+    state.tenancy.catalog.get(&id).await?.map(Json).ok_or_else(tenant_not_found)
+}
+
+async fn set_status(state: &AdminState, id: &str, status: TenantStatus) -> Result<Json<Tenant>, ApiError> {
+    let id = tenant_id(id)?;
+    let tenant = state.tenancy.catalog.set_status(&id, status).await?.ok_or_else(tenant_not_found)?;
+    tracing::info!(tenant = %id, status = %status, "tenant status changed");
+    Ok(Json(tenant))
+}
+
+/// Suspends a tenant: its requests answer 403 `tenant_suspended`.
+#[utoipa::path(post, path = "/admin/tenants/{id}/suspend", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = Tenant), (status = 404, description = "tenant_not_found")))]
+async fn suspend(State(state): State<AdminState>, _: Operator, Path(id): Path<String>) -> Result<Json<Tenant>, ApiError> {
+    set_status(&state, &id, TenantStatus::Suspended).await
+}
+
+/// Resumes a suspended tenant.
+#[utoipa::path(post, path = "/admin/tenants/{id}/resume", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = Tenant), (status = 404, description = "tenant_not_found")))]
+async fn resume(State(state): State<AdminState>, _: Operator, Path(id): Path<String>) -> Result<Json<Tenant>, ApiError> {
+    set_status(&state, &id, TenantStatus::Active).await
+}
+
+/// The latest tokens presented for another tenant than their own (newest first, at most 1000).
+#[utoipa::path(get, path = "/admin/audit/tenant-mismatches", tag = "admin",
+    responses((status = 200, description = "the audit records")))]
+async fn mismatches(State(state): State<AdminState>, _: Operator) -> Result<Json<Vec<MismatchRecord>>, ApiError> {
+    Ok(Json(state.tenancy.catalog.mismatches(1000).await?))
+}

@@ -1,0 +1,226 @@
+//! The catalog of tenants (`tenantpos.tenants`), which is the operator's and not a tenant table.
+//! The resolver's lookups are cached in process for at most a second, so a suspend made by
+//! another process takes effect within one second, and at once in the process that made it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use moka::future::Cache;
+
+use crate::error::ApiError;
+use crate::tenant::{BusinessType, Strategy, Tenant, TenantStatus};
+use crate::tenant_id::TenantId;
+
+const LOOKUP_TTL: Duration = Duration::from_secs(1);
+
+pub struct Catalog {
+    /// The app role's pool: reads the catalog and writes the audit.
+    app: Pool,
+    /// The owner's pool: changes the catalog.
+    owner: Pool,
+    cache: Cache<TenantId, Arc<Tenant>>,
+}
+
+/// What a new catalog entry says; it stays invisible to tenant traffic until activated.
+pub struct NewTenant<'a> {
+    pub id: &'a TenantId,
+    pub name: &'a str,
+    pub business_type: BusinessType,
+    pub strategy: Strategy,
+    pub cluster: &'a str,
+}
+
+const SELECT_VISIBLE: &str = "SELECT id, name, business_type, strategy, cluster, status, created_at \
+     FROM tenantpos.tenants WHERE id = $1 AND status <> 'provisioning'";
+
+impl Catalog {
+    pub fn new(db: &crate::TenantDb, owner: Pool) -> Self {
+        Self {
+            app: db.main_pool().clone(),
+            owner,
+            cache: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(LOOKUP_TTL)
+                .build(),
+        }
+    }
+
+    pub fn owner_pool(&self) -> &Pool {
+        &self.owner
+    }
+
+    /// The tenant, if it exists and is provisioned (checks 3 and 4 of API.md §3 read this).
+    pub async fn lookup(&self, id: &TenantId) -> Result<Option<Arc<Tenant>>, ApiError> {
+        if let Some(tenant) = self.cache.get(id).await {
+            return Ok(Some(tenant));
+        }
+        let client = self.app.get().await?;
+        let statement = client.prepare_cached(SELECT_VISIBLE).await?;
+        let Some(row) = client.query_opt(&statement, &[&id.as_str()]).await? else {
+            return Ok(None);
+        };
+        let tenant = Arc::new(Tenant::from_row(&row).map_err(ApiError::internal)?);
+        self.cache.insert(id.clone(), tenant.clone()).await;
+        Ok(Some(tenant))
+    }
+
+    /// Drops the cached lookup after a change made by this process.
+    pub async fn invalidate(&self, id: &TenantId) {
+        self.cache.invalidate(id).await;
+    }
+
+    /// The tenant as the operator sees it, uncached.
+    pub async fn get(&self, id: &TenantId) -> Result<Option<Tenant>, ApiError> {
+        let client = self.owner.get().await?;
+        let statement = client.prepare_cached(SELECT_VISIBLE).await?;
+        let row = client.query_opt(&statement, &[&id.as_str()]).await?;
+        row.map(|row| Tenant::from_row(&row).map_err(ApiError::internal))
+            .transpose()
+    }
+
+    pub async fn list(&self) -> Result<Vec<Tenant>, ApiError> {
+        let client = self.owner.get().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT id, name, business_type, strategy, cluster, status, created_at \
+                 FROM tenantpos.tenants WHERE status <> 'provisioning' ORDER BY id",
+            )
+            .await?;
+        let rows = client.query(&statement, &[]).await?;
+        rows.iter()
+            .map(|row| Tenant::from_row(row).map_err(ApiError::internal))
+            .collect()
+    }
+
+    /// Reserves the id with a row in status `provisioning`. `Ok(false)` when the id is taken.
+    pub async fn reserve(&self, new: &NewTenant<'_>) -> Result<bool, ApiError> {
+        let client = self.owner.get().await?;
+        Ok(Self::insert(&**client, new, "provisioning").await?)
+    }
+
+    /// Inserts a catalog entry in `status` through the owner's `client` (a transaction, when
+    /// the tenant's storage is made in the same one). `Ok(false)` when the id is taken.
+    pub async fn insert(
+        client: &impl tokio_postgres::GenericClient,
+        new: &NewTenant<'_>,
+        status: &str,
+    ) -> Result<bool, tokio_postgres::Error> {
+        let inserted = client
+            .execute(
+                "INSERT INTO tenantpos.tenants (id, name, business_type, strategy, cluster, status) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+                &[
+                    &new.id.as_str(),
+                    &new.name,
+                    &new.business_type.as_str(),
+                    &new.strategy.as_str(),
+                    &new.cluster,
+                    &status,
+                ],
+            )
+            .await?;
+        Ok(inserted == 1)
+    }
+
+    /// Makes a provisioned tenant visible.
+    pub async fn activate(&self, id: &TenantId) -> Result<Tenant, ApiError> {
+        self.set_status_from(id, &["provisioning"], TenantStatus::Active).await?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("tenant {id} vanished while provisioning")))
+    }
+
+    /// Forgets a reservation whose provisioning failed.
+    pub async fn release(&self, id: &TenantId) -> Result<(), ApiError> {
+        let client = self.owner.get().await?;
+        client
+            .execute(
+                "DELETE FROM tenantpos.tenants WHERE id = $1 AND status = 'provisioning'",
+                &[&id.as_str()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Suspends or resumes; `None` when the tenant does not exist.
+    pub async fn set_status(&self, id: &TenantId, status: TenantStatus) -> Result<Option<Tenant>, ApiError> {
+        let tenant = self
+            .set_status_from(id, &["active", "suspended"], status)
+            .await?;
+        self.invalidate(id).await;
+        Ok(tenant)
+    }
+
+    async fn set_status_from(
+        &self,
+        id: &TenantId,
+        from: &[&str],
+        to: TenantStatus,
+    ) -> Result<Option<Tenant>, ApiError> {
+        let client = self.owner.get().await?;
+        let row = client
+            .query_opt(
+                "UPDATE tenantpos.tenants SET status = $2 WHERE id = $1 AND status = ANY($3) \
+                 RETURNING id, name, business_type, strategy, cluster, status, created_at",
+                &[&id.as_str(), &to.as_str(), &from],
+            )
+            .await?;
+        row.map(|row| Tenant::from_row(&row).map_err(ApiError::internal))
+            .transpose()
+    }
+
+    /// Keeps a record of a token presented for another tenant (check 7).
+    pub async fn record_mismatch(
+        &self,
+        header_tenant: &TenantId,
+        token_tenant: &str,
+        token_subject: &str,
+        request_id: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let client = self.app.get().await?;
+        let statement = client
+            .prepare_cached(
+                "INSERT INTO tenantpos.tenant_mismatch_audit \
+                 (header_tenant_id, token_tenant_id, token_subject, request_id) VALUES ($1, $2, $3, $4)",
+            )
+            .await?;
+        client
+            .execute(
+                &statement,
+                &[&header_tenant.as_str(), &token_tenant, &token_subject, &request_id],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The recorded mismatches, newest first, for the operator.
+    pub async fn mismatches(&self, limit: i64) -> Result<Vec<MismatchRecord>, ApiError> {
+        let client = self.owner.get().await?;
+        let rows = client
+            .query(
+                "SELECT header_tenant_id, token_tenant_id, token_subject, request_id, recorded_at \
+                 FROM tenantpos.tenant_mismatch_audit ORDER BY id DESC LIMIT $1",
+                &[&limit],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| MismatchRecord {
+                header_tenant_id: row.get(0),
+                token_tenant_id: row.get(1),
+                token_subject: row.get(2),
+                request_id: row.get(3),
+                recorded_at: row.get(4),
+            })
+            .collect())
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MismatchRecord {
+    pub header_tenant_id: String,
+    pub token_tenant_id: String,
+    pub token_subject: String,
+    pub request_id: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+}

@@ -1,0 +1,210 @@
+//! What a handler knows about its caller once the checks of API.md §3 have passed.
+
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::Tenancy;
+use crate::db::TenantScope;
+use crate::error::{ApiError, ErrorCode};
+use crate::tenant::Tenant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Manager,
+    Cashier,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Manager => "manager",
+            Self::Cashier => "cashier",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "owner" => Some(Self::Owner),
+            "manager" => Some(Self::Manager),
+            "cashier" => Some(Self::Cashier),
+            _ => None,
+        }
+    }
+}
+
+/// A tenant that passed checks 1–4 (header, existence, status). Made only by the resolver
+/// middleware (or, for the operator, by `for_operator`); login starts from it.
+#[derive(Debug, Clone)]
+pub struct ResolvedTenant {
+    tenant: Arc<Tenant>,
+    pub(crate) tenancy: Arc<Tenancy>,
+}
+
+impl ResolvedTenant {
+    pub(crate) fn new(tenant: Arc<Tenant>, tenancy: Arc<Tenancy>) -> Self {
+        Self { tenant, tenancy }
+    }
+
+    /// A scope for the operator's own work on a tenant (provisioning its first user, say).
+    pub fn for_operator(tenant: Arc<Tenant>, tenancy: Arc<Tenancy>) -> Self {
+        Self::new(tenant, tenancy)
+    }
+
+    pub fn tenancy(&self) -> &Arc<Tenancy> {
+        &self.tenancy
+    }
+}
+
+impl TenantScope for ResolvedTenant {
+    fn tenant(&self) -> &Tenant {
+        &self.tenant
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ResolvedTenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts.extensions.get::<ResolvedTenant>().cloned().ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("a tenant route is served without the resolver"))
+        })
+    }
+}
+
+/// The caller of a tenant route after every check of API.md §3 passed: the tenant, the user,
+/// the user's role, and the bearer token and request id to pass along to other services.
+#[derive(Debug, Clone)]
+pub struct TenantContext {
+    tenant: Arc<Tenant>,
+    pub user_id: Uuid,
+    pub role: Role,
+    bearer_token: Arc<str>,
+    pub request_id: Option<Arc<str>>,
+}
+
+impl TenantContext {
+    pub fn bearer_token(&self) -> &str {
+        &self.bearer_token
+    }
+}
+
+impl TenantScope for TenantContext {
+    fn tenant(&self) -> &Tenant {
+        &self.tenant
+    }
+}
+
+/// Which roles a route admits (check 9).
+pub trait RolePolicy: Send + Sync + 'static {
+    const ALLOWED: &'static [Role];
+}
+
+/// Every role.
+pub struct AnyRole;
+/// Owners and managers.
+pub struct OwnerOrManager;
+/// Owners only.
+pub struct OwnerOnly;
+
+impl RolePolicy for AnyRole {
+    const ALLOWED: &'static [Role] = &[Role::Owner, Role::Manager, Role::Cashier];
+}
+impl RolePolicy for OwnerOrManager {
+    const ALLOWED: &'static [Role] = &[Role::Owner, Role::Manager];
+}
+impl RolePolicy for OwnerOnly {
+    const ALLOWED: &'static [Role] = &[Role::Owner];
+}
+
+/// The extractor of tenant routes: runs checks 5–10 of API.md §3 on a request the resolver
+/// already passed through checks 1–4, and yields the `TenantContext`. A handler that takes
+/// one cannot run for a caller who failed any check.
+pub struct Authorized<P: RolePolicy> {
+    pub context: TenantContext,
+    policy: PhantomData<P>,
+}
+
+impl<P: RolePolicy> Deref for Authorized<P> {
+    type Target = TenantContext;
+    fn deref(&self) -> &TenantContext {
+        &self.context
+    }
+}
+
+impl<S: Send + Sync, P: RolePolicy> FromRequestParts<S> for Authorized<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let resolved = ResolvedTenant::from_request_parts(parts, state).await?;
+        let tenancy = resolved.tenancy.clone();
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|value| value.to_str().ok())
+            .map(Arc::from);
+
+        // 5. A bearer token is present.
+        let token = bearer_token(parts)
+            .ok_or_else(|| ApiError::new(ErrorCode::MissingToken, "an Authorization: Bearer token is required"))?;
+        // 6. It verifies.
+        let claims = tenancy.keys.verify(token).map_err(|error| {
+            tracing::info!(reason = %error, "token refused");
+            ApiError::invalid_token()
+        })?;
+        // 7. It was issued for the tenant of the header.
+        let tenant = resolved.tenant.clone();
+        if claims.tenant_id != tenant.id.as_str() {
+            tracing::warn!(token_tenant_id = %claims.tenant_id, token_subject = %claims.sub, "tenant mismatch");
+            if let Err(error) = tenancy
+                .catalog
+                .record_mismatch(&tenant.id, &claims.tenant_id, &claims.sub.to_string(), request_id.as_deref())
+                .await
+            {
+                tracing::error!(error = ?error.cause, "could not record a tenant mismatch");
+            }
+            return Err(ApiError::new(
+                ErrorCode::TenantMismatch,
+                "the token was not issued for this tenant",
+            ));
+        }
+        // 8. Its user still exists and is active.
+        let role = tenancy
+            .user_status(&resolved, claims.sub)
+            .await?
+            .ok_or_else(ApiError::invalid_token)?;
+        // 9. The role admits this route.
+        if !P::ALLOWED.contains(&role) {
+            return Err(ApiError::forbidden());
+        }
+        // 10. The tenant is within its budget.
+        tenancy.rate_limit.check(&tenant.id)?;
+
+        Ok(Self {
+            context: TenantContext {
+                tenant,
+                user_id: claims.sub,
+                role,
+                bearer_token: Arc::from(token),
+                request_id,
+            },
+            policy: PhantomData,
+        })
+    }
+}
+
+fn bearer_token(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}

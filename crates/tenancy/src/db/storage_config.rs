@@ -1,0 +1,135 @@
+//! Where tenant storage lives: the owner connection, the app role, and the clusters.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, bail};
+use tokio_postgres::Config;
+
+use super::naming::{app_role_name, app_role_password};
+
+pub const DEFAULT_CLUSTER: &str = "default";
+
+/// The login of the role tenant traffic uses: owns nothing, no superuser, no BYPASSRLS.
+#[derive(Clone)]
+pub struct AppRole {
+    pub name: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for AppRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppRole").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct StorageConfig {
+    /// The owner role on the main database (catalog, shared tables and tenant schemas).
+    pub owner: Config,
+    /// The app role on the main database.
+    pub app: Config,
+    pub app_role: AppRole,
+    /// The owner role on each cluster, `default` included, for tenant databases.
+    pub clusters: HashMap<String, Config>,
+    /// The main database's name, the prefix of tenant database names.
+    pub deployment_database: String,
+}
+
+impl StorageConfig {
+    /// `owner_url` is `TENANTPOS_DATABASE_URL`, `app_url` `TENANTPOS_APP_DATABASE_URL` and
+    /// `clusters` `TENANTPOS_CLUSTERS` (`name=url,name=url`).
+    pub fn new(owner_url: &str, app_url: Option<&str>, clusters: Option<&str>) -> anyhow::Result<Self> {
+        let owner: Config = owner_url
+            .parse()
+            .context("TENANTPOS_DATABASE_URL is not a PostgreSQL URL")?;
+        let deployment_database = owner
+            .get_dbname()
+            .context("TENANTPOS_DATABASE_URL names no database")?
+            .to_owned();
+        if owner.get_user().is_none() {
+            bail!("TENANTPOS_DATABASE_URL names no user");
+        }
+        let (app, app_role) = match app_url.filter(|url| !url.is_empty()) {
+            Some(url) => {
+                let mut app: Config = url
+                    .parse()
+                    .context("TENANTPOS_APP_DATABASE_URL is not a PostgreSQL URL")?;
+                let name = app
+                    .get_user()
+                    .context("TENANTPOS_APP_DATABASE_URL names no user")?
+                    .to_owned();
+                let password = app
+                    .get_password()
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .unwrap_or_default();
+                app.dbname(&deployment_database);
+                (app, AppRole { name, password })
+            }
+            None => {
+                let role = AppRole {
+                    name: app_role_name(&deployment_database),
+                    password: app_role_password(
+                        owner.get_password().unwrap_or_default(),
+                        &deployment_database,
+                    ),
+                };
+                let mut app = owner.clone();
+                app.user(&role.name).password(&role.password);
+                (app, role)
+            }
+        };
+        if Some(app_role.name.as_str()) == owner.get_user() {
+            bail!("tenant traffic must not use the owner role: give TENANTPOS_APP_DATABASE_URL another user");
+        }
+        let mut all_clusters = HashMap::from([(DEFAULT_CLUSTER.to_owned(), owner.clone())]);
+        for entry in clusters.unwrap_or_default().split(',').filter(|e| !e.trim().is_empty()) {
+            let (name, url) = entry
+                .split_once('=')
+                .with_context(|| format!("TENANTPOS_CLUSTERS entry {entry:?} is not name=url"))?;
+            let name = name.trim();
+            if name == DEFAULT_CLUSTER {
+                bail!("TENANTPOS_CLUSTERS cannot redefine the default cluster");
+            }
+            let config: Config = url
+                .trim()
+                .parse()
+                .with_context(|| format!("cluster {name}: not a PostgreSQL URL"))?;
+            all_clusters.insert(name.to_owned(), config);
+        }
+        Ok(Self {
+            owner,
+            app,
+            app_role,
+            clusters: all_clusters,
+            deployment_database,
+        })
+    }
+
+    pub fn has_cluster(&self, name: &str) -> bool {
+        self.clusters.contains_key(name)
+    }
+
+    /// The owner's connection to `database` on `cluster`.
+    pub fn owner_on(&self, cluster: &str, database: &str) -> anyhow::Result<Config> {
+        let mut config = self
+            .clusters
+            .get(cluster)
+            .with_context(|| format!("unknown cluster {cluster}"))?
+            .clone();
+        config.dbname(database);
+        Ok(config)
+    }
+
+    /// The app role's connection to `database` on `cluster`.
+    pub fn app_on(&self, cluster: &str, database: &str) -> anyhow::Result<Config> {
+        let mut config = if cluster == DEFAULT_CLUSTER {
+            self.app.clone()
+        } else {
+            let mut config = self.owner_on(cluster, database)?;
+            config.user(&self.app_role.name).password(&self.app_role.password);
+            config
+        };
+        config.dbname(database);
+        Ok(config)
+    }
+}

@@ -1,0 +1,250 @@
+//! The one place where failures become HTTP answers: every error body is the envelope of
+//! API.md §3, `{"error": {"code", "message"}}`, and every cause has its own code.
+
+use std::borrow::Cow;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Every `error.code` the API can answer, with its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    MissingTenant,
+    InvalidTenant,
+    TenantNotFound,
+    TenantSuspended,
+    MissingToken,
+    InvalidToken,
+    TenantMismatch,
+    Forbidden,
+    RateLimited,
+    Unauthorized,
+    InvalidCredentials,
+    NotFound,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    InvalidJson,
+    ValidationFailed,
+    Conflict,
+    TenantExists,
+    InsufficientStock,
+    UnknownProduct,
+    PaymentDeclined,
+    IdempotencyConflict,
+    RequestInProgress,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingTenant => "missing_tenant",
+            Self::InvalidTenant => "invalid_tenant",
+            Self::TenantNotFound => "tenant_not_found",
+            Self::TenantSuspended => "tenant_suspended",
+            Self::MissingToken => "missing_token",
+            Self::InvalidToken => "invalid_token",
+            Self::TenantMismatch => "tenant_mismatch",
+            Self::Forbidden => "forbidden",
+            Self::RateLimited => "rate_limited",
+            Self::Unauthorized => "unauthorized",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::InvalidJson => "invalid_json",
+            Self::ValidationFailed => "validation_failed",
+            Self::Conflict => "conflict",
+            Self::TenantExists => "tenant_exists",
+            Self::InsufficientStock => "insufficient_stock",
+            Self::UnknownProduct => "unknown_product",
+            Self::PaymentDeclined => "payment_declined",
+            Self::IdempotencyConflict => "idempotency_conflict",
+            Self::RequestInProgress => "request_in_progress",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::MissingTenant | Self::InvalidTenant | Self::InvalidJson => StatusCode::BAD_REQUEST,
+            Self::MissingToken
+            | Self::InvalidToken
+            | Self::Unauthorized
+            | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::PaymentDeclined => StatusCode::PAYMENT_REQUIRED,
+            Self::TenantSuspended | Self::TenantMismatch | Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::TenantNotFound | Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict
+            | Self::TenantExists
+            | Self::InsufficientStock
+            | Self::IdempotencyConflict
+            | Self::RequestInProgress => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::ValidationFailed | Self::UnknownProduct => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+/// An error on its way to becoming a response.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: Cow<'static, str>,
+    pub retry_after_seconds: Option<u64>,
+    /// What went wrong inside, logged for 5xx answers and never sent to the client.
+    pub cause: Option<anyhow::Error>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            retry_after_seconds: None,
+            cause: None,
+        }
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(ErrorCode::NotFound, "not found")
+    }
+
+    pub fn validation(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::ValidationFailed, message)
+    }
+
+    pub fn conflict(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::Conflict, message)
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(ErrorCode::Forbidden, "your role does not allow this")
+    }
+
+    pub fn invalid_token() -> Self {
+        Self::new(ErrorCode::InvalidToken, "the bearer token is not valid")
+    }
+
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self {
+            cause: Some(cause.into()),
+            ..Self::new(ErrorCode::Internal, "internal error")
+        }
+    }
+
+    pub fn unavailable(cause: impl Into<anyhow::Error>) -> Self {
+        Self {
+            cause: Some(cause.into()),
+            retry_after_seconds: Some(1),
+            ..Self::new(ErrorCode::Unavailable, "a dependency is unavailable, retry shortly")
+        }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_seconds = Some(seconds.max(1));
+        self
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: EnvelopeBody<'a>,
+}
+
+#[derive(Serialize)]
+struct EnvelopeBody<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.code.status();
+        if status.is_server_error() {
+            match &self.cause {
+                Some(cause) => tracing::error!(code = self.code.as_str(), error = %format!("{cause:#}"), "request failed"),
+                None => tracing::error!(code = self.code.as_str(), "request failed"),
+            }
+        }
+        let body = Envelope {
+            error: EnvelopeBody {
+                code: self.code.as_str(),
+                message: &self.message,
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after_seconds {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => Self::new(
+                ErrorCode::UnsupportedMediaType,
+                "expected a body with content-type application/json",
+            ),
+            JsonRejection::JsonSyntaxError(_) => {
+                Self::new(ErrorCode::InvalidJson, "the body is not valid JSON")
+            }
+            JsonRejection::JsonDataError(error) => Self::validation(error.body_text()),
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::new(ErrorCode::PayloadTooLarge, "the body is larger than 1 MiB")
+            }
+            other => Self::new(ErrorCode::InvalidJson, other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::validation(rejection.body_text())
+    }
+}
+
+/// A path segment that does not parse (a malformed id) names no object: 404, as for any
+/// object that does not exist.
+impl From<PathRejection> for ApiError {
+    fn from(_: PathRejection) -> Self {
+        Self::not_found()
+    }
+}
+
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        if error.is_closed() || error.as_db_error().is_none() && error.code().is_none() {
+            Self::unavailable(error)
+        } else {
+            Self::internal(error)
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ApiError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        Self::unavailable(error)
+    }
+}
+
+/// True when a statement failed on a unique constraint (a duplicate key).
+pub fn is_unique_violation(error: &tokio_postgres::Error) -> bool {
+    error.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+}

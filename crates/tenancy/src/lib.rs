@@ -1,0 +1,89 @@
+//! The tenancy core of tenantpos: everything that makes a request a tenant's request and a
+//! database transaction a tenant's transaction. Domain crates reach PostgreSQL only through
+//! `TenantDb::begin`, which needs a checked tenant.
+
+pub mod catalog;
+pub mod context;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod invariants;
+pub mod migrate;
+pub mod rate_limit;
+pub mod resolver;
+pub mod tenant;
+pub mod tenant_id;
+pub mod token;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+use uuid::Uuid;
+
+pub use catalog::Catalog;
+pub use context::{AnyRole, Authorized, OwnerOnly, OwnerOrManager, ResolvedTenant, Role, RolePolicy, TenantContext};
+pub use db::{ScopedTx, TenantDb, TenantScope};
+pub use error::{ApiError, ErrorCode};
+pub use rate_limit::TenantRateLimiter;
+pub use tenant::{BusinessType, Strategy, Tenant, TenantStatus};
+pub use tenant_id::TenantId;
+pub use token::JwtKeys;
+
+/// How long this process trusts what it read of a user's status; another process's user
+/// deletion takes effect here within this time.
+const USER_STATUS_TTL: Duration = Duration::from_secs(1);
+
+/// What every tenant request needs: the catalog, the storage, the keys and the budgets.
+pub struct Tenancy {
+    pub db: Arc<TenantDb>,
+    pub catalog: Catalog,
+    pub keys: JwtKeys,
+    pub rate_limit: TenantRateLimiter,
+    user_status: Cache<(TenantId, Uuid), Option<Role>>,
+}
+
+impl std::fmt::Debug for Tenancy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenancy").finish_non_exhaustive()
+    }
+}
+
+impl Tenancy {
+    pub fn new(db: Arc<TenantDb>, catalog: Catalog, keys: JwtKeys, rate_limit: TenantRateLimiter) -> Self {
+        Self {
+            db,
+            catalog,
+            keys,
+            rate_limit,
+            user_status: Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_live(USER_STATUS_TTL)
+                .build(),
+        }
+    }
+
+    /// Check 8: the role of an existing, active user, or `None`.
+    pub async fn user_status(&self, scope: &ResolvedTenant, user: Uuid) -> Result<Option<Role>, ApiError> {
+        let key = (scope.tenant().id.clone(), user);
+        if let Some(status) = self.user_status.get(&key).await {
+            return Ok(status);
+        }
+        let tx = self.db.begin(scope).await?;
+        let row = tx
+            .query_opt(
+                "SELECT role FROM users WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL AND active",
+                &[&tx.tenant_id(), &user],
+            )
+            .await?;
+        tx.commit().await?;
+        let status = row.and_then(|row| Role::parse(row.get(0)));
+        self.user_status.insert(key, status).await;
+        Ok(status)
+    }
+
+    /// Forgets what this process knows of a user, after deleting it.
+    pub async fn forget_user(&self, tenant: &TenantId, user: Uuid) {
+        self.user_status.invalidate(&(tenant.clone(), user)).await;
+    }
+}

@@ -1,0 +1,200 @@
+//! Migrations: the catalog's, and the one tenant storage set applied to every target (the
+//! shared tables, each tenant schema, each tenant database). Each target keeps its own version
+//! record (`schema_migrations`) and is migrated in one transaction under an advisory lock, so
+//! running `migrate` twice, or beside a tenant's creation, applies each migration once.
+//!
+//! DDL names come from validated values only and are quoted by PostgreSQL's own `format('%I')`
+//! on bound parameters: no identifier is pasted into SQL by this code.
+
+use anyhow::Context;
+use tokio_postgres::{Client, GenericClient};
+
+use crate::db::AppRole;
+
+mod targets;
+pub use targets::{MigrationReport, migrate_everything};
+
+pub struct Migration {
+    pub version: i32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub const CATALOG_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "catalog",
+    sql: include_str!("../../../../migrations/catalog/0001_catalog.sql"),
+}];
+
+pub const TENANT_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "users_products_settings",
+    sql: include_str!("../../../../migrations/tenant/0001_users_products_settings.sql"),
+}];
+
+/// Runs a DDL statement that PostgreSQL itself assembles with `format()` from bound values.
+pub async fn execute_formatted(
+    client: &impl GenericClient,
+    template: &'static str,
+    values: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> anyhow::Result<()> {
+    let statement: String = client.query_one(template, values).await?.get(0);
+    client.batch_execute(&statement).await?;
+    Ok(())
+}
+
+/// Brings the catalog (schema `tenantpos` of the main database) to the latest version.
+/// Returns how many migrations were applied.
+pub async fn migrate_catalog(client: &mut Client) -> anyhow::Result<usize> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext('tenantpos-migrate:catalog'))", &[])
+        .await?;
+    tx.batch_execute(
+        "CREATE SCHEMA IF NOT EXISTS tenantpos;
+         CREATE TABLE IF NOT EXISTS tenantpos.catalog_migrations (
+             version integer PRIMARY KEY,
+             name text NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now());",
+    )
+    .await?;
+    let applied: Vec<i32> = tx
+        .query("SELECT version FROM tenantpos.catalog_migrations", &[])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut count = 0;
+    for migration in CATALOG_MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+        tx.batch_execute(migration.sql)
+            .await
+            .with_context(|| format!("catalog migration {} {}", migration.version, migration.name))?;
+        tx.execute(
+            "INSERT INTO tenantpos.catalog_migrations (version, name) VALUES ($1, $2)",
+            &[&migration.version, &migration.name],
+        )
+        .await?;
+        count += 1;
+    }
+    tx.commit().await?;
+    Ok(count)
+}
+
+/// Creates the app role on the cluster `client` is connected to if it is missing (never a
+/// superuser, never BYPASSRLS, owning nothing) and lets it connect to `database`.
+pub async fn ensure_app_role(client: &Client, role: &AppRole, database: &str) -> anyhow::Result<()> {
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role.name])
+        .await?
+        .is_some();
+    if exists {
+        execute_formatted(
+            client,
+            "SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', $1::text, $2::text)",
+            &[&role.name, &role.password],
+        )
+        .await?;
+    } else {
+        // Two migrate runs may race here; the loser finds the role made.
+        let created = execute_formatted(
+            client,
+            "SELECT format('CREATE ROLE %I WITH LOGIN PASSWORD %L NOSUPERUSER NOBYPASSRLS \
+             NOCREATEDB NOCREATEROLE NOINHERIT', $1::text, $2::text)",
+            &[&role.name, &role.password],
+        )
+        .await;
+        if let Err(error) = created {
+            let now_exists = client
+                .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role.name])
+                .await?
+                .is_some();
+            if !now_exists {
+                return Err(error.context("creating the app role"));
+            }
+        }
+    }
+    execute_formatted(
+        client,
+        "SELECT format('GRANT CONNECT ON DATABASE %I TO %I', $1::text, $2::text)",
+        &[&database, &role.name],
+    )
+    .await
+}
+
+/// What the app role may touch in the catalog: read tenants, append mismatch records.
+pub async fn grant_catalog(client: &Client, role: &AppRole) -> anyhow::Result<()> {
+    for template in [
+        "SELECT format('GRANT USAGE ON SCHEMA tenantpos TO %I', $1::text)",
+        "SELECT format('GRANT SELECT ON tenantpos.tenants TO %I', $1::text)",
+        "SELECT format('GRANT INSERT ON tenantpos.tenant_mismatch_audit TO %I', $1::text)",
+    ] {
+        execute_formatted(client, template, &[&role.name]).await?;
+    }
+    Ok(())
+}
+
+/// Brings one target's tenant storage (the tables in `schema` of the database `client` is
+/// connected to) to the latest version and grants the app role what it needs there.
+/// Returns how many migrations were applied.
+pub async fn migrate_tenant_storage(client: &mut Client, schema: &str, role: &AppRole) -> anyhow::Result<usize> {
+    let tx = client.transaction().await?;
+    let count = migrate_tenant_storage_in(&tx, schema, role).await?;
+    tx.commit().await?;
+    Ok(count)
+}
+
+/// `migrate_tenant_storage` inside the caller's transaction (provisioning creates a tenant's
+/// storage and its catalog entry in one transaction).
+pub async fn migrate_tenant_storage_in(
+    tx: &tokio_postgres::Transaction<'_>,
+    schema: &str,
+    role: &AppRole,
+) -> anyhow::Result<usize> {
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('tenantpos-migrate:' || $1))",
+        &[&schema],
+    )
+    .await?;
+    execute_formatted(tx, "SELECT format('CREATE SCHEMA IF NOT EXISTS %I', $1::text)", &[&schema]).await?;
+    tx.execute("SELECT set_config('search_path', quote_ident($1), true)", &[&schema])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version integer PRIMARY KEY,
+             name text NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now());",
+    )
+    .await?;
+    let applied: Vec<i32> = tx
+        .query("SELECT version FROM schema_migrations", &[])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut count = 0;
+    for migration in TENANT_MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+        tx.batch_execute(migration.sql)
+            .await
+            .with_context(|| format!("tenant migration {} {}", migration.version, migration.name))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+            &[&migration.version, &migration.name],
+        )
+        .await?;
+        count += 1;
+    }
+    execute_formatted(tx, "SELECT format('GRANT USAGE ON SCHEMA %I TO %I', $1::text, $2::text)", &[&schema, &role.name]).await?;
+    // Only tables that hold tenant rows; the version record stays the owner's.
+    let grants = tx
+        .query(
+            "SELECT format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I.%I TO %I', c.table_schema, c.table_name, $2::text)
+             FROM information_schema.columns c
+             JOIN information_schema.tables t USING (table_schema, table_name)
+             WHERE c.table_schema = $1 AND c.column_name = 'tenant_id' AND t.table_type = 'BASE TABLE'",
+            &[&schema, &role.name],
+        )
+        .await?;
+    for grant in grants {
+        tx.batch_execute(grant.get::<_, &str>(0)).await?;
+    }
+    Ok(count)
+}

@@ -1,0 +1,214 @@
+//! Composition: the services a process serves, their routers behind the tenant resolver, the
+//! public routes, and the layers every request goes through.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tenancy::db::{self, TenantDb};
+use tenancy::invariants::{check_app_role, check_tenant_tables};
+use tenancy::resolver::resolve_tenant;
+use tenancy::{ApiError, Catalog, ErrorCode, JwtKeys, Tenancy, TenantRateLimiter};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::{Service, ServiceSet, Settings};
+
+/// Bodies over this answer 413 `payload_too_large`.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "tenantpos",
+    description = "A multi-tenant point-of-sale API. Tenant routes need `x-tenant-id` and, but for \
+                   login, `Authorization: Bearer <jwt>`; `/admin/*` takes the operator token."
+))]
+struct ApiDoc;
+
+/// A built application: its router and the tenancy core it shares with the CLI and tests.
+pub struct App {
+    pub router: Router,
+    pub tenancy: Arc<Tenancy>,
+    pub openapi: utoipa::openapi::OpenApi,
+}
+
+/// Connects to storage and checks the isolation invariants: a role of tenant traffic that
+/// could bypass row-level security, or a tenant table without it, stops here.
+async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<Arc<Tenancy>> {
+    let storage = settings.storage()?;
+    let app_client = db::connect(&storage.app).await.with_context(|| {
+        format!(
+            "connecting as the app role {}: has `tenantpos migrate` run?",
+            storage.app_role.name
+        )
+    })?;
+    check_app_role(&app_client).await?;
+    let owner = db::connect(&storage.owner).await.context("connecting as the owner")?;
+    check_tenant_tables(&owner).await?;
+
+    let tenant_db = Arc::new(TenantDb::new(storage.clone(), 32));
+    let catalog = Catalog::new(&tenant_db, db::pool(storage.owner.clone(), 4));
+    Ok(Arc::new(Tenancy::new(
+        tenant_db,
+        catalog,
+        keys,
+        TenantRateLimiter::new(settings.tenant_rate),
+    )))
+}
+
+/// The tenancy core for the operator's CLI, which issues no tokens: its signing key is random
+/// and thrown away.
+pub async fn connect_operator(settings: &Settings) -> anyhow::Result<Arc<Tenancy>> {
+    let throwaway = hex::encode(rand::random::<[u8; 32]>());
+    let keys = JwtKeys::new(vec![("cli".to_owned(), throwaway)], crate::config::TOKEN_LIFETIME)?;
+    connect(settings, keys).await
+}
+
+/// Connects to storage, checks the isolation invariants, and builds the router.
+pub async fn build(settings: &Settings, services: &ServiceSet) -> anyhow::Result<App> {
+    let tenancy = connect(settings, settings.jwt_keys()?).await?;
+    let operator_token = if services.serves(Service::Admin) {
+        Some(Arc::new(admin::OperatorToken::new(settings.admin_token()?)?))
+    } else {
+        None
+    };
+    let (router, openapi) = compose(tenancy.clone(), services, operator_token);
+    Ok(App {
+        router,
+        tenancy,
+        openapi,
+    })
+}
+
+fn compose(
+    tenancy: Arc<Tenancy>,
+    services: &ServiceSet,
+    operator_token: Option<Arc<admin::OperatorToken>>,
+) -> (Router, utoipa::openapi::OpenApi) {
+    let mut tenant_routes = OpenApiRouter::new();
+    if services.serves(Service::Auth) {
+        tenant_routes = tenant_routes.merge(auth::router(auth::AuthState {
+            tenancy: tenancy.clone(),
+            throttle: Arc::default(),
+        }));
+    }
+    if services.serves(Service::Inventory) {
+        tenant_routes = tenant_routes.merge(inventory::router(inventory::InventoryState {
+            tenancy: tenancy.clone(),
+        }));
+    }
+    // Checks 1–4 of every tenant route; `route_layer` keeps unknown routes and methods at
+    // 404/405 before any check.
+    let tenant_routes = tenant_routes.route_layer(from_fn_with_state(tenancy.clone(), resolve_tenant));
+
+    let mut api = OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(tenant_routes);
+    if let Some(operator_token) = operator_token {
+        api = api.merge(admin::router(admin::AdminState {
+            tenancy: tenancy.clone(),
+            operator_token,
+        }));
+    }
+    let (api, openapi) = api.split_for_parts();
+    let openapi_json = Arc::new(openapi.to_json().expect("the OpenAPI document serializes"));
+
+    let router = api
+        .route("/health", get(health))
+        .route("/ready", get(ready).with_state(tenancy.clone()))
+        .route(
+            "/openapi.json",
+            get(move || {
+                let body = openapi_json.clone();
+                async move { ([(http::header::CONTENT_TYPE, "application/json")], body.to_string()) }
+            }),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal(anyhow::anyhow!("a handler panicked")).into_response()
+        }))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+    (router, openapi)
+}
+
+/// Every log line of a request carries its `request_id` and, once resolved, its `tenant_id`.
+fn request_span(request: &Request) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        request_id,
+        tenant_id = tracing::field::Empty,
+        method = %request.method(),
+        path = request.uri().path(),
+    )
+}
+
+async fn health() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn ready(State(tenancy): State<Arc<Tenancy>>) -> Response {
+    if tenancy.db.ping().await {
+        axum::Json(serde_json::json!({"status": "ready", "database": "ok"})).into_response()
+    } else {
+        ApiError::new(ErrorCode::Unavailable, "PostgreSQL is unreachable")
+            .with_retry_after(1)
+            .into_response()
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(ErrorCode::MethodNotAllowed, "this route does not take this method")
+}
+
+/// Waits for SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// Serves until a shutdown signal, letting requests in flight finish.
+pub async fn serve(app: App, bind: &str) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("binding {bind}"))?;
+    tracing::info!(address = %listener.local_addr()?, "serving");
+    axum::serve(listener, app.router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")
+}

@@ -1,0 +1,216 @@
+//! The command line: `serve`, `migrate`, `demo` and the operator's `tenant` commands.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tenancy::migrate::migrate_everything;
+use tenancy::{BusinessType, Strategy, TenantId, TenantStatus};
+
+use crate::app;
+use crate::config::{ServiceSet, Settings};
+
+#[derive(Parser)]
+#[command(name = "tenantpos", version, about = "A multi-tenant point-of-sale backend")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serves the HTTP API (all services by default).
+    Serve {
+        /// Serve only these services: auth,inventory,orders,payments,dashboard,admin.
+        #[arg(long)]
+        services: Option<String>,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Brings the catalog and every tenant's storage to the latest schema.
+    Migrate {
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Migrates, creates the demo tenants if they are missing, then serves.
+    Demo {
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// The operator's commands on tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Creates a tenant, its storage and its owner.
+    Create {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// restaurant, fast_food or retail.
+        #[arg(long)]
+        business_type: String,
+        /// shared, schema or database.
+        #[arg(long)]
+        strategy: String,
+        /// For the database strategy: the cluster (default: default).
+        #[arg(long)]
+        cluster: Option<String>,
+        #[arg(long)]
+        owner_username: String,
+        /// The owner's password (at least 10 characters); read from TENANTPOS_OWNER_PASSWORD if unset.
+        #[arg(long, env = "TENANTPOS_OWNER_PASSWORD", hide_env_values = true)]
+        owner_password: String,
+        #[arg(long)]
+        currency: Option<String>,
+        #[arg(long)]
+        tax_rate_bps: Option<i32>,
+        #[arg(long)]
+        timezone: Option<String>,
+        #[arg(long)]
+        order_number_prefix: Option<String>,
+        #[arg(long)]
+        receipt_footer: Option<String>,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Lists every tenant.
+    List {
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Shows a tenant.
+    Show {
+        id: String,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Suspends a tenant.
+    Suspend {
+        id: String,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Resumes a suspended tenant.
+    Resume {
+        id: String,
+        #[command(flatten)]
+        settings: Settings,
+    },
+}
+
+pub async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { services, settings } => {
+            crate::telemetry::init(&settings.log);
+            let services = match services {
+                Some(list) => ServiceSet::parse(&list)?,
+                None => ServiceSet::all(),
+            };
+            let app = app::build(&settings, &services).await?;
+            app::serve(app, &settings.bind).await
+        }
+        Command::Migrate { settings } => {
+            crate::telemetry::init(&settings.log);
+            migrate(&settings).await
+        }
+        Command::Demo { settings } => {
+            crate::telemetry::init(&settings.log);
+            crate::demo::run(settings).await
+        }
+        Command::Tenant { command } => tenant(command).await,
+    }
+}
+
+/// Runs every migration, printing a line per target; fails when any target failed.
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let storage = settings.storage()?;
+    let all_ok = migrate_everything(&storage, |report| println!("{report}")).await?;
+    anyhow::ensure!(all_ok, "some targets failed to migrate; run `tenantpos migrate` again once fixed");
+    Ok(())
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn parse_id(id: &str) -> anyhow::Result<TenantId> {
+    TenantId::parse(id).map_err(|error| anyhow::anyhow!("{id:?}: {error}"))
+}
+
+fn api_error(error: tenancy::ApiError) -> anyhow::Error {
+    match error.cause {
+        Some(cause) => cause.context(format!("{}: {}", error.code.as_str(), error.message)),
+        None => anyhow::anyhow!("{}: {}", error.code.as_str(), error.message),
+    }
+}
+
+async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
+    match command {
+        TenantCommand::Create {
+            id,
+            name,
+            business_type,
+            strategy,
+            cluster,
+            owner_username,
+            owner_password,
+            currency,
+            tax_rate_bps,
+            timezone,
+            order_number_prefix,
+            receipt_footer,
+            settings,
+        } => {
+            let tenancy = app::connect_operator(&settings).await?;
+            let request = admin::CreateTenant {
+                id: parse_id(&id)?,
+                name,
+                business_type: business_type.parse::<BusinessType>().map_err(anyhow::Error::msg)?,
+                strategy: strategy.parse::<Strategy>().map_err(anyhow::Error::msg)?,
+                cluster,
+                owner: admin::OwnerInput {
+                    username: owner_username,
+                    password: owner_password,
+                },
+                settings: Some(auth::settings::SettingsInput {
+                    currency,
+                    tax_rate_bps,
+                    timezone,
+                    order_number_prefix,
+                    receipt_footer,
+                }),
+            };
+            let tenant = admin::create_tenant(&tenancy, request).await.map_err(api_error)?;
+            print_json(&tenant)
+        }
+        TenantCommand::List { settings } => {
+            let tenancy = app::connect_operator(&settings).await?;
+            print_json(&tenancy.catalog.list().await.map_err(api_error)?)
+        }
+        TenantCommand::Show { id, settings } => {
+            let tenancy = app::connect_operator(&settings).await?;
+            let tenant = tenancy.catalog.get(&parse_id(&id)?).await.map_err(api_error)?;
+            print_json(&tenant.with_context(|| format!("no tenant {id}"))?)
+        }
+        TenantCommand::Suspend { id, settings } => set_status(&settings, &id, TenantStatus::Suspended).await,
+        TenantCommand::Resume { id, settings } => set_status(&settings, &id, TenantStatus::Active).await,
+    }
+}
+
+async fn set_status(settings: &Settings, id: &str, status: TenantStatus) -> anyhow::Result<()> {
+    let tenancy: Arc<tenancy::Tenancy> = app::connect_operator(settings).await?;
+    let tenant = tenancy
+        .catalog
+        .set_status(&parse_id(id)?, status)
+        .await
+        .map_err(api_error)?;
+    print_json(&tenant.with_context(|| format!("no tenant {id}"))?)
+}

@@ -1,0 +1,149 @@
+//! Configuration: environment variables (API.md §1), each overridable by the flag of the same
+//! name after the command (`tenantpos serve --bind 127.0.0.1:9000`).
+
+use std::collections::BTreeSet;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use tenancy::JwtKeys;
+use tenancy::db::StorageConfig;
+
+/// The owner connection used when `TENANTPOS_DATABASE_URL` is unset.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/tenantpos";
+
+/// How long an access token lives.
+pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+#[derive(Args, Clone)]
+pub struct Settings {
+    /// PostgreSQL connection of the owner role (migrations, provisioning).
+    #[arg(long, env = "TENANTPOS_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// Connection for tenant traffic; derived from the owner URL and the app role if unset.
+    #[arg(long, env = "TENANTPOS_APP_DATABASE_URL")]
+    pub app_database_url: Option<String>,
+    /// Extra PostgreSQL servers for database tenants: name=url,name=url.
+    #[arg(long, env = "TENANTPOS_CLUSTERS")]
+    pub clusters: Option<String>,
+    /// Each tenant's authenticated requests per second (bursts of twice that).
+    #[arg(long, env = "TENANTPOS_TENANT_RATE", default_value = "1000")]
+    pub tenant_rate: NonZeroU32,
+    /// Redis for the shared cache; unset means an in-process cache.
+    #[arg(long, env = "TENANTPOS_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// HS256 signing secret, at least 32 bytes.
+    #[arg(long, env = "TENANTPOS_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// kid:secret,kid:secret for rotation: the first signs, all verify.
+    #[arg(long, env = "TENANTPOS_JWT_SECRETS", hide_env_values = true)]
+    pub jwt_secrets: Option<String>,
+    /// The operator's bearer token for /admin/*.
+    #[arg(long, env = "TENANTPOS_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Listen address.
+    #[arg(long, env = "TENANTPOS_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Where the inventory service lives when this process does not serve it.
+    #[arg(long, env = "TENANTPOS_INVENTORY_URL")]
+    pub inventory_url: Option<String>,
+    /// Where the payments service lives when this process does not serve it.
+    #[arg(long, env = "TENANTPOS_PAYMENTS_URL")]
+    pub payments_url: Option<String>,
+    /// Where the orders service lives when this process does not serve it.
+    #[arg(long, env = "TENANTPOS_ORDERS_URL")]
+    pub orders_url: Option<String>,
+    /// Log filter in RUST_LOG syntax.
+    #[arg(long, env = "TENANTPOS_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings").field("bind", &self.bind).finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    pub fn storage(&self) -> anyhow::Result<Arc<StorageConfig>> {
+        Ok(Arc::new(StorageConfig::new(
+            &self.database_url,
+            self.app_database_url.as_deref(),
+            self.clusters.as_deref(),
+        )?))
+    }
+
+    pub fn jwt_keys(&self) -> anyhow::Result<JwtKeys> {
+        JwtKeys::from_settings(self.jwt_secrets.as_deref(), self.jwt_secret.as_deref(), TOKEN_LIFETIME)
+    }
+
+    pub fn admin_token(&self) -> anyhow::Result<&str> {
+        self.admin_token
+            .as_deref()
+            .filter(|token| !token.is_empty())
+            .context("TENANTPOS_ADMIN_TOKEN is required")
+    }
+}
+
+/// A service a process can serve (`--services`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Service {
+    Auth,
+    Inventory,
+    Orders,
+    Payments,
+    Dashboard,
+    Admin,
+}
+
+impl Service {
+    pub const ALL: [Service; 6] = [
+        Service::Auth,
+        Service::Inventory,
+        Service::Orders,
+        Service::Payments,
+        Service::Dashboard,
+        Service::Admin,
+    ];
+
+    fn parse(name: &str) -> anyhow::Result<Self> {
+        Ok(match name {
+            "auth" => Self::Auth,
+            "inventory" => Self::Inventory,
+            "orders" => Self::Orders,
+            "payments" => Self::Payments,
+            "dashboard" => Self::Dashboard,
+            "admin" => Self::Admin,
+            other => bail!("unknown service {other:?}: expected auth, inventory, orders, payments, dashboard, admin"),
+        })
+    }
+}
+
+/// The services a process serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSet(BTreeSet<Service>);
+
+impl ServiceSet {
+    pub fn all() -> Self {
+        Self(Service::ALL.into_iter().collect())
+    }
+
+    pub fn parse(list: &str) -> anyhow::Result<Self> {
+        let set: BTreeSet<Service> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(Service::parse)
+            .collect::<anyhow::Result<_>>()?;
+        if set.is_empty() {
+            bail!("--services names no service");
+        }
+        Ok(Self(set))
+    }
+
+    pub fn serves(&self, service: Service) -> bool {
+        self.0.contains(&service)
+    }
+}

@@ -1,0 +1,8 @@
+//! The `tenantpos` binary as a library: configuration, composition and commands, so that the
+//! integration tests start the very server the binary runs.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+mod demo;
+pub mod telemetry;
