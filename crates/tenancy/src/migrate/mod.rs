@@ -80,21 +80,15 @@ pub async fn migrate_catalog(client: &mut Client) -> anyhow::Result<usize> {
 }
 
 /// Creates the app role on the cluster `client` is connected to if it is missing (never a
-/// superuser, never BYPASSRLS, owning nothing) and lets it connect to `database`.
+/// superuser, never BYPASSRLS, owning nothing) and lets it connect to `database`. An existing
+/// role is left as it is: provisioning runs this concurrently, and PostgreSQL refuses
+/// concurrent changes of one role (`migrate` syncs the password with `sync_app_role_password`).
 pub async fn ensure_app_role(client: &Client, role: &AppRole, database: &str) -> anyhow::Result<()> {
     let exists = client
         .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role.name])
         .await?
         .is_some();
-    if exists {
-        execute_formatted(
-            client,
-            "SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', $1::text, $2::text)",
-            &[&role.name, &role.password],
-        )
-        .await?;
-    } else {
-        // Two migrate runs may race here; the loser finds the role made.
+    if !exists {
         let created = execute_formatted(
             client,
             "SELECT format('CREATE ROLE %I WITH LOGIN PASSWORD %L NOSUPERUSER NOBYPASSRLS \
@@ -103,6 +97,7 @@ pub async fn ensure_app_role(client: &Client, role: &AppRole, database: &str) ->
         )
         .await;
         if let Err(error) = created {
+            // Two creations may race here; the loser finds the role made.
             let now_exists = client
                 .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role.name])
                 .await?
@@ -116,6 +111,16 @@ pub async fn ensure_app_role(client: &Client, role: &AppRole, database: &str) ->
         client,
         "SELECT format('GRANT CONNECT ON DATABASE %I TO %I', $1::text, $2::text)",
         &[&database, &role.name],
+    )
+    .await
+}
+
+/// Sets the app role's password to the configured (or derived) one.
+pub async fn sync_app_role_password(client: &Client, role: &AppRole) -> anyhow::Result<()> {
+    execute_formatted(
+        client,
+        "SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', $1::text, $2::text)",
+        &[&role.name, &role.password],
     )
     .await
 }

@@ -4,7 +4,9 @@
 
 use tokio_postgres::error::SqlState;
 
-use super::{ensure_app_role, execute_formatted, grant_catalog, migrate_catalog, migrate_tenant_storage};
+use super::{
+    ensure_app_role, execute_formatted, grant_catalog, migrate_catalog, migrate_tenant_storage, sync_app_role_password,
+};
 use crate::db::{self, StorageConfig, naming};
 use crate::tenant_id::TenantId;
 
@@ -54,6 +56,7 @@ pub async fn migrate_everything(
     let mut owner = db::connect(&config.owner).await?;
     let applied = migrate_catalog(&mut owner).await?;
     ensure_app_role(&owner, &config.app_role, &config.deployment_database).await?;
+    sync_app_role_password(&owner, &config.app_role).await?;
     grant_catalog(&owner, &config.app_role).await?;
     report(MigrationReport {
         target: "catalog".into(),

@@ -1,0 +1,42 @@
+use reqwest::Method;
+
+use crate::support::spawn_app;
+
+#[tokio::test]
+async fn health_ready_and_openapi_answer_without_a_tenant() {
+    let app = spawn_app().await;
+    let health = app.send(app.client.get(app.url("/health"))).await;
+    assert_eq!(health.assert_status(200)["status"], "ok");
+    assert!(health.headers.contains_key("x-request-id"));
+
+    let ready = app.send(app.client.get(app.url("/ready"))).await;
+    assert_eq!(ready.assert_status(200)["status"], "ready");
+
+    let openapi = app.send(app.client.get(app.url("/openapi.json"))).await;
+    let document = openapi.assert_status(200);
+    for path in ["/auth/login", "/products/{id}", "/admin/tenants", "/users/{id}", "/products/{id}/stock"] {
+        assert!(document["paths"].get(path).is_some(), "openapi.json lacks {path}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_in_the_envelope_before_any_check() {
+    let app = spawn_app().await;
+    let unknown = app.send(app.client.get(app.url("/nope"))).await;
+    unknown.assert_error(404, "not_found");
+    assert_eq!(unknown.headers["content-type"], "application/json");
+    assert!(unknown.headers.contains_key("x-request-id"));
+
+    // A tenant route with a method it does not take: 405 even without a tenant header.
+    let wrong_method = app.send(app.client.request(Method::PUT, app.url("/products"))).await;
+    wrong_method.assert_error(405, "method_not_allowed");
+}
+
+#[tokio::test]
+async fn a_request_id_sent_by_the_client_is_echoed() {
+    let app = spawn_app().await;
+    let answer = app
+        .send(app.client.get(app.url("/health")).header("x-request-id", "trace-me-42"))
+        .await;
+    assert_eq!(answer.headers["x-request-id"], "trace-me-42");
+}

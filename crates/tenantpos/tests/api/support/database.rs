@@ -1,0 +1,144 @@
+//! A fresh PostgreSQL database per test, copied from a template that `migrate` prepared once
+//! (per version of the migrations), and dropped with everything it made when the test ends.
+
+use sha2::{Digest, Sha256};
+use tenancy::db::StorageConfig;
+use tenancy::migrate::{CATALOG_MIGRATIONS, TENANT_MIGRATIONS, execute_formatted, migrate_everything};
+use tokio_postgres::NoTls;
+
+/// The server tests use; its owner must be able to create databases and roles.
+fn server_url() -> String {
+    std::env::var("TENANTPOS_TEST_SERVER_URL").unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432".to_owned())
+}
+
+pub fn owner_url(database: &str) -> String {
+    format!("{}/{database}", server_url())
+}
+
+/// Tests share one app role across their databases (a role belongs to the server).
+pub fn app_url(database: &str) -> String {
+    let server = server_url();
+    let host = server.rsplit('@').next().unwrap();
+    format!("postgres://tenantpos_test_app:tenantpos-test-app@{host}/{database}")
+}
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.expect("PostgreSQL is running");
+    tokio::spawn(connection);
+    client
+}
+
+fn template_name() -> String {
+    let mut hasher = Sha256::new();
+    for migration in CATALOG_MIGRATIONS.iter().chain(TENANT_MIGRATIONS) {
+        hasher.update(migration.sql.as_bytes());
+    }
+    format!("tpt_template_{}", &hex::encode(hasher.finalize())[..12])
+}
+
+/// Makes the template once; concurrent tests wait on an advisory lock.
+async fn ensure_template(maintenance: &tokio_postgres::Client) -> String {
+    let template = template_name();
+    maintenance
+        .execute("SELECT pg_advisory_lock(hashtext('tenantpos-test-template'))", &[])
+        .await
+        .unwrap();
+    let exists = maintenance
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
+        .await
+        .unwrap()
+        .is_some();
+    if !exists {
+        let building = format!("{template}_building");
+        execute_formatted(maintenance, "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)", &[&building])
+            .await
+            .unwrap();
+        execute_formatted(maintenance, "SELECT format('CREATE DATABASE %I', $1::text)", &[&building])
+            .await
+            .unwrap();
+        let config = StorageConfig::new(&owner_url(&building), Some(&app_url(&building)), None).unwrap();
+        assert!(migrate_everything(&config, |_| {}).await.unwrap());
+        execute_formatted(
+            maintenance,
+            "SELECT format('ALTER DATABASE %I RENAME TO %I', $1::text, $2::text)",
+            &[&building, &template],
+        )
+        .await
+        .unwrap();
+    }
+    maintenance
+        .execute("SELECT pg_advisory_unlock(hashtext('tenantpos-test-template'))", &[])
+        .await
+        .unwrap();
+    template
+}
+
+pub struct TestDatabase {
+    pub name: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let maintenance = connect(&owner_url("postgres")).await;
+        let template = ensure_template(&maintenance).await;
+        let name = format!("tpt_{}", uuid::Uuid::new_v4().simple());
+        execute_formatted(
+            &maintenance,
+            "SELECT format('CREATE DATABASE %I TEMPLATE %I', $1::text, $2::text)",
+            &[&name, &template],
+        )
+        .await
+        .unwrap();
+        // Grants on the database itself are not copied from the template.
+        execute_formatted(
+            &maintenance,
+            "SELECT format('GRANT CONNECT ON DATABASE %I TO tenantpos_test_app', $1::text)",
+            &[&name],
+        )
+        .await
+        .unwrap();
+        Self { name }
+    }
+
+    /// An owner connection to this test's main database.
+    pub async fn owner(&self) -> tokio_postgres::Client {
+        connect(&owner_url(&self.name)).await
+    }
+
+    /// An app role connection to this test's main database.
+    pub async fn app(&self) -> tokio_postgres::Client {
+        connect(&app_url(&self.name)).await
+    }
+}
+
+impl Drop for TestDatabase {
+    /// Drops the database and the tenant databases made from it, on a thread of its own since
+    /// `Drop` cannot wait on the test's runtime.
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let maintenance = connect(&owner_url("postgres")).await;
+                let pattern = format!("{name}\\_t\\_%");
+                let databases = maintenance
+                    .query(
+                        "SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2",
+                        &[&name, &pattern],
+                    )
+                    .await
+                    .unwrap_or_default();
+                for database in databases {
+                    let database: String = database.get(0);
+                    let _ = execute_formatted(
+                        &maintenance,
+                        "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)",
+                        &[&database],
+                    )
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
