@@ -15,7 +15,10 @@ pub struct OperatorToken {
 
 impl OperatorToken {
     pub fn new(token: &str) -> anyhow::Result<Self> {
-        anyhow::ensure!(token.len() >= 16, "TENANTPOS_ADMIN_TOKEN must have at least 16 characters");
+        anyhow::ensure!(
+            token.len() >= 16,
+            "TENANTPOS_ADMIN_TOKEN must have at least 16 characters"
+        );
         Ok(Self {
             digest: Sha256::digest(token.as_bytes()).into(),
         })
@@ -49,7 +52,10 @@ impl FromRequestParts<AdminState> for Operator {
             .map(|(_, token)| token.trim());
         match presented {
             Some(token) if state.operator_token.matches(token) => Ok(Operator),
-            _ => Err(ApiError::new(ErrorCode::Unauthorized, "the operator token is required")),
+            _ => Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                "the operator token is required",
+            )),
         }
     }
 }

@@ -27,7 +27,9 @@ pub struct OwnerInput {
 
 impl std::fmt::Debug for OwnerInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OwnerInput").field("username", &self.username).finish_non_exhaustive()
+        f.debug_struct("OwnerInput")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
     }
 }
 
@@ -64,7 +66,11 @@ async fn validate(tenancy: &Tenancy, request: CreateTenant) -> Result<ValidCreat
     }
     let cluster = match (request.strategy, request.cluster) {
         (Strategy::Database, cluster) => cluster.unwrap_or_else(|| DEFAULT_CLUSTER.to_owned()),
-        (_, Some(_)) => return Err(ApiError::validation("a cluster is only for the database strategy")),
+        (_, Some(_)) => {
+            return Err(ApiError::validation(
+                "a cluster is only for the database strategy",
+            ));
+        }
         (_, None) => DEFAULT_CLUSTER.to_owned(),
     };
     if !tenancy.db.config().has_cluster(&cluster) {
@@ -86,7 +92,10 @@ async fn validate(tenancy: &Tenancy, request: CreateTenant) -> Result<ValidCreat
 }
 
 /// Creates a tenant with its owner; 409 `tenant_exists` when the id is taken.
-pub async fn create_tenant(tenancy: &Arc<Tenancy>, request: CreateTenant) -> Result<Tenant, ApiError> {
+pub async fn create_tenant(
+    tenancy: &Arc<Tenancy>,
+    request: CreateTenant,
+) -> Result<Tenant, ApiError> {
     let creation = validate(tenancy, request).await?;
     let new = NewTenant {
         id: &creation.id,
@@ -96,15 +105,18 @@ pub async fn create_tenant(tenancy: &Arc<Tenancy>, request: CreateTenant) -> Res
         cluster: &creation.cluster,
     };
     match creation.strategy {
-        Strategy::Shared | Strategy::Schema => create_in_main_database(tenancy, &creation, &new).await?,
+        Strategy::Shared | Strategy::Schema => {
+            create_in_main_database(tenancy, &creation, &new).await?
+        }
         Strategy::Database => create_database_tenant(tenancy, &creation, &new).await?,
     }
     tracing::info!(tenant = %creation.id, strategy = %creation.strategy, "tenant created");
-    tenancy
-        .catalog
-        .get(&creation.id)
-        .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("tenant {} vanished after creation", creation.id)))
+    tenancy.catalog.get(&creation.id).await?.ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!(
+            "tenant {} vanished after creation",
+            creation.id
+        ))
+    })
 }
 
 fn tenant_exists() -> ApiError {
@@ -154,13 +166,20 @@ async fn create_database_tenant(
     let mut created = false;
     let outcome = async {
         let admin = db::connect(&maintenance).await?;
-        execute_formatted(&admin, "SELECT format('CREATE DATABASE %I', $1::text)", &[&database]).await?;
+        execute_formatted(
+            &admin,
+            "SELECT format('CREATE DATABASE %I', $1::text)",
+            &[&database],
+        )
+        .await?;
         created = true;
         ensure_app_role(&admin, &config.app_role, &database).await?;
         let mut client = db::connect(&config.owner_on(&creation.cluster, &database)?).await?;
         let tx = client.transaction().await?;
         migrate_tenant_storage_in(&tx, "public", &config.app_role).await?;
-        seed(&tx, creation, "public").await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        seed(&tx, creation, "public")
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         tx.commit().await?;
         anyhow::Ok(())
     }
@@ -169,7 +188,12 @@ async fn create_database_tenant(
         if created {
             let dropped = async {
                 let admin = db::connect(&maintenance).await?;
-                execute_formatted(&admin, "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)", &[&database]).await
+                execute_formatted(
+                    &admin,
+                    "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)",
+                    &[&database],
+                )
+                .await
             }
             .await;
             if let Err(drop_error) = dropped {
@@ -177,7 +201,9 @@ async fn create_database_tenant(
             }
         }
         tenancy.catalog.release(&creation.id).await?;
-        return Err(ApiError::internal(error.context("creating a tenant database")));
+        return Err(ApiError::internal(
+            error.context("creating a tenant database"),
+        ));
     }
     tenancy.catalog.activate(&creation.id).await?;
     Ok(())
@@ -185,7 +211,11 @@ async fn create_database_tenant(
 
 /// Writes the new tenant's settings and owner in its storage. The owner's transaction is
 /// scoped to the tenant like any other: row-level security is forced on the owner too.
-async fn seed(tx: &impl GenericClient, creation: &ValidCreation, schema: &str) -> Result<(), ApiError> {
+async fn seed(
+    tx: &impl GenericClient,
+    creation: &ValidCreation,
+    schema: &str,
+) -> Result<(), ApiError> {
     let tenant = creation.id.as_str();
     tx.execute(
         "SELECT set_config('app.current_tenant_id', $1, true), set_config('search_path', quote_ident($2), true)",

@@ -51,14 +51,33 @@ async fn list(State(state): State<AdminState>, _: Operator) -> Result<Json<Vec<T
 /// A tenant.
 #[utoipa::path(get, path = "/admin/tenants/{id}", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, body = Tenant), (status = 404, description = "tenant_not_found")))]
-async fn show(State(state): State<AdminState>, _: Operator, Path(id): Path<String>) -> Result<Json<Tenant>, ApiError> {
+async fn show(
+    State(state): State<AdminState>,
+    _: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Tenant>, ApiError> {
     let id = tenant_id(&id)?;
-    state.tenancy.catalog.get(&id).await?.map(Json).ok_or_else(tenant_not_found)
+    state
+        .tenancy
+        .catalog
+        .get(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(tenant_not_found)
 }
 
-async fn set_status(state: &AdminState, id: &str, status: TenantStatus) -> Result<Json<Tenant>, ApiError> {
+async fn set_status(
+    state: &AdminState,
+    id: &str,
+    status: TenantStatus,
+) -> Result<Json<Tenant>, ApiError> {
     let id = tenant_id(id)?;
-    let tenant = state.tenancy.catalog.set_status(&id, status).await?.ok_or_else(tenant_not_found)?;
+    let tenant = state
+        .tenancy
+        .catalog
+        .set_status(&id, status)
+        .await?
+        .ok_or_else(tenant_not_found)?;
     tracing::info!(tenant = %id, status = %status, "tenant status changed");
     Ok(Json(tenant))
 }
@@ -66,20 +85,31 @@ async fn set_status(state: &AdminState, id: &str, status: TenantStatus) -> Resul
 /// Suspends a tenant: its requests answer 403 `tenant_suspended`.
 #[utoipa::path(post, path = "/admin/tenants/{id}/suspend", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, body = Tenant), (status = 404, description = "tenant_not_found")))]
-async fn suspend(State(state): State<AdminState>, _: Operator, Path(id): Path<String>) -> Result<Json<Tenant>, ApiError> {
+async fn suspend(
+    State(state): State<AdminState>,
+    _: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Tenant>, ApiError> {
     set_status(&state, &id, TenantStatus::Suspended).await
 }
 
 /// Resumes a suspended tenant.
 #[utoipa::path(post, path = "/admin/tenants/{id}/resume", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, body = Tenant), (status = 404, description = "tenant_not_found")))]
-async fn resume(State(state): State<AdminState>, _: Operator, Path(id): Path<String>) -> Result<Json<Tenant>, ApiError> {
+async fn resume(
+    State(state): State<AdminState>,
+    _: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Tenant>, ApiError> {
     set_status(&state, &id, TenantStatus::Active).await
 }
 
 /// The latest tokens presented for another tenant than their own (newest first, at most 1000).
 #[utoipa::path(get, path = "/admin/audit/tenant-mismatches", tag = "admin",
     responses((status = 200, description = "the audit records")))]
-async fn mismatches(State(state): State<AdminState>, _: Operator) -> Result<Json<Vec<MismatchRecord>>, ApiError> {
+async fn mismatches(
+    State(state): State<AdminState>,
+    _: Operator,
+) -> Result<Json<Vec<MismatchRecord>>, ApiError> {
     Ok(Json(state.tenancy.catalog.mismatches(1000).await?))
 }

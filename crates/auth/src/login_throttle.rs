@@ -27,7 +27,10 @@ impl LoginThrottle {
         let Some(times) = failures.get_mut(&Self::key(tenant, username)) else {
             return Ok(());
         };
-        while times.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+        {
             times.pop_front();
         }
         if times.len() < MAX_FAILURES {
@@ -35,27 +38,41 @@ impl LoginThrottle {
         }
         let oldest = *times.front().expect("at least five failures");
         let retry_after = WINDOW.saturating_sub(now.duration_since(oldest));
-        Err(
-            ApiError::new(ErrorCode::RateLimited, "too many failed logins, try again later")
-                .with_retry_after(retry_after.as_secs() + 1),
+        Err(ApiError::new(
+            ErrorCode::RateLimited,
+            "too many failed logins, try again later",
         )
+        .with_retry_after(retry_after.as_secs() + 1))
     }
 
     pub fn record_failure(&self, tenant: &TenantId, username: &str) {
         let mut failures = self.failures.lock().expect("throttle lock");
         if failures.len() > 100_000 {
             let now = Instant::now();
-            failures.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < WINDOW));
+            failures.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) < WINDOW)
+            });
         }
-        failures.entry(Self::key(tenant, username)).or_default().push_back(Instant::now());
+        failures
+            .entry(Self::key(tenant, username))
+            .or_default()
+            .push_back(Instant::now());
     }
 
     pub fn clear(&self, tenant: &TenantId, username: &str) {
-        self.failures.lock().expect("throttle lock").remove(&Self::key(tenant, username));
+        self.failures
+            .lock()
+            .expect("throttle lock")
+            .remove(&Self::key(tenant, username));
     }
 
     /// Drops everything kept of a deleted tenant.
     pub fn forget_tenant(&self, tenant: &TenantId) {
-        self.failures.lock().expect("throttle lock").retain(|(t, _), _| t != tenant);
+        self.failures
+            .lock()
+            .expect("throttle lock")
+            .retain(|(t, _), _| t != tenant);
     }
 }

@@ -2,19 +2,20 @@
 
 use std::sync::LazyLock;
 
+use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
 use tenancy::ApiError;
 
 /// A hash to verify against when the username is unknown, so that an unknown user takes as
 /// long to refuse as a wrong password and timing does not reveal which usernames exist.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
-    hash_blocking("tenantpos-dummy-password").expect("hashing a constant works")
-});
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_blocking("tenantpos-dummy-password").expect("hashing a constant works"));
 
 fn hash_blocking(password: &str) -> Result<String, argon2::password_hash::Error> {
-    Ok(Argon2::default().hash_password(password.as_bytes())?.to_string())
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes())?
+        .to_string())
 }
 
 pub async fn hash_password(password: String) -> Result<String, ApiError> {
@@ -30,7 +31,11 @@ pub async fn verify_password(password: String, hash: Option<String>) -> Result<b
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
         let matches = PasswordHash::new(&hash)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false);
         known && matches
     })

@@ -5,7 +5,8 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tenancy::extract::{Json, Path};
 use tenancy::{
-    AnyRole, ApiError, Authorized, ErrorCode, OwnerOnly, OwnerOrManager, ResolvedTenant, Role, TenantScope,
+    AnyRole, ApiError, Authorized, ErrorCode, OwnerOnly, OwnerOrManager, ResolvedTenant, Role,
+    TenantScope,
 };
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -34,7 +35,9 @@ pub struct LoginRequest {
 
 impl std::fmt::Debug for LoginRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginRequest").field("username", &self.username).finish_non_exhaustive()
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
     }
 }
 
@@ -72,7 +75,10 @@ async fn login(
     let valid = verify_password(request.password, hash).await?;
     let Some(user) = found.filter(|_| valid) else {
         state.throttle.record_failure(tenant, &request.username);
-        return Err(ApiError::new(ErrorCode::InvalidCredentials, "wrong username or password"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidCredentials,
+            "wrong username or password",
+        ));
     };
     state.throttle.clear(tenant, &request.username);
     let (token, claims) = state
@@ -120,7 +126,10 @@ async fn register(
 
 /// The caller.
 #[utoipa::path(get, path = "/auth/me", tag = "auth", responses((status = 200, body = User)))]
-async fn me(State(state): State<AuthState>, caller: Authorized<AnyRole>) -> Result<Json<User>, ApiError> {
+async fn me(
+    State(state): State<AuthState>,
+    caller: Authorized<AnyRole>,
+) -> Result<Json<User>, ApiError> {
     let tx = state.tenancy.db.begin(&caller.context).await?;
     let user = users::find(&tx, caller.user_id).await?;
     tx.commit().await?;

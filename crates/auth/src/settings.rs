@@ -32,7 +32,9 @@ impl SettingsInput {
         if let Some(bps) = self.tax_rate_bps
             && !(0..=10_000).contains(&bps)
         {
-            return Err(ApiError::validation("tax_rate_bps must be between 0 and 10000"));
+            return Err(ApiError::validation(
+                "tax_rate_bps must be between 0 and 10000",
+            ));
         }
         if let Some(timezone) = &self.timezone
             && timezone.parse::<chrono_tz::Tz>().is_err()
@@ -42,12 +44,16 @@ impl SettingsInput {
         if let Some(prefix) = &self.order_number_prefix
             && prefix.chars().count() > 20
         {
-            return Err(ApiError::validation("order_number_prefix has at most 20 characters"));
+            return Err(ApiError::validation(
+                "order_number_prefix has at most 20 characters",
+            ));
         }
         if let Some(footer) = &self.receipt_footer
             && footer.chars().count() > 1000
         {
-            return Err(ApiError::validation("receipt_footer has at most 1000 characters"));
+            return Err(ApiError::validation(
+                "receipt_footer has at most 1000 characters",
+            ));
         }
         Ok(ValidSettings(self))
     }
@@ -72,6 +78,12 @@ impl ValidSettings {
     /// The values for `INSERT_SETTINGS` after the tenant id.
     pub fn insert_values(&self) -> [&(dyn tenancy::db::ToSql + Sync); 5] {
         let s = &self.0;
-        [&s.currency, &s.tax_rate_bps, &s.timezone, &s.order_number_prefix, &s.receipt_footer]
+        [
+            &s.currency,
+            &s.tax_rate_bps,
+            &s.timezone,
+            &s.order_number_prefix,
+            &s.receipt_footer,
+        ]
     }
 }

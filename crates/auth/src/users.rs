@@ -27,8 +27,9 @@ impl User {
         Ok(Self {
             id: row.get("id"),
             username: row.get("username"),
-            role: Role::parse(role)
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown role {role:?} in users")))?,
+            role: Role::parse(role).ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("unknown role {role:?} in users"))
+            })?,
             active: row.get("active"),
             created_at: row.get("created_at"),
         })
@@ -74,7 +75,9 @@ impl Password {
         if raw.chars().count() >= 10 {
             Ok(Self(raw))
         } else {
-            Err(ApiError::validation("password must have at least 10 characters"))
+            Err(ApiError::validation(
+                "password must have at least 10 characters",
+            ))
         }
     }
 
@@ -101,7 +104,13 @@ pub async fn create_user(tx: &ScopedTx, new: NewUser) -> Result<User, ApiError> 
     let row = tx
         .query_one(
             INSERT_USER,
-            &[&tx.tenant_id(), &Uuid::now_v7(), &new.username.as_str(), &hash, &new.role.as_str()],
+            &[
+                &tx.tenant_id(),
+                &Uuid::now_v7(),
+                &new.username.as_str(),
+                &hash,
+                &new.role.as_str(),
+            ],
         )
         .await
         .map_err(|error| {
@@ -121,7 +130,10 @@ pub struct LoginRecord {
     pub password_hash: String,
 }
 
-pub async fn find_for_login(tx: &ScopedTx, username: &str) -> Result<Option<LoginRecord>, ApiError> {
+pub async fn find_for_login(
+    tx: &ScopedTx,
+    username: &str,
+) -> Result<Option<LoginRecord>, ApiError> {
     let row = tx
         .query_opt(
             "SELECT id, role, password_hash FROM users \

@@ -130,7 +130,13 @@ pub async fn list(tx: &ScopedTx, query: &ListQuery) -> Result<Vec<Product>, ApiE
                 "SELECT * FROM products WHERE tenant_id = $1 AND archived_at IS NULL \
                  AND ($2::text IS NULL OR category = $2) AND (lower(name), id) > ($4, $5) \
                  ORDER BY lower(name), id LIMIT $3",
-                &[&tx.tenant_id(), &query.category, &query.limit, &cursor_name, &after],
+                &[
+                    &tx.tenant_id(),
+                    &query.category,
+                    &query.limit,
+                    &cursor_name,
+                    &after,
+                ],
             )
             .await?
         }
@@ -138,7 +144,11 @@ pub async fn list(tx: &ScopedTx, query: &ListQuery) -> Result<Vec<Product>, ApiE
     Ok(rows.iter().map(Product::from_row).collect())
 }
 
-pub async fn update(tx: &ScopedTx, id: Uuid, changes: ProductChanges) -> Result<Option<Product>, ApiError> {
+pub async fn update(
+    tx: &ScopedTx,
+    id: Uuid,
+    changes: ProductChanges,
+) -> Result<Option<Product>, ApiError> {
     let (set_category, category) = match changes.category {
         Some(category) => (true, category),
         None => (false, None),
@@ -181,7 +191,12 @@ pub async fn archive(tx: &ScopedTx, id: Uuid) -> Result<bool, ApiError> {
 /// Moves a live product's stock by `delta` and records why. A result below zero is a 409
 /// `insufficient_stock` and changes nothing; the check and the change are one statement, so
 /// concurrent moves cannot take stock below zero.
-pub async fn adjust_stock(tx: &ScopedTx, id: Uuid, delta: i64, reason: &str) -> Result<Option<Product>, ApiError> {
+pub async fn adjust_stock(
+    tx: &ScopedTx,
+    id: Uuid,
+    delta: i64,
+    reason: &str,
+) -> Result<Option<Product>, ApiError> {
     let row = tx
         .query_opt(
             "UPDATE products SET stock = stock + $3, updated_at = now() \
@@ -191,7 +206,10 @@ pub async fn adjust_stock(tx: &ScopedTx, id: Uuid, delta: i64, reason: &str) -> 
         .await?;
     let Some(row) = row else {
         return match find(tx, id).await? {
-            Some(_) => Err(ApiError::new(ErrorCode::InsufficientStock, "not enough stock")),
+            Some(_) => Err(ApiError::new(
+                ErrorCode::InsufficientStock,
+                "not enough stock",
+            )),
             None => Ok(None),
         };
     };

@@ -26,14 +26,18 @@ const MAX_PRICE: i64 = 1_000_000_000_000;
 fn text(field: &str, value: String, max: usize) -> Result<String, ApiError> {
     let length = value.chars().count();
     if length == 0 || length > max || value.trim().is_empty() {
-        return Err(ApiError::validation(format!("{field} must have 1 to {max} characters")));
+        return Err(ApiError::validation(format!(
+            "{field} must have 1 to {max} characters"
+        )));
     }
     Ok(value)
 }
 
 fn in_range(field: &str, value: i64, max: i64) -> Result<i64, ApiError> {
     if !(0..=max).contains(&value) {
-        return Err(ApiError::validation(format!("{field} must be between 0 and {max}")));
+        return Err(ApiError::validation(format!(
+            "{field} must be between 0 and {max}"
+        )));
     }
     Ok(value)
 }
@@ -60,10 +64,17 @@ async fn create_product(
     let new = NewProduct {
         sku: text("sku", body.sku, 64)?,
         name: text("name", body.name, 200)?,
-        category: body.category.map(|c| text("category", c, 100)).transpose()?,
+        category: body
+            .category
+            .map(|c| text("category", c, 100))
+            .transpose()?,
         price: in_range("price", body.price, MAX_PRICE)?,
         stock: in_range("stock", body.stock.unwrap_or(0), MAX_QUANTITY)?,
-        low_stock_threshold: in_range("low_stock_threshold", body.low_stock_threshold.unwrap_or(5), MAX_QUANTITY)?,
+        low_stock_threshold: in_range(
+            "low_stock_threshold",
+            body.low_stock_threshold.unwrap_or(5),
+            MAX_QUANTITY,
+        )?,
     };
     let tx = state.tenancy.db.begin(&caller.context).await?;
     let product = products::create(&tx, new).await?;
@@ -118,7 +129,9 @@ async fn get_product(
 }
 
 /// Distinguishes a field that is absent from one that is `null`.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
     T::deserialize(deserializer).map(Some)
 }
 
@@ -155,7 +168,9 @@ async fn update_product(
         return Err(ApiError::validation("sku cannot be changed"));
     }
     if body.stock.is_some() {
-        return Err(ApiError::validation("stock moves only through POST /products/{id}/stock"));
+        return Err(ApiError::validation(
+            "stock moves only through POST /products/{id}/stock",
+        ));
     }
     let changes = ProductChanges {
         name: body.name.map(|n| text("name", n, 200)).transpose()?,
@@ -163,7 +178,10 @@ async fn update_product(
             .category
             .map(|c| c.map(|c| text("category", c, 100)).transpose())
             .transpose()?,
-        price: body.price.map(|p| in_range("price", p, MAX_PRICE)).transpose()?,
+        price: body
+            .price
+            .map(|p| in_range("price", p, MAX_PRICE))
+            .transpose()?,
         low_stock_threshold: body
             .low_stock_threshold
             .map(|t| in_range("low_stock_threshold", t, MAX_QUANTITY))
@@ -186,7 +204,11 @@ async fn delete_product(
     let tx = state.tenancy.db.begin(&caller.context).await?;
     let archived = products::archive(&tx, id).await?;
     tx.commit().await?;
-    if archived { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found()) }
+    if archived {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found())
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -208,7 +230,9 @@ async fn adjust_stock(
     Json(body): Json<StockChange>,
 ) -> Result<Json<Product>, ApiError> {
     if body.delta.abs() > MAX_QUANTITY {
-        return Err(ApiError::validation(format!("delta must be between -{MAX_QUANTITY} and {MAX_QUANTITY}")));
+        return Err(ApiError::validation(format!(
+            "delta must be between -{MAX_QUANTITY} and {MAX_QUANTITY}"
+        )));
     }
     let reason = text("reason", body.reason, 200)?;
     let tx = state.tenancy.db.begin(&caller.context).await?;

@@ -126,8 +126,11 @@ impl Catalog {
 
     /// Makes a provisioned tenant visible.
     pub async fn activate(&self, id: &TenantId) -> Result<Tenant, ApiError> {
-        self.set_status_from(id, &["provisioning"], TenantStatus::Active).await?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("tenant {id} vanished while provisioning")))
+        self.set_status_from(id, &["provisioning"], TenantStatus::Active)
+            .await?
+            .ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("tenant {id} vanished while provisioning"))
+            })
     }
 
     /// Forgets a reservation whose provisioning failed.
@@ -143,7 +146,11 @@ impl Catalog {
     }
 
     /// Suspends or resumes; `None` when the tenant does not exist.
-    pub async fn set_status(&self, id: &TenantId, status: TenantStatus) -> Result<Option<Tenant>, ApiError> {
+    pub async fn set_status(
+        &self,
+        id: &TenantId,
+        status: TenantStatus,
+    ) -> Result<Option<Tenant>, ApiError> {
         let tenant = self
             .set_status_from(id, &["active", "suspended"], status)
             .await?;
@@ -187,7 +194,12 @@ impl Catalog {
         client
             .execute(
                 &statement,
-                &[&header_tenant.as_str(), &token_tenant, &token_subject, &request_id],
+                &[
+                    &header_tenant.as_str(),
+                    &token_tenant,
+                    &token_subject,
+                    &request_id,
+                ],
             )
             .await?;
         Ok(())

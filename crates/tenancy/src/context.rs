@@ -75,9 +75,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ResolvedTenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        parts.extensions.get::<ResolvedTenant>().cloned().ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!("a tenant route is served without the resolver"))
-        })
+        parts
+            .extensions
+            .get::<ResolvedTenant>()
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!(
+                    "a tenant route is served without the resolver"
+                ))
+            })
     }
 }
 
@@ -154,8 +160,12 @@ impl<S: Send + Sync, P: RolePolicy> FromRequestParts<S> for Authorized<P> {
             .map(Arc::from);
 
         // 5. A bearer token is present.
-        let token = bearer_token(parts)
-            .ok_or_else(|| ApiError::new(ErrorCode::MissingToken, "an Authorization: Bearer token is required"))?;
+        let token = bearer_token(parts).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::MissingToken,
+                "an Authorization: Bearer token is required",
+            )
+        })?;
         // 6. It verifies.
         let claims = tenancy.keys.verify(token).map_err(|error| {
             tracing::info!(reason = %error, "token refused");
@@ -167,7 +177,12 @@ impl<S: Send + Sync, P: RolePolicy> FromRequestParts<S> for Authorized<P> {
             tracing::warn!(token_tenant_id = %claims.tenant_id, token_subject = %claims.sub, "tenant mismatch");
             if let Err(error) = tenancy
                 .catalog
-                .record_mismatch(&tenant.id, &claims.tenant_id, &claims.sub.to_string(), request_id.as_deref())
+                .record_mismatch(
+                    &tenant.id,
+                    &claims.tenant_id,
+                    &claims.sub.to_string(),
+                    request_id.as_deref(),
+                )
                 .await
             {
                 tracing::error!(error = ?error.cause, "could not record a tenant mismatch");
@@ -203,7 +218,11 @@ impl<S: Send + Sync, P: RolePolicy> FromRequestParts<S> for Authorized<P> {
 }
 
 fn bearer_token(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = parts
+        .headers
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)

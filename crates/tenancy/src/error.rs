@@ -74,7 +74,9 @@ impl ErrorCode {
 
     pub fn status(self) -> StatusCode {
         match self {
-            Self::MissingTenant | Self::InvalidTenant | Self::InvalidJson => StatusCode::BAD_REQUEST,
+            Self::MissingTenant | Self::InvalidTenant | Self::InvalidJson => {
+                StatusCode::BAD_REQUEST
+            }
             Self::MissingToken
             | Self::InvalidToken
             | Self::Unauthorized
@@ -149,7 +151,10 @@ impl ApiError {
         Self {
             cause: Some(cause.into()),
             retry_after_seconds: Some(1),
-            ..Self::new(ErrorCode::Unavailable, "a dependency is unavailable, retry shortly")
+            ..Self::new(
+                ErrorCode::Unavailable,
+                "a dependency is unavailable, retry shortly",
+            )
         }
     }
 
@@ -175,7 +180,9 @@ impl IntoResponse for ApiError {
         let status = self.code.status();
         if status.is_server_error() {
             match &self.cause {
-                Some(cause) => tracing::error!(code = self.code.as_str(), error = %format!("{cause:#}"), "request failed"),
+                Some(cause) => {
+                    tracing::error!(code = self.code.as_str(), error = %format!("{cause:#}"), "request failed")
+                }
                 None => tracing::error!(code = self.code.as_str(), "request failed"),
             }
         }

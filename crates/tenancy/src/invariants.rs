@@ -15,10 +15,17 @@ pub async fn check_app_role(app: &impl GenericClient) -> anyhow::Result<()> {
             &[],
         )
         .await?;
-    let (name, superuser, bypass, owned): (String, bool, bool, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
-    ensure!(!superuser, "tenant traffic's role {name} is a superuser: row-level security would not apply");
+    let (name, superuser, bypass, owned): (String, bool, bool, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    ensure!(
+        !superuser,
+        "tenant traffic's role {name} is a superuser: row-level security would not apply"
+    );
     ensure!(!bypass, "tenant traffic's role {name} has BYPASSRLS");
-    ensure!(owned == 0, "tenant traffic's role {name} owns {owned} relations: it must own nothing");
+    ensure!(
+        owned == 0,
+        "tenant traffic's role {name} owns {owned} relations: it must own nothing"
+    );
     Ok(())
 }
 
@@ -40,7 +47,10 @@ pub async fn check_tenant_tables(owner: &impl GenericClient) -> anyhow::Result<(
         .await?;
     if !unguarded.is_empty() {
         let names: Vec<String> = unguarded.iter().map(|row| row.get(0)).collect();
-        bail!("tenant tables without forced row-level security: {}", names.join(", "));
+        bail!(
+            "tenant tables without forced row-level security: {}",
+            names.join(", ")
+        );
     }
     Ok(())
 }

@@ -22,7 +22,9 @@ use moka::future::Cache;
 use uuid::Uuid;
 
 pub use catalog::Catalog;
-pub use context::{AnyRole, Authorized, OwnerOnly, OwnerOrManager, ResolvedTenant, Role, RolePolicy, TenantContext};
+pub use context::{
+    AnyRole, Authorized, OwnerOnly, OwnerOrManager, ResolvedTenant, Role, RolePolicy, TenantContext,
+};
 pub use db::{ScopedTx, TenantDb, TenantScope};
 pub use error::{ApiError, ErrorCode};
 pub use rate_limit::TenantRateLimiter;
@@ -50,7 +52,12 @@ impl std::fmt::Debug for Tenancy {
 }
 
 impl Tenancy {
-    pub fn new(db: Arc<TenantDb>, catalog: Catalog, keys: JwtKeys, rate_limit: TenantRateLimiter) -> Self {
+    pub fn new(
+        db: Arc<TenantDb>,
+        catalog: Catalog,
+        keys: JwtKeys,
+        rate_limit: TenantRateLimiter,
+    ) -> Self {
         Self {
             db,
             catalog,
@@ -64,7 +71,11 @@ impl Tenancy {
     }
 
     /// Check 8: the role of an existing, active user, or `None`.
-    pub async fn user_status(&self, scope: &ResolvedTenant, user: Uuid) -> Result<Option<Role>, ApiError> {
+    pub async fn user_status(
+        &self,
+        scope: &ResolvedTenant,
+        user: Uuid,
+    ) -> Result<Option<Role>, ApiError> {
         let key = (scope.tenant().id.clone(), user);
         if let Some(status) = self.user_status.get(&key).await {
             return Ok(status);

@@ -16,7 +16,11 @@ use crate::tenant_id::{TenantId, TenantIdError};
 
 pub const TENANT_HEADER: &str = "x-tenant-id";
 
-pub async fn resolve_tenant(State(tenancy): State<Arc<Tenancy>>, mut request: Request, next: Next) -> Response {
+pub async fn resolve_tenant(
+    State(tenancy): State<Arc<Tenancy>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     match resolve(&tenancy, request.headers()).await {
         Ok(resolved) => {
             request.extensions_mut().insert(resolved);
@@ -31,10 +35,20 @@ async fn resolve(tenancy: &Arc<Tenancy>, headers: &HeaderMap) -> Result<Resolved
     // 1. Present and not empty.
     let value = match values.next() {
         Some(value) if !value.is_empty() => value,
-        _ => return Err(ApiError::new(ErrorCode::MissingTenant, "the x-tenant-id header is required")),
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::MissingTenant,
+                "the x-tenant-id header is required",
+            ));
+        }
     };
     // 2. Sent once and well formed.
-    let invalid = || ApiError::new(ErrorCode::InvalidTenant, "the x-tenant-id header is not a valid tenant id");
+    let invalid = || {
+        ApiError::new(
+            ErrorCode::InvalidTenant,
+            "the x-tenant-id header is not a valid tenant id",
+        )
+    };
     if values.next().is_some() {
         return Err(invalid());
     }
@@ -51,7 +65,10 @@ async fn resolve(tenancy: &Arc<Tenancy>, headers: &HeaderMap) -> Result<Resolved
     let tenant = tenancy.catalog.lookup(&id).await?.ok_or_else(not_found)?;
     // 4. It is active.
     if !tenant.is_active() {
-        return Err(ApiError::new(ErrorCode::TenantSuspended, "this tenant is suspended"));
+        return Err(ApiError::new(
+            ErrorCode::TenantSuspended,
+            "this tenant is suspended",
+        ));
     }
     Ok(ResolvedTenant::new(tenant, tenancy.clone()))
 }

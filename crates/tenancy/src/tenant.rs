@@ -84,7 +84,9 @@ impl Tenant {
         Ok(Self {
             id: TenantId::parse(&parse("id")?)?,
             name: parse("name")?,
-            business_type: parse("business_type")?.parse().map_err(anyhow::Error::msg)?,
+            business_type: parse("business_type")?
+                .parse()
+                .map_err(anyhow::Error::msg)?,
             strategy: parse("strategy")?.parse().map_err(anyhow::Error::msg)?,
             cluster: parse("cluster")?,
             status: parse("status")?.parse().map_err(anyhow::Error::msg)?,

@@ -7,7 +7,13 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Names that look like tenant ids but would collide with PostgreSQL or with tenantpos itself.
-const RESERVED: &[&str] = &["public", "information_schema", "admin", "system", "tenantpos"];
+const RESERVED: &[&str] = &[
+    "public",
+    "information_schema",
+    "admin",
+    "system",
+    "tenantpos",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
@@ -67,7 +73,11 @@ mod tests {
 
     #[test]
     fn accepts_well_formed_ids() {
-        for id in ["abc", "retail_01", "a23456789012345678901234567890123456789x"] {
+        for id in [
+            "abc",
+            "retail_01",
+            "a23456789012345678901234567890123456789x",
+        ] {
             assert_eq!(TenantId::parse(id).unwrap().as_str(), id);
         }
     }
@@ -94,7 +104,14 @@ mod tests {
 
     #[test]
     fn refuses_reserved_ids() {
-        for id in ["pg_abc", "public", "information_schema", "admin", "system", "tenantpos"] {
+        for id in [
+            "pg_abc",
+            "public",
+            "information_schema",
+            "admin",
+            "system",
+            "tenantpos",
+        ] {
             assert_eq!(TenantId::parse(id), Err(TenantIdError::Reserved), "{id}");
         }
     }

@@ -94,8 +94,15 @@ impl JwtKeys {
 
     /// Parses `TENANTPOS_JWT_SECRETS` (`kid:secret,kid:secret`) or, failing that,
     /// `TENANTPOS_JWT_SECRET` (one secret, kid `k1`).
-    pub fn from_settings(secrets: Option<&str>, secret: Option<&str>, lifetime: Duration) -> anyhow::Result<Self> {
-        let pairs = match (secrets.filter(|s| !s.is_empty()), secret.filter(|s| !s.is_empty())) {
+    pub fn from_settings(
+        secrets: Option<&str>,
+        secret: Option<&str>,
+        lifetime: Duration,
+    ) -> anyhow::Result<Self> {
+        let pairs = match (
+            secrets.filter(|s| !s.is_empty()),
+            secret.filter(|s| !s.is_empty()),
+        ) {
             (Some(list), _) => list
                 .split(',')
                 .map(|entry| {
@@ -116,7 +123,12 @@ impl JwtKeys {
     }
 
     /// Issues a token for a user of a tenant.
-    pub fn issue(&self, tenant: &TenantId, user: Uuid, role: Role) -> anyhow::Result<(String, Claims)> {
+    pub fn issue(
+        &self,
+        tenant: &TenantId,
+        user: Uuid,
+        role: Role,
+    ) -> anyhow::Result<(String, Claims)> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: user,
@@ -157,7 +169,10 @@ mod tests {
     use super::*;
 
     fn keys(pairs: &[(&str, &str)]) -> JwtKeys {
-        let pairs = pairs.iter().map(|(k, s)| (k.to_string(), s.to_string())).collect();
+        let pairs = pairs
+            .iter()
+            .map(|(k, s)| (k.to_string(), s.to_string()))
+            .collect();
         JwtKeys::new(pairs, Duration::from_secs(3600)).unwrap()
     }
 
@@ -181,7 +196,10 @@ mod tests {
         let (token, _) = old.issue(&tenant, Uuid::now_v7(), Role::Owner).unwrap();
         assert!(rotated.verify(&token).is_ok());
         let (token, _) = rotated.issue(&tenant, Uuid::now_v7(), Role::Owner).unwrap();
-        assert!(old.verify(&token).is_err(), "the old deployment does not know kid new");
+        assert!(
+            old.verify(&token).is_err(),
+            "the old deployment does not know kid new"
+        );
     }
 
     #[test]

@@ -50,7 +50,9 @@ async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<Arc<Tenan
         )
     })?;
     check_app_role(&app_client).await?;
-    let owner = db::connect(&storage.owner).await.context("connecting as the owner")?;
+    let owner = db::connect(&storage.owner)
+        .await
+        .context("connecting as the owner")?;
     check_tenant_tables(&owner).await?;
 
     let tenant_db = Arc::new(TenantDb::new(storage.clone(), 32));
@@ -67,7 +69,10 @@ async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<Arc<Tenan
 /// and thrown away.
 pub async fn connect_operator(settings: &Settings) -> anyhow::Result<Arc<Tenancy>> {
     let throwaway = hex::encode(rand::random::<[u8; 32]>());
-    let keys = JwtKeys::new(vec![("cli".to_owned(), throwaway)], crate::config::TOKEN_LIFETIME)?;
+    let keys = JwtKeys::new(
+        vec![("cli".to_owned(), throwaway)],
+        crate::config::TOKEN_LIFETIME,
+    )?;
     connect(settings, keys).await
 }
 
@@ -75,7 +80,9 @@ pub async fn connect_operator(settings: &Settings) -> anyhow::Result<Arc<Tenancy
 pub async fn build(settings: &Settings, services: &ServiceSet) -> anyhow::Result<App> {
     let tenancy = connect(settings, settings.jwt_keys()?).await?;
     let operator_token = if services.serves(Service::Admin) {
-        Some(Arc::new(admin::OperatorToken::new(settings.admin_token()?)?))
+        Some(Arc::new(admin::OperatorToken::new(
+            settings.admin_token()?,
+        )?))
     } else {
         None
     };
@@ -106,7 +113,8 @@ fn compose(
     }
     // Checks 1–4 of every tenant route; `route_layer` keeps unknown routes and methods at
     // 404/405 before any check.
-    let tenant_routes = tenant_routes.route_layer(from_fn_with_state(tenancy.clone(), resolve_tenant));
+    let tenant_routes =
+        tenant_routes.route_layer(from_fn_with_state(tenancy.clone(), resolve_tenant));
 
     let mut api = OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(tenant_routes);
     if let Some(operator_token) = operator_token {
@@ -125,7 +133,12 @@ fn compose(
             "/openapi.json",
             get(move || {
                 let body = openapi_json.clone();
-                async move { ([(http::header::CONTENT_TYPE, "application/json")], body.to_string()) }
+                async move {
+                    (
+                        [(http::header::CONTENT_TYPE, "application/json")],
+                        body.to_string(),
+                    )
+                }
             }),
         )
         .fallback(not_found)
@@ -175,7 +188,10 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(ErrorCode::MethodNotAllowed, "this route does not take this method")
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this route does not take this method",
+    )
 }
 
 /// Waits for SIGTERM or SIGINT.

@@ -11,12 +11,18 @@ use crate::app;
 use crate::config::{ServiceSet, Settings};
 
 #[derive(Parser)]
-#[command(name = "tenantpos", version, about = "A multi-tenant point-of-sale backend")]
+#[command(
+    name = "tenantpos",
+    version,
+    about = "A multi-tenant point-of-sale backend"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+// Parsed once at start; the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serves the HTTP API (all services by default).
@@ -44,6 +50,7 @@ enum Command {
     },
 }
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum TenantCommand {
     /// Creates a tenant, its storage and its owner.
@@ -132,7 +139,10 @@ pub async fn run() -> anyhow::Result<()> {
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     let storage = settings.storage()?;
     let all_ok = migrate_everything(&storage, |report| println!("{report}")).await?;
-    anyhow::ensure!(all_ok, "some targets failed to migrate; run `tenantpos migrate` again once fixed");
+    anyhow::ensure!(
+        all_ok,
+        "some targets failed to migrate; run `tenantpos migrate` again once fixed"
+    );
     Ok(())
 }
 
@@ -173,7 +183,9 @@ async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
             let request = admin::CreateTenant {
                 id: parse_id(&id)?,
                 name,
-                business_type: business_type.parse::<BusinessType>().map_err(anyhow::Error::msg)?,
+                business_type: business_type
+                    .parse::<BusinessType>()
+                    .map_err(anyhow::Error::msg)?,
                 strategy: strategy.parse::<Strategy>().map_err(anyhow::Error::msg)?,
                 cluster,
                 owner: admin::OwnerInput {
@@ -188,7 +200,9 @@ async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
                     receipt_footer,
                 }),
             };
-            let tenant = admin::create_tenant(&tenancy, request).await.map_err(api_error)?;
+            let tenant = admin::create_tenant(&tenancy, request)
+                .await
+                .map_err(api_error)?;
             print_json(&tenant)
         }
         TenantCommand::List { settings } => {
@@ -197,11 +211,19 @@ async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
         }
         TenantCommand::Show { id, settings } => {
             let tenancy = app::connect_operator(&settings).await?;
-            let tenant = tenancy.catalog.get(&parse_id(&id)?).await.map_err(api_error)?;
+            let tenant = tenancy
+                .catalog
+                .get(&parse_id(&id)?)
+                .await
+                .map_err(api_error)?;
             print_json(&tenant.with_context(|| format!("no tenant {id}"))?)
         }
-        TenantCommand::Suspend { id, settings } => set_status(&settings, &id, TenantStatus::Suspended).await,
-        TenantCommand::Resume { id, settings } => set_status(&settings, &id, TenantStatus::Active).await,
+        TenantCommand::Suspend { id, settings } => {
+            set_status(&settings, &id, TenantStatus::Suspended).await
+        }
+        TenantCommand::Resume { id, settings } => {
+            set_status(&settings, &id, TenantStatus::Active).await
+        }
     }
 }
 

@@ -62,7 +62,9 @@ pub struct Settings {
 
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings").field("bind", &self.bind).finish_non_exhaustive()
+        f.debug_struct("Settings")
+            .field("bind", &self.bind)
+            .finish_non_exhaustive()
     }
 }
 
@@ -76,7 +78,11 @@ impl Settings {
     }
 
     pub fn jwt_keys(&self) -> anyhow::Result<JwtKeys> {
-        JwtKeys::from_settings(self.jwt_secrets.as_deref(), self.jwt_secret.as_deref(), TOKEN_LIFETIME)
+        JwtKeys::from_settings(
+            self.jwt_secrets.as_deref(),
+            self.jwt_secret.as_deref(),
+            TOKEN_LIFETIME,
+        )
     }
 
     pub fn admin_token(&self) -> anyhow::Result<&str> {
@@ -116,7 +122,9 @@ impl Service {
             "payments" => Self::Payments,
             "dashboard" => Self::Dashboard,
             "admin" => Self::Admin,
-            other => bail!("unknown service {other:?}: expected auth, inventory, orders, payments, dashboard, admin"),
+            other => bail!(
+                "unknown service {other:?}: expected auth, inventory, orders, payments, dashboard, admin"
+            ),
         })
     }
 }

@@ -113,7 +113,9 @@ async fn ensure_tenant(tenancy: &Arc<Tenancy>, demo: &DemoTenant) -> anyhow::Res
         },
         settings: None,
     };
-    let tenant = admin::create_tenant(tenancy, request).await.map_err(error)?;
+    let tenant = admin::create_tenant(tenancy, request)
+        .await
+        .map_err(error)?;
     let scope = ResolvedTenant::for_operator(Arc::new(tenant), tenancy.clone());
     let tx = tenancy.db.begin(&scope).await.map_err(error)?;
     let cashier = NewUser {
@@ -134,7 +136,10 @@ async fn ensure_tenant(tenancy: &Arc<Tenancy>, demo: &DemoTenant) -> anyhow::Res
         products::create(&tx, product).await.map_err(error)?;
     }
     tx.commit().await?;
-    println!("created demo tenant {} ({} strategy)", demo.id, demo.strategy);
+    println!(
+        "created demo tenant {} ({} strategy)",
+        demo.id, demo.strategy
+    );
     Ok(())
 }
 
@@ -158,7 +163,9 @@ fn print_instructions(settings: &Settings, generated_admin_token: bool) {
          -H 'content-type: application/json' -d '{{\"username\":\"owner\",\"password\":\"demo-password-1\"}}' \
          | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')"
     );
-    println!("  curl -s {base}/products -H 'x-tenant-id: restaurant_01' -H \"authorization: Bearer $TOKEN\"");
+    println!(
+        "  curl -s {base}/products -H 'x-tenant-id: restaurant_01' -H \"authorization: Bearer $TOKEN\""
+    );
     if generated_admin_token {
         println!();
         println!("operator token for /admin/* (generated for this run):");

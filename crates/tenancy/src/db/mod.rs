@@ -13,8 +13,8 @@ use tokio_postgres::{Client, Config, NoTls};
 
 pub use scoped::{Params, ScopedTx};
 pub use storage_config::{AppRole, DEFAULT_CLUSTER, StorageConfig};
-pub use tokio_postgres::{Error as DbError, Row};
 pub use tokio_postgres::types::ToSql;
+pub use tokio_postgres::{Error as DbError, Row};
 
 use crate::error::ApiError;
 use crate::tenant::{Strategy, Tenant};
@@ -115,7 +115,12 @@ impl TenantDb {
 
     /// Closes a tenant database's pool (before its database is dropped or moved).
     pub fn forget_tenant(&self, tenant: &TenantId) {
-        if let Some(pool) = self.tenant_databases.lock().expect("pool map lock").remove(tenant) {
+        if let Some(pool) = self
+            .tenant_databases
+            .lock()
+            .expect("pool map lock")
+            .remove(tenant)
+        {
             pool.close();
         }
     }

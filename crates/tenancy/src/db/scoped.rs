@@ -23,7 +23,11 @@ const SET_SCOPE: &str = "SELECT set_config('app.current_tenant_id', $1, true), \
 impl ScopedTx {
     /// Opens the transaction and sets the scope in one round trip (the two statements are
     /// pipelined). `search_path` is the tenant's schema or `public`.
-    pub(crate) async fn begin(client: Object, tenant_id: TenantId, search_path: &str) -> Result<Self, Error> {
+    pub(crate) async fn begin(
+        client: Object,
+        tenant_id: TenantId,
+        search_path: &str,
+    ) -> Result<Self, Error> {
         let set_scope = client.prepare_cached(SET_SCOPE).await?;
         let tenant = tenant_id.as_str();
         let params: [&(dyn ToSql + Sync); 2] = [&tenant, &search_path];
@@ -48,7 +52,9 @@ impl ScopedTx {
     }
 
     fn client(&self) -> &Object {
-        self.client.as_ref().expect("a finished ScopedTx is never used")
+        self.client
+            .as_ref()
+            .expect("a finished ScopedTx is never used")
     }
 
     async fn statement(&self, sql: &'static str) -> Result<Statement, Error> {
@@ -66,7 +72,11 @@ impl ScopedTx {
         self.client().query_one(&statement, params).await
     }
 
-    pub async fn query_opt(&self, sql: &'static str, params: Params<'_>) -> Result<Option<Row>, Error> {
+    pub async fn query_opt(
+        &self,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> Result<Option<Row>, Error> {
         let statement = self.statement(sql).await?;
         self.client().query_opt(&statement, params).await
     }

@@ -18,7 +18,9 @@ pub struct AppRole {
 
 impl std::fmt::Debug for AppRole {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppRole").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("AppRole")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -38,7 +40,11 @@ pub struct StorageConfig {
 impl StorageConfig {
     /// `owner_url` is `TENANTPOS_DATABASE_URL`, `app_url` `TENANTPOS_APP_DATABASE_URL` and
     /// `clusters` `TENANTPOS_CLUSTERS` (`name=url,name=url`).
-    pub fn new(owner_url: &str, app_url: Option<&str>, clusters: Option<&str>) -> anyhow::Result<Self> {
+    pub fn new(
+        owner_url: &str,
+        app_url: Option<&str>,
+        clusters: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let owner: Config = owner_url
             .parse()
             .context("TENANTPOS_DATABASE_URL is not a PostgreSQL URL")?;
@@ -79,10 +85,16 @@ impl StorageConfig {
             }
         };
         if Some(app_role.name.as_str()) == owner.get_user() {
-            bail!("tenant traffic must not use the owner role: give TENANTPOS_APP_DATABASE_URL another user");
+            bail!(
+                "tenant traffic must not use the owner role: give TENANTPOS_APP_DATABASE_URL another user"
+            );
         }
         let mut all_clusters = HashMap::from([(DEFAULT_CLUSTER.to_owned(), owner.clone())]);
-        for entry in clusters.unwrap_or_default().split(',').filter(|e| !e.trim().is_empty()) {
+        for entry in clusters
+            .unwrap_or_default()
+            .split(',')
+            .filter(|e| !e.trim().is_empty())
+        {
             let (name, url) = entry
                 .split_once('=')
                 .with_context(|| format!("TENANTPOS_CLUSTERS entry {entry:?} is not name=url"))?;
@@ -126,7 +138,9 @@ impl StorageConfig {
             self.app.clone()
         } else {
             let mut config = self.owner_on(cluster, database)?;
-            config.user(&self.app_role.name).password(&self.app_role.password);
+            config
+                .user(&self.app_role.name)
+                .password(&self.app_role.password);
             config
         };
         config.dbname(database);

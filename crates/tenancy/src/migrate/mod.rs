@@ -47,8 +47,11 @@ pub async fn execute_formatted(
 /// Returns how many migrations were applied.
 pub async fn migrate_catalog(client: &mut Client) -> anyhow::Result<usize> {
     let tx = client.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock(hashtext('tenantpos-migrate:catalog'))", &[])
-        .await?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('tenantpos-migrate:catalog'))",
+        &[],
+    )
+    .await?;
     tx.batch_execute(
         "CREATE SCHEMA IF NOT EXISTS tenantpos;
          CREATE TABLE IF NOT EXISTS tenantpos.catalog_migrations (
@@ -64,10 +67,13 @@ pub async fn migrate_catalog(client: &mut Client) -> anyhow::Result<usize> {
         .map(|row| row.get(0))
         .collect();
     let mut count = 0;
-    for migration in CATALOG_MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
-        tx.batch_execute(migration.sql)
-            .await
-            .with_context(|| format!("catalog migration {} {}", migration.version, migration.name))?;
+    for migration in CATALOG_MIGRATIONS
+        .iter()
+        .filter(|m| !applied.contains(&m.version))
+    {
+        tx.batch_execute(migration.sql).await.with_context(|| {
+            format!("catalog migration {} {}", migration.version, migration.name)
+        })?;
         tx.execute(
             "INSERT INTO tenantpos.catalog_migrations (version, name) VALUES ($1, $2)",
             &[&migration.version, &migration.name],
@@ -83,7 +89,11 @@ pub async fn migrate_catalog(client: &mut Client) -> anyhow::Result<usize> {
 /// superuser, never BYPASSRLS, owning nothing) and lets it connect to `database`. An existing
 /// role is left as it is: provisioning runs this concurrently, and PostgreSQL refuses
 /// concurrent changes of one role (`migrate` syncs the password with `sync_app_role_password`).
-pub async fn ensure_app_role(client: &Client, role: &AppRole, database: &str) -> anyhow::Result<()> {
+pub async fn ensure_app_role(
+    client: &Client,
+    role: &AppRole,
+    database: &str,
+) -> anyhow::Result<()> {
     let exists = client
         .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role.name])
         .await?
@@ -140,7 +150,11 @@ pub async fn grant_catalog(client: &Client, role: &AppRole) -> anyhow::Result<()
 /// Brings one target's tenant storage (the tables in `schema` of the database `client` is
 /// connected to) to the latest version and grants the app role what it needs there.
 /// Returns how many migrations were applied.
-pub async fn migrate_tenant_storage(client: &mut Client, schema: &str, role: &AppRole) -> anyhow::Result<usize> {
+pub async fn migrate_tenant_storage(
+    client: &mut Client,
+    schema: &str,
+    role: &AppRole,
+) -> anyhow::Result<usize> {
     let tx = client.transaction().await?;
     let count = migrate_tenant_storage_in(&tx, schema, role).await?;
     tx.commit().await?;
@@ -159,9 +173,17 @@ pub async fn migrate_tenant_storage_in(
         &[&schema],
     )
     .await?;
-    execute_formatted(tx, "SELECT format('CREATE SCHEMA IF NOT EXISTS %I', $1::text)", &[&schema]).await?;
-    tx.execute("SELECT set_config('search_path', quote_ident($1), true)", &[&schema])
-        .await?;
+    execute_formatted(
+        tx,
+        "SELECT format('CREATE SCHEMA IF NOT EXISTS %I', $1::text)",
+        &[&schema],
+    )
+    .await?;
+    tx.execute(
+        "SELECT set_config('search_path', quote_ident($1), true)",
+        &[&schema],
+    )
+    .await?;
     tx.batch_execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
              version integer PRIMARY KEY,
@@ -176,10 +198,13 @@ pub async fn migrate_tenant_storage_in(
         .map(|row| row.get(0))
         .collect();
     let mut count = 0;
-    for migration in TENANT_MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
-        tx.batch_execute(migration.sql)
-            .await
-            .with_context(|| format!("tenant migration {} {}", migration.version, migration.name))?;
+    for migration in TENANT_MIGRATIONS
+        .iter()
+        .filter(|m| !applied.contains(&m.version))
+    {
+        tx.batch_execute(migration.sql).await.with_context(|| {
+            format!("tenant migration {} {}", migration.version, migration.name)
+        })?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
             &[&migration.version, &migration.name],
@@ -187,7 +212,12 @@ pub async fn migrate_tenant_storage_in(
         .await?;
         count += 1;
     }
-    execute_formatted(tx, "SELECT format('GRANT USAGE ON SCHEMA %I TO %I', $1::text, $2::text)", &[&schema, &role.name]).await?;
+    execute_formatted(
+        tx,
+        "SELECT format('GRANT USAGE ON SCHEMA %I TO %I', $1::text, $2::text)",
+        &[&schema, &role.name],
+    )
+    .await?;
     // Only tables that hold tenant rows; the version record stays the owner's.
     let grants = tx
         .query(

@@ -5,7 +5,8 @@
 use tokio_postgres::error::SqlState;
 
 use super::{
-    ensure_app_role, execute_formatted, grant_catalog, migrate_catalog, migrate_tenant_storage, sync_app_role_password,
+    ensure_app_role, execute_formatted, grant_catalog, migrate_catalog, migrate_tenant_storage,
+    sync_app_role_password,
 };
 use crate::db::{self, StorageConfig, naming};
 use crate::tenant_id::TenantId;
@@ -83,13 +84,18 @@ pub async fn migrate_everything(
         )
         .await?;
     for row in tenants {
-        let (id, strategy, cluster): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        let (id, strategy, cluster): (String, String, String) =
+            (row.get(0), row.get(1), row.get(2));
         let Ok(tenant) = TenantId::parse(&id) else {
-            record(format!("tenant {id}"), Err(anyhow::anyhow!("not a valid tenant id")));
+            record(
+                format!("tenant {id}"),
+                Err(anyhow::anyhow!("not a valid tenant id")),
+            );
             continue;
         };
         if strategy == "schema" {
-            let result = migrate_tenant_storage(&mut owner, &tenant.schema_name(), &config.app_role).await;
+            let result =
+                migrate_tenant_storage(&mut owner, &tenant.schema_name(), &config.app_role).await;
             record(format!("schema {tenant}"), result);
         } else {
             let result = migrate_database_tenant(config, &tenant, &cluster).await;
@@ -99,14 +105,15 @@ pub async fn migrate_everything(
     Ok(all_ok)
 }
 
-async fn migrate_database_tenant(config: &StorageConfig, tenant: &TenantId, cluster: &str) -> anyhow::Result<usize> {
+async fn migrate_database_tenant(
+    config: &StorageConfig,
+    tenant: &TenantId,
+    cluster: &str,
+) -> anyhow::Result<usize> {
     let database = naming::tenant_database_name(&config.deployment_database, tenant);
-    let maintenance = db::connect(
-        config
-            .clusters
-            .get(cluster)
-            .ok_or_else(|| anyhow::anyhow!("cluster {cluster} is not configured (TENANTPOS_CLUSTERS)"))?,
-    )
+    let maintenance = db::connect(config.clusters.get(cluster).ok_or_else(|| {
+        anyhow::anyhow!("cluster {cluster} is not configured (TENANTPOS_CLUSTERS)")
+    })?)
     .await?;
     ensure_app_role(&maintenance, &config.app_role, &database).await?;
     let mut client = db::connect(&config.owner_on(cluster, &database)?).await?;

@@ -14,8 +14,17 @@ async fn health_ready_and_openapi_answer_without_a_tenant() {
 
     let openapi = app.send(app.client.get(app.url("/openapi.json"))).await;
     let document = openapi.assert_status(200);
-    for path in ["/auth/login", "/products/{id}", "/admin/tenants", "/users/{id}", "/products/{id}/stock"] {
-        assert!(document["paths"].get(path).is_some(), "openapi.json lacks {path}");
+    for path in [
+        "/auth/login",
+        "/products/{id}",
+        "/admin/tenants",
+        "/users/{id}",
+        "/products/{id}/stock",
+    ] {
+        assert!(
+            document["paths"].get(path).is_some(),
+            "openapi.json lacks {path}"
+        );
     }
 }
 
@@ -28,7 +37,9 @@ async fn unknown_routes_and_methods_answer_in_the_envelope_before_any_check() {
     assert!(unknown.headers.contains_key("x-request-id"));
 
     // A tenant route with a method it does not take: 405 even without a tenant header.
-    let wrong_method = app.send(app.client.request(Method::PUT, app.url("/products"))).await;
+    let wrong_method = app
+        .send(app.client.request(Method::PUT, app.url("/products")))
+        .await;
     wrong_method.assert_error(405, "method_not_allowed");
 }
 
@@ -36,7 +47,11 @@ async fn unknown_routes_and_methods_answer_in_the_envelope_before_any_check() {
 async fn a_request_id_sent_by_the_client_is_echoed() {
     let app = spawn_app().await;
     let answer = app
-        .send(app.client.get(app.url("/health")).header("x-request-id", "trace-me-42"))
+        .send(
+            app.client
+                .get(app.url("/health"))
+                .header("x-request-id", "trace-me-42"),
+        )
         .await;
     assert_eq!(answer.headers["x-request-id"], "trace-me-42");
 }

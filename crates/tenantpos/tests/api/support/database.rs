@@ -3,12 +3,15 @@
 
 use sha2::{Digest, Sha256};
 use tenancy::db::StorageConfig;
-use tenancy::migrate::{CATALOG_MIGRATIONS, TENANT_MIGRATIONS, execute_formatted, migrate_everything};
+use tenancy::migrate::{
+    CATALOG_MIGRATIONS, TENANT_MIGRATIONS, execute_formatted, migrate_everything,
+};
 use tokio_postgres::NoTls;
 
 /// The server tests use; its owner must be able to create databases and roles.
 fn server_url() -> String {
-    std::env::var("TENANTPOS_TEST_SERVER_URL").unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432".to_owned())
+    std::env::var("TENANTPOS_TEST_SERVER_URL")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432".to_owned())
 }
 
 pub fn owner_url(database: &str) -> String {
@@ -23,7 +26,9 @@ pub fn app_url(database: &str) -> String {
 }
 
 async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.expect("PostgreSQL is running");
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("PostgreSQL is running");
     tokio::spawn(connection);
     client
 }
@@ -40,7 +45,10 @@ fn template_name() -> String {
 async fn ensure_template(maintenance: &tokio_postgres::Client) -> String {
     let template = template_name();
     maintenance
-        .execute("SELECT pg_advisory_lock(hashtext('tenantpos-test-template'))", &[])
+        .execute(
+            "SELECT pg_advisory_lock(hashtext('tenantpos-test-template'))",
+            &[],
+        )
         .await
         .unwrap();
     let exists = maintenance
@@ -50,13 +58,22 @@ async fn ensure_template(maintenance: &tokio_postgres::Client) -> String {
         .is_some();
     if !exists {
         let building = format!("{template}_building");
-        execute_formatted(maintenance, "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)", &[&building])
-            .await
-            .unwrap();
-        execute_formatted(maintenance, "SELECT format('CREATE DATABASE %I', $1::text)", &[&building])
-            .await
-            .unwrap();
-        let config = StorageConfig::new(&owner_url(&building), Some(&app_url(&building)), None).unwrap();
+        execute_formatted(
+            maintenance,
+            "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)",
+            &[&building],
+        )
+        .await
+        .unwrap();
+        execute_formatted(
+            maintenance,
+            "SELECT format('CREATE DATABASE %I', $1::text)",
+            &[&building],
+        )
+        .await
+        .unwrap();
+        let config =
+            StorageConfig::new(&owner_url(&building), Some(&app_url(&building)), None).unwrap();
         assert!(migrate_everything(&config, |_| {}).await.unwrap());
         execute_formatted(
             maintenance,
@@ -67,7 +84,10 @@ async fn ensure_template(maintenance: &tokio_postgres::Client) -> String {
         .unwrap();
     }
     maintenance
-        .execute("SELECT pg_advisory_unlock(hashtext('tenantpos-test-template'))", &[])
+        .execute(
+            "SELECT pg_advisory_unlock(hashtext('tenantpos-test-template'))",
+            &[],
+        )
         .await
         .unwrap();
     template
@@ -117,7 +137,10 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         let name = self.name.clone();
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async move {
                 let maintenance = connect(&owner_url("postgres")).await;
                 let pattern = format!("{name}\\_t\\_%");

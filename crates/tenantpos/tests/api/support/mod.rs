@@ -21,7 +21,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub tenancy: Arc<Tenancy>,
     pub settings: Settings,
-    pub database: TestDatabase,
+    database: Option<TestDatabase>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -42,7 +42,9 @@ pub struct Answer {
 impl Answer {
     /// The `error.code` of an error answer.
     pub fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("<no error code>")
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or("<no error code>")
     }
 
     #[track_caller]
@@ -57,7 +59,12 @@ impl Answer {
 
     #[track_caller]
     pub fn assert_status(&self, status: u16) -> &Value {
-        assert_eq!(self.status.as_u16(), status, "unexpected answer: {:?}", self.body);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected answer: {:?}",
+            self.body
+        );
         &self.body
     }
 }
@@ -94,7 +101,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 pub async fn start(database: TestDatabase, settings: Settings, services: &ServiceSet) -> TestApp {
-    let app = tenantpos::app::build(&settings, services).await.expect("the app builds");
+    let app = tenantpos::app::build(&settings, services)
+        .await
+        .expect("the app builds");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let tenancy = app.tenancy.clone();
@@ -103,10 +112,13 @@ pub async fn start(database: TestDatabase, settings: Settings, services: &Servic
     });
     TestApp {
         address,
-        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
         tenancy,
         settings,
-        database,
+        database: Some(database),
         server,
     }
 }
@@ -119,6 +131,22 @@ pub struct TestTenant {
 }
 
 impl TestApp {
+    pub fn database(&self) -> &TestDatabase {
+        self.database
+            .as_ref()
+            .expect("a running app has its database")
+    }
+
+    /// Stops this server and starts another over the same database with other settings.
+    pub async fn restart_with(mut self, settings: Settings) -> TestApp {
+        self.server.abort();
+        let database = self
+            .database
+            .take()
+            .expect("a running app has its database");
+        start(database, settings, &ServiceSet::all()).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -132,25 +160,53 @@ impl TestApp {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
-        Answer { status, headers, body }
+        Answer {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// A tenant request: `x-tenant-id` and, if given, the bearer token.
-    pub fn tenant_request(&self, method: Method, path: &str, tenant: &str, token: Option<&str>) -> reqwest::RequestBuilder {
-        let mut request = self.client.request(method, self.url(path)).header("x-tenant-id", tenant);
+    pub fn tenant_request(
+        &self,
+        method: Method,
+        path: &str,
+        tenant: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .header("x-tenant-id", tenant);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
         request
     }
 
-    pub async fn call(&self, method: Method, path: &str, tenant: &TestTenant, body: Option<Value>) -> Answer {
-        self.call_as(method, path, &tenant.id, &tenant.owner_token, body).await
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        tenant: &TestTenant,
+        body: Option<Value>,
+    ) -> Answer {
+        self.call_as(method, path, &tenant.id, &tenant.owner_token, body)
+            .await
     }
 
-    pub async fn call_as(&self, method: Method, path: &str, tenant: &str, token: &str, body: Option<Value>) -> Answer {
+    pub async fn call_as(
+        &self,
+        method: Method,
+        path: &str,
+        tenant: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Answer {
         let mut request = self.tenant_request(method, path, tenant, Some(token));
         if let Some(body) = body {
             request = request.json(&body);
@@ -159,7 +215,9 @@ impl TestApp {
     }
 
     pub fn admin(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.client.request(method, self.url(path)).bearer_auth(ADMIN_TOKEN)
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
     }
 
     /// Creates a tenant through the operator API and logs its owner in.
@@ -188,11 +246,19 @@ impl TestApp {
                     .json(&json!({"username": username, "password": password})),
             )
             .await;
-        answer.assert_status(200)["access_token"].as_str().unwrap().to_owned()
+        answer.assert_status(200)["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// Registers a user with `role` in the tenant and returns (user id, token).
-    pub async fn user_with_role(&self, tenant: &TestTenant, username: &str, role: &str) -> (String, String) {
+    pub async fn user_with_role(
+        &self,
+        tenant: &TestTenant,
+        username: &str,
+        role: &str,
+    ) -> (String, String) {
         let password = "user-password-1";
         let answer = self
             .call(
@@ -206,7 +272,13 @@ impl TestApp {
         (id, self.login(&tenant.id, username, password).await)
     }
 
-    pub async fn create_product(&self, tenant: &TestTenant, sku: &str, price: i64, stock: i64) -> Value {
+    pub async fn create_product(
+        &self,
+        tenant: &TestTenant,
+        sku: &str,
+        price: i64,
+        stock: i64,
+    ) -> Value {
         self.call(
             Method::POST,
             "/products",
@@ -218,5 +290,3 @@ impl TestApp {
         .clone()
     }
 }
-
-pub const STRATEGIES: [Strategy; 3] = [Strategy::Shared, Strategy::Schema, Strategy::Database];
