@@ -12,7 +12,7 @@ use tenancy::JwtKeys;
 use tenancy::db::StorageConfig;
 
 /// The owner connection used when `TENANTPOS_DATABASE_URL` is unset.
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/tenantpos";
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/tenantpos";
 
 /// How long an access token lives.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
