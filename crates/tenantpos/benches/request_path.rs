@@ -1,1 +1,204 @@
-fn main() {}
+//! What isolation costs on the request path, in process (no network):
+//!
+//! - `jwt_verify`: checking a token's signature and claims (check 6);
+//! - `tenant_lookup_warm`: the resolver's catalog lookup with a warm cache (checks 3–4);
+//! - `point_read/bare`: one SELECT by primary key on a pooled connection, no scope at all;
+//! - `point_read/scoped`: the same SELECT in a `ScopedTx` (BEGIN + set_config pipelined, the
+//!   query, COMMIT): the cost of the database layer of isolation;
+//! - `get_product/full`: `GET /products/{id}` through the whole router: checks 1–10, the scoped
+//!   transaction and the JSON answer.
+//!
+//! Needs PostgreSQL as `scripts/bootstrap.sh` leaves it; uses (and recreates) the database
+//! `tenantpos_bench`. Run: `cargo bench -p tenantpos --bench request_path`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::Request;
+use tenancy::db::{self, TenantDb};
+use tenancy::migrate::{execute_formatted, migrate_everything};
+use tenancy::{ResolvedTenant, Strategy, TenantId};
+use tenantpos::config::{ServiceSet, Settings};
+use tower::ServiceExt;
+
+const SERVER: &str = "postgres://postgres:postgres@127.0.0.1:5432";
+const DATABASE: &str = "tenantpos_bench";
+
+struct Fixture {
+    app: tenantpos::app::App,
+    tenant: TenantId,
+    product: uuid::Uuid,
+    token: String,
+    bare_pool: deadpool_postgres::Pool,
+}
+
+fn settings() -> Settings {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        settings: Settings,
+    }
+    let mut settings = Wrapper::parse_from(["bench"]).settings;
+    settings.database_url = format!("{SERVER}/{DATABASE}");
+    settings.app_database_url = None;
+    settings.jwt_secret = Some("bench-secret-that-is-at-least-32-bytes".into());
+    settings.admin_token = Some("bench-operator-token".into());
+    settings.tenant_rate = std::num::NonZeroU32::new(u32::MAX / 4).unwrap();
+    settings
+}
+
+async fn fixture() -> Fixture {
+    let settings = settings();
+    let mut maintenance = settings.storage().unwrap().owner.clone();
+    maintenance.dbname("postgres");
+    let client = db::connect(&maintenance).await.unwrap();
+    for database in [format!("{DATABASE}_t_bench_shop"), DATABASE.to_owned()] {
+        execute_formatted(
+            &client,
+            "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)",
+            &[&database],
+        )
+        .await
+        .unwrap();
+    }
+    assert!(
+        migrate_everything(&settings.storage().unwrap(), |_| {})
+            .await
+            .unwrap()
+    );
+    let app = tenantpos::app::build(&settings, &ServiceSet::all())
+        .await
+        .unwrap();
+    let tenant = TenantId::parse("bench_shop").unwrap();
+    let created = admin::create_tenant(
+        &app.tenancy,
+        admin::CreateTenant {
+            id: tenant.clone(),
+            name: "Bench".into(),
+            business_type: tenancy::BusinessType::Retail,
+            strategy: Strategy::Shared,
+            cluster: None,
+            owner: admin::OwnerInput {
+                username: "owner".into(),
+                password: "bench-password".into(),
+            },
+            settings: None,
+        },
+    )
+    .await
+    .unwrap();
+    let scope = ResolvedTenant::for_operator(Arc::new(created), app.tenancy.clone());
+    let tx = app.tenancy.db.begin(&scope).await.unwrap();
+    let product = inventory::products::create(
+        &tx,
+        inventory::products::NewProduct {
+            sku: "B1".into(),
+            name: "Bench product".into(),
+            category: None,
+            price: 100,
+            stock: 10,
+            low_stock_threshold: 1,
+        },
+    )
+    .await
+    .unwrap();
+    let owner_id: uuid::Uuid = tx
+        .query_one("SELECT id FROM users", &[])
+        .await
+        .unwrap()
+        .get(0);
+    tx.commit().await.unwrap();
+    let (token, _) = app
+        .tenancy
+        .keys
+        .issue(&tenant, owner_id, tenancy::Role::Owner)
+        .unwrap();
+    let bare_pool = db::pool(settings.storage().unwrap().owner.clone(), 4);
+    Fixture {
+        app,
+        tenant,
+        product: product.id,
+        token,
+        bare_pool,
+    }
+}
+
+fn request_path(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let fixture = runtime.block_on(fixture());
+    let tenancy = fixture.app.tenancy.clone();
+
+    c.bench_function("jwt_verify", |b| {
+        b.iter(|| tenancy.keys.verify(&fixture.token).unwrap())
+    });
+
+    c.bench_function("tenant_lookup_warm", |b| {
+        b.to_async(&runtime).iter(|| async {
+            tenancy
+                .catalog
+                .lookup(&fixture.tenant)
+                .await
+                .unwrap()
+                .unwrap()
+        })
+    });
+
+    let scope = runtime.block_on(async {
+        let tenant = tenancy
+            .catalog
+            .lookup(&fixture.tenant)
+            .await
+            .unwrap()
+            .unwrap();
+        ResolvedTenant::for_operator(tenant, tenancy.clone())
+    });
+    let mut group = c.benchmark_group("point_read");
+    group.bench_function("bare", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let client = fixture.bare_pool.get().await.unwrap();
+            let statement = client
+                .prepare_cached("SELECT * FROM products WHERE tenant_id = $1 AND id = $2 AND archived_at IS NULL")
+                .await
+                .unwrap();
+            client
+                .query_opt(&statement, &[&fixture.tenant.as_str(), &fixture.product])
+                .await
+                .unwrap()
+                .unwrap()
+        })
+    });
+    group.bench_function("scoped", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let tx = tenancy.db.begin(&scope).await.unwrap();
+            let product = inventory::products::find(&tx, fixture.product)
+                .await
+                .unwrap()
+                .unwrap();
+            tx.commit().await.unwrap();
+            product
+        })
+    });
+    group.finish();
+
+    let path = format!("/products/{}", fixture.product);
+    c.bench_function("get_product/full", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let request = Request::get(&path)
+                .header("x-tenant-id", fixture.tenant.as_str())
+                .header("authorization", format!("Bearer {}", fixture.token))
+                .body(Body::empty())
+                .unwrap();
+            let response = fixture.app.router.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), 200);
+        })
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(50).measurement_time(std::time::Duration::from_secs(4));
+    targets = request_path
+}
+criterion_main!(benches);

@@ -1,6 +1,6 @@
 use reqwest::Method;
 
-use crate::support::spawn_app;
+use crate::support::{owner_url, spawn_app};
 
 #[tokio::test]
 async fn health_ready_and_openapi_answer_without_a_tenant() {
@@ -54,4 +54,32 @@ async fn a_request_id_sent_by_the_client_is_echoed() {
         )
         .await;
     assert_eq!(answer.headers["x-request-id"], "trace-me-42");
+}
+
+#[tokio::test]
+async fn ready_answers_503_while_postgresql_is_unreachable() {
+    let app = spawn_app().await;
+    app.send(app.client.get(app.url("/ready")))
+        .await
+        .assert_status(200);
+    // Take the database away under the running server.
+    let (maintenance, connection) =
+        tokio_postgres::connect(&owner_url("postgres"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    tenancy::migrate::execute_formatted(
+        &maintenance,
+        "SELECT format('DROP DATABASE %I WITH (FORCE)', $1::text)",
+        &[&app.database().name],
+    )
+    .await
+    .unwrap();
+    let ready = app.send(app.client.get(app.url("/ready"))).await;
+    ready.assert_error(503, "unavailable");
+    assert!(ready.headers.contains_key("retry-after"));
+    // Liveness does not depend on the database.
+    app.send(app.client.get(app.url("/health")))
+        .await
+        .assert_status(200);
 }
