@@ -16,7 +16,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::Request;
-use tenancy::db::{self, TenantDb};
+use tenancy::db;
 use tenancy::migrate::{execute_formatted, migrate_everything};
 use tenancy::{ResolvedTenant, Strategy, TenantId};
 use tenantpos::config::{ServiceSet, Settings};
