@@ -1,9 +1,11 @@
-//! Users, passwords and logins of a tenant (API.md §4): `/auth/*` and `/users`.
+//! Users, passwords and logins of a tenant (API.md §4): `/auth/*` and `/users`; the tenant's
+//! settings (API.md §7): `/settings`.
 
 mod login_throttle;
 mod password;
 mod routes;
 pub mod settings;
+mod settings_routes;
 pub mod users;
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! `/auth/*` and `/users`.
+//! `/auth/*` and `/users`; `/settings` is in `settings_routes`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -24,6 +24,7 @@ pub(crate) fn router() -> OpenApiRouter<AuthState> {
         .routes(routes!(me))
         .routes(routes!(list_users))
         .routes(routes!(delete_user))
+        .merge(crate::settings_routes::router())
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -1,14 +1,14 @@
 //! Products and stock: the model and its repository. Every function takes a `ScopedTx`.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tenancy::db::{DbError, Row};
 use tenancy::error::is_unique_violation;
 use tenancy::{ApiError, ErrorCode, ScopedTx};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Product {
     pub id: Uuid,
     pub sku: String,
@@ -23,7 +23,7 @@ pub struct Product {
 }
 
 impl Product {
-    fn from_row(row: &Row) -> Self {
+    pub(crate) fn from_row(row: &Row) -> Self {
         Self {
             id: row.get("id"),
             sku: row.get("sku"),

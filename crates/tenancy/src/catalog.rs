@@ -226,6 +226,33 @@ impl Catalog {
             })
             .collect())
     }
+
+    /// Changes a tenant's name or business type (what is `None` stays); `None` when the
+    /// tenant does not exist. This process sees the change at once, others within a second.
+    pub async fn update_profile(
+        &self,
+        id: &TenantId,
+        name: Option<&str>,
+        business_type: Option<BusinessType>,
+    ) -> Result<Option<Tenant>, ApiError> {
+        let client = self.owner.get().await?;
+        let row = client
+            .query_opt(
+                "UPDATE tenantpos.tenants \
+                 SET name = COALESCE($2, name), business_type = COALESCE($3, business_type) \
+                 WHERE id = $1 AND status <> 'provisioning' \
+                 RETURNING id, name, business_type, strategy, cluster, status, created_at",
+                &[
+                    &id.as_str(),
+                    &name,
+                    &business_type.map(BusinessType::as_str),
+                ],
+            )
+            .await?;
+        self.invalidate(id).await;
+        row.map(|row| Tenant::from_row(&row).map_err(ApiError::internal))
+            .transpose()
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -87,20 +87,37 @@ impl<S: Send + Sync> FromRequestParts<S> for ResolvedTenant {
     }
 }
 
-/// The caller of a tenant route after every check of API.md §3 passed: the tenant, the user,
-/// the user's role, and the bearer token and request id to pass along to other services.
+/// On whose behalf a tenant's work is done.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    /// A user who passed checks 5–9; the token is passed on to peer services.
+    User {
+        id: Uuid,
+        role: Role,
+        token: Arc<str>,
+    },
+    /// tenantpos itself (a sweeper finishing or undoing a saga), known to peer services by the
+    /// service token alone.
+    System,
+}
+
+/// The context every service, client and repository requires: a checked tenant, on whose
+/// behalf the work is done, and the request id to pass along.
 #[derive(Debug, Clone)]
 pub struct TenantContext {
     tenant: Arc<Tenant>,
-    pub user_id: Uuid,
-    pub role: Role,
-    bearer_token: Arc<str>,
+    pub principal: Principal,
     pub request_id: Option<Arc<str>>,
 }
 
 impl TenantContext {
-    pub fn bearer_token(&self) -> &str {
-        &self.bearer_token
+    /// A context for tenantpos's own background work on a tenant.
+    pub fn system(scope: &ResolvedTenant) -> Self {
+        Self {
+            tenant: scope.tenant.clone(),
+            principal: Principal::System,
+            request_id: None,
+        }
     }
 }
 
@@ -137,6 +154,8 @@ impl RolePolicy for OwnerOnly {
 /// one cannot run for a caller who failed any check.
 pub struct Authorized<P: RolePolicy> {
     pub context: TenantContext,
+    pub user_id: Uuid,
+    pub role: Role,
     policy: PhantomData<P>,
 }
 
@@ -152,69 +171,131 @@ impl<S: Send + Sync, P: RolePolicy> FromRequestParts<S> for Authorized<P> {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let resolved = ResolvedTenant::from_request_parts(parts, state).await?;
-        let tenancy = resolved.tenancy.clone();
-        let request_id = parts
-            .headers
-            .get("x-request-id")
-            .and_then(|value| value.to_str().ok())
-            .map(Arc::from);
-
-        // 5. A bearer token is present.
-        let token = bearer_token(parts).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::MissingToken,
-                "an Authorization: Bearer token is required",
-            )
-        })?;
-        // 6. It verifies.
-        let claims = tenancy.keys.verify(token).map_err(|error| {
-            tracing::info!(reason = %error, "token refused");
-            ApiError::invalid_token()
-        })?;
-        // 7. It was issued for the tenant of the header.
-        let tenant = resolved.tenant.clone();
-        if claims.tenant_id != tenant.id.as_str() {
-            tracing::warn!(token_tenant_id = %claims.tenant_id, token_subject = %claims.sub, "tenant mismatch");
-            if let Err(error) = tenancy
-                .catalog
-                .record_mismatch(
-                    &tenant.id,
-                    &claims.tenant_id,
-                    &claims.sub.to_string(),
-                    request_id.as_deref(),
-                )
-                .await
-            {
-                tracing::error!(error = ?error.cause, "could not record a tenant mismatch");
-            }
-            return Err(ApiError::new(
-                ErrorCode::TenantMismatch,
-                "the token was not issued for this tenant",
-            ));
-        }
-        // 8. Its user still exists and is active.
-        let role = tenancy
-            .user_status(&resolved, claims.sub)
-            .await?
-            .ok_or_else(ApiError::invalid_token)?;
-        // 9. The role admits this route.
-        if !P::ALLOWED.contains(&role) {
-            return Err(ApiError::forbidden());
-        }
+        let checked = check_user::<P>(parts, &resolved).await?;
         // 10. The tenant is within its budget.
-        tenancy.rate_limit.check(&tenant.id)?;
+        resolved.tenancy.rate_limit.check(&resolved.tenant.id)?;
+        Ok(checked)
+    }
+}
 
+/// The caller of an internal route: another tenantpos service, proven by `x-service-token`,
+/// acting for a user (whose token goes through checks 5–9 again) or for tenantpos itself.
+/// The request budget was spent by the request that started the call.
+pub struct PeerCall<P: RolePolicy> {
+    pub context: TenantContext,
+    policy: PhantomData<P>,
+}
+
+impl<P: RolePolicy> Deref for PeerCall<P> {
+    type Target = TenantContext;
+    fn deref(&self) -> &TenantContext {
+        &self.context
+    }
+}
+
+pub const SERVICE_TOKEN_HEADER: &str = "x-service-token";
+
+impl<S: Send + Sync, P: RolePolicy> FromRequestParts<S> for PeerCall<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let resolved = ResolvedTenant::from_request_parts(parts, state).await?;
+        let from_peer = parts
+            .headers
+            .get(SERVICE_TOKEN_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|token| resolved.tenancy.keys.is_service_token(token));
+        if !from_peer {
+            // To anyone else an internal route does not exist.
+            return Err(ApiError::not_found());
+        }
+        let context = if parts.headers.contains_key(http::header::AUTHORIZATION) {
+            check_user::<P>(parts, &resolved).await?.context
+        } else {
+            TenantContext {
+                request_id: request_id(parts),
+                ..TenantContext::system(&resolved)
+            }
+        };
         Ok(Self {
-            context: TenantContext {
-                tenant,
-                user_id: claims.sub,
-                role,
-                bearer_token: Arc::from(token),
-                request_id,
-            },
+            context,
             policy: PhantomData,
         })
     }
+}
+
+fn request_id(parts: &Parts) -> Option<Arc<str>> {
+    parts
+        .headers
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .map(Arc::from)
+}
+
+/// Checks 5–9 of API.md §3.
+async fn check_user<P: RolePolicy>(
+    parts: &Parts,
+    resolved: &ResolvedTenant,
+) -> Result<Authorized<P>, ApiError> {
+    let tenancy = &resolved.tenancy;
+    let request_id = request_id(parts);
+
+    // 5. A bearer token is present.
+    let token = bearer_token(parts).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::MissingToken,
+            "an Authorization: Bearer token is required",
+        )
+    })?;
+    // 6. It verifies.
+    let claims = tenancy.keys.verify(token).map_err(|error| {
+        tracing::info!(reason = %error, "token refused");
+        ApiError::invalid_token()
+    })?;
+    // 7. It was issued for the tenant of the header.
+    let tenant = resolved.tenant.clone();
+    if claims.tenant_id != tenant.id.as_str() {
+        tracing::warn!(token_tenant_id = %claims.tenant_id, token_subject = %claims.sub, "tenant mismatch");
+        if let Err(error) = tenancy
+            .catalog
+            .record_mismatch(
+                &tenant.id,
+                &claims.tenant_id,
+                &claims.sub.to_string(),
+                request_id.as_deref(),
+            )
+            .await
+        {
+            tracing::error!(error = ?error.cause, "could not record a tenant mismatch");
+        }
+        return Err(ApiError::new(
+            ErrorCode::TenantMismatch,
+            "the token was not issued for this tenant",
+        ));
+    }
+    // 8. Its user still exists and is active.
+    let role = tenancy
+        .user_status(resolved, claims.sub)
+        .await?
+        .ok_or_else(ApiError::invalid_token)?;
+    // 9. The role admits this route.
+    if !P::ALLOWED.contains(&role) {
+        return Err(ApiError::forbidden());
+    }
+    Ok(Authorized {
+        context: TenantContext {
+            tenant,
+            principal: Principal::User {
+                id: claims.sub,
+                role,
+                token: Arc::from(token),
+            },
+            request_id,
+        },
+        user_id: claims.sub,
+        role,
+        policy: PhantomData,
+    })
 }
 
 fn bearer_token(parts: &Parts) -> Option<&str> {

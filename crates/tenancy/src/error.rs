@@ -72,6 +72,39 @@ impl ErrorCode {
         }
     }
 
+    /// The code named `text`, as a peer service answered it.
+    pub fn parse(text: &str) -> Option<Self> {
+        const ALL: [ErrorCode; 26] = [
+            ErrorCode::MissingTenant,
+            ErrorCode::InvalidTenant,
+            ErrorCode::TenantNotFound,
+            ErrorCode::TenantSuspended,
+            ErrorCode::MissingToken,
+            ErrorCode::InvalidToken,
+            ErrorCode::TenantMismatch,
+            ErrorCode::Forbidden,
+            ErrorCode::RateLimited,
+            ErrorCode::Unauthorized,
+            ErrorCode::InvalidCredentials,
+            ErrorCode::NotFound,
+            ErrorCode::MethodNotAllowed,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::UnsupportedMediaType,
+            ErrorCode::InvalidJson,
+            ErrorCode::ValidationFailed,
+            ErrorCode::Conflict,
+            ErrorCode::TenantExists,
+            ErrorCode::InsufficientStock,
+            ErrorCode::UnknownProduct,
+            ErrorCode::PaymentDeclined,
+            ErrorCode::IdempotencyConflict,
+            ErrorCode::RequestInProgress,
+            ErrorCode::Unavailable,
+            ErrorCode::Internal,
+        ];
+        ALL.into_iter().find(|code| code.as_str() == text)
+    }
+
     pub fn status(self) -> StatusCode {
         match self {
             Self::MissingTenant | Self::InvalidTenant | Self::InvalidJson => {
@@ -156,6 +189,11 @@ impl ApiError {
                 "a dependency is unavailable, retry shortly",
             )
         }
+    }
+
+    /// The envelope this error answers with: `{"error": {"code", "message"}}`.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({"error": {"code": self.code.as_str(), "message": self.message}})
     }
 
     pub fn with_retry_after(mut self, seconds: u64) -> Self {

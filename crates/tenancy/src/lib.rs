@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod invariants;
 pub mod migrate;
+pub mod peer;
 pub mod rate_limit;
 pub mod resolver;
 pub mod tenant;
@@ -23,7 +24,8 @@ use uuid::Uuid;
 
 pub use catalog::Catalog;
 pub use context::{
-    AnyRole, Authorized, OwnerOnly, OwnerOrManager, ResolvedTenant, Role, RolePolicy, TenantContext,
+    AnyRole, Authorized, OwnerOnly, OwnerOrManager, PeerCall, Principal, ResolvedTenant, Role,
+    RolePolicy, TenantContext,
 };
 pub use db::{ScopedTx, TenantDb, TenantScope};
 pub use error::{ApiError, ErrorCode};

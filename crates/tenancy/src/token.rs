@@ -30,6 +30,17 @@ pub struct Claims {
     pub jti: Uuid,
 }
 
+/// The credential tenantpos processes present to each other (`x-service-token`), derived from
+/// the JWT secrets so that a deployment has nothing more to configure: HMAC-SHA256 of a fixed
+/// label under each secret. Users never see it.
+fn service_token_for(secret: &str) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(b"tenantpos-service-call");
+    mac.finalize().into_bytes().into()
+}
+
 struct SigningKey {
     kid: String,
     encoding: EncodingKey,
@@ -40,6 +51,7 @@ pub struct JwtKeys {
     verifying: HashMap<String, DecodingKey>,
     validation: Validation,
     lifetime: Duration,
+    service_tokens: Vec<[u8; 32]>,
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -89,6 +101,10 @@ impl JwtKeys {
             verifying,
             validation,
             lifetime,
+            service_tokens: secrets
+                .iter()
+                .map(|(_, secret)| service_token_for(secret))
+                .collect(),
         })
     }
 
@@ -116,6 +132,25 @@ impl JwtKeys {
             (None, None) => bail!("TENANTPOS_JWT_SECRET (or TENANTPOS_JWT_SECRETS) is required"),
         };
         Self::new(pairs, lifetime)
+    }
+
+    /// The service token this process sends to its peers (from the signing secret).
+    pub fn service_token(&self) -> String {
+        hex::encode(self.service_tokens[0])
+    }
+
+    /// Whether `presented` is the service token of any configured secret, compared in
+    /// constant time.
+    pub fn is_service_token(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let Ok(bytes) = hex::decode(presented) else {
+            return false;
+        };
+        let mut matched = subtle::Choice::from(0);
+        for token in &self.service_tokens {
+            matched |= token.as_slice().ct_eq(&bytes);
+        }
+        matched.into()
     }
 
     pub fn lifetime(&self) -> Duration {

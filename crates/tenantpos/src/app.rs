@@ -37,6 +37,10 @@ pub struct App {
     pub router: Router,
     pub tenancy: Arc<Tenancy>,
     pub openapi: utoipa::openapi::OpenApi,
+    /// Fault injection for the placement saga; inert unless a test sets it.
+    pub faults: Arc<orders::FaultInjection>,
+    /// The sweepers; they stop when the app is dropped.
+    pub background: crate::services::BackgroundTasks,
 }
 
 /// Connects to storage and checks the isolation invariants: a role of tenant traffic that
@@ -86,31 +90,22 @@ pub async fn build(settings: &Settings, services: &ServiceSet) -> anyhow::Result
     } else {
         None
     };
-    let (router, openapi) = compose(tenancy.clone(), services, operator_token);
+    let wiring = crate::services::wire(settings, services, &tenancy)?;
+    let (router, openapi) = compose(wiring.routes, tenancy.clone(), operator_token);
     Ok(App {
         router,
         tenancy,
         openapi,
+        faults: wiring.faults,
+        background: wiring.background,
     })
 }
 
 fn compose(
+    tenant_routes: OpenApiRouter,
     tenancy: Arc<Tenancy>,
-    services: &ServiceSet,
     operator_token: Option<Arc<admin::OperatorToken>>,
 ) -> (Router, utoipa::openapi::OpenApi) {
-    let mut tenant_routes = OpenApiRouter::new();
-    if services.serves(Service::Auth) {
-        tenant_routes = tenant_routes.merge(auth::router(auth::AuthState {
-            tenancy: tenancy.clone(),
-            throttle: Arc::default(),
-        }));
-    }
-    if services.serves(Service::Inventory) {
-        tenant_routes = tenant_routes.merge(inventory::router(inventory::InventoryState {
-            tenancy: tenancy.clone(),
-        }));
-    }
     // Checks 1–4 of every tenant route; `route_layer` keeps unknown routes and methods at
     // 404/405 before any check.
     let tenant_routes =
@@ -223,6 +218,7 @@ pub async fn serve(app: App, bind: &str) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {bind}"))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
+    let _background = app.background;
     axum::serve(listener, app.router)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -55,6 +55,10 @@ pub struct Settings {
     /// Where the orders service lives when this process does not serve it.
     #[arg(long, env = "TENANTPOS_ORDERS_URL")]
     pub orders_url: Option<String>,
+    /// How long placing an order may take before the sweeper undoes it as dead (milliseconds);
+    /// held stock expires after twice this.
+    #[arg(long, env = "TENANTPOS_SAGA_TIMEOUT_MS", default_value = "30000")]
+    pub saga_timeout_ms: u64,
     /// Log filter in RUST_LOG syntax.
     #[arg(long, env = "TENANTPOS_LOG", default_value = "info")]
     pub log: String,

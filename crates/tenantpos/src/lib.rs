@@ -5,4 +5,5 @@ pub mod app;
 pub mod cli;
 pub mod config;
 mod demo;
+pub mod services;
 pub mod telemetry;

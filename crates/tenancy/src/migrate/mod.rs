@@ -26,11 +26,28 @@ pub const CATALOG_MIGRATIONS: &[Migration] = &[Migration {
     sql: include_str!("../../../../migrations/catalog/0001_catalog.sql"),
 }];
 
-pub const TENANT_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "users_products_settings",
-    sql: include_str!("../../../../migrations/tenant/0001_users_products_settings.sql"),
-}];
+pub const TENANT_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "users_products_settings",
+        sql: include_str!("../../../../migrations/tenant/0001_users_products_settings.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "reservations",
+        sql: include_str!("../../../../migrations/tenant/0002_reservations.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "payments",
+        sql: include_str!("../../../../migrations/tenant/0003_payments.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "orders",
+        sql: include_str!("../../../../migrations/tenant/0004_orders.sql"),
+    },
+];
 
 /// Runs a DDL statement that PostgreSQL itself assembles with `format()` from bound values.
 pub async fn execute_formatted(

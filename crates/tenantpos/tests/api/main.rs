@@ -8,5 +8,6 @@ mod products;
 mod public_routes;
 mod resolver;
 mod safety_net;
+mod settings;
 mod support;
 mod tokens;

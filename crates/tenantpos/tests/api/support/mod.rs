@@ -21,8 +21,11 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub tenancy: Arc<Tenancy>,
     pub settings: Settings,
+    /// Fault injection for the placement saga.
+    pub faults: Arc<orders::FaultInjection>,
     database: Option<TestDatabase>,
     server: tokio::task::JoinHandle<()>,
+    _background: tenantpos::services::BackgroundTasks,
 }
 
 impl Drop for TestApp {
@@ -83,6 +86,7 @@ pub fn settings_for(database: &TestDatabase) -> Settings {
         inventory_url: None,
         payments_url: None,
         orders_url: None,
+        saga_timeout_ms: 30_000,
         log: "warn".to_owned(),
     }
 }
@@ -107,8 +111,11 @@ pub async fn start(database: TestDatabase, settings: Settings, services: &Servic
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let tenancy = app.tenancy.clone();
+    let faults = app.faults.clone();
+    let background = app.background;
+    let router = app.router;
     let server = tokio::spawn(async move {
-        axum::serve(listener, app.router).await.unwrap();
+        axum::serve(listener, router).await.unwrap();
     });
     TestApp {
         address,
@@ -118,8 +125,10 @@ pub async fn start(database: TestDatabase, settings: Settings, services: &Servic
             .unwrap(),
         tenancy,
         settings,
+        faults,
         database: Some(database),
         server,
+        _background: background,
     }
 }
 

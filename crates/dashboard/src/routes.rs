@@ -1,0 +1,65 @@
+//! `/dashboard/summary` and `/chatbot/messages`.
+
+use axum::extract::State;
+use tenancy::extract::Json;
+use tenancy::{ApiError, Authorized, OwnerOrManager};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::DashboardState;
+use crate::chatbot::{self, ChatMessage, ChatReply};
+use crate::summary::{Summary, build_summary};
+
+pub(crate) fn router() -> OpenApiRouter<DashboardState> {
+    OpenApiRouter::new()
+        .routes(routes!(summary))
+        .routes(routes!(chatbot_message))
+}
+
+/// The tenant's orders, inventory and payments at a glance.
+#[utoipa::path(get, path = "/dashboard/summary", tag = "dashboard",
+    responses((status = 200, body = Summary), (status = 403, description = "forbidden")))]
+async fn summary(
+    State(state): State<DashboardState>,
+    caller: Authorized<OwnerOrManager>,
+) -> Result<Json<Summary>, ApiError> {
+    Ok(Json(build_summary(&state, &caller.context).await?))
+}
+
+/// A plain question about the tenant's summary, answered from the caller's tenant only.
+#[utoipa::path(post, path = "/chatbot/messages", tag = "dashboard", request_body = ChatMessage,
+    responses((status = 200, body = ChatReply), (status = 403, description = "forbidden"),
+        (status = 422, description = "validation_failed")))]
+async fn chatbot_message(
+    State(state): State<DashboardState>,
+    caller: Authorized<OwnerOrManager>,
+    Json(message): Json<ChatMessage>,
+) -> Result<Json<ChatReply>, ApiError> {
+    let question = message.validate()?;
+    Ok(Json(
+        chatbot::answer(&state, &caller.context, &question).await?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_routes_are_documented() {
+        let (_, openapi) = super::router().split_for_parts();
+        let paths = &openapi.paths.paths;
+        assert!(paths["/dashboard/summary"].get.is_some());
+        assert!(paths["/chatbot/messages"].post.is_some());
+        let schemas = &openapi.components.expect("components").schemas;
+        for name in [
+            "Summary",
+            "ChatMessage",
+            "ChatReply",
+            "Intent",
+            "OrdersSummary",
+            "InventorySummary",
+            "PaymentsSummary",
+        ] {
+            assert!(schemas.contains_key(name), "{name}");
+        }
+    }
+}

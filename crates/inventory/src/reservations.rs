@@ -1,0 +1,217 @@
+//! Reservations: stock held for an order while it is placed (API.md §6). The repository of
+//! `reservations` and `reservation_lines`; every function takes a `ScopedTx`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tenancy::{ApiError, ErrorCode, ScopedTx};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::products::Product;
+
+/// A line to reserve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReserveItem {
+    pub product_id: Uuid,
+    pub quantity: i64,
+}
+
+/// A reserved line, priced by inventory: prices never come from the client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReservedLine {
+    pub product_id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub quantity: i64,
+    pub unit_price: i64,
+}
+
+/// What the dashboard needs of inventory.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InventorySummary {
+    pub product_count: i64,
+    pub low_stock: Vec<Product>,
+}
+
+fn lines_from(rows: &[tenancy::db::Row]) -> Vec<ReservedLine> {
+    rows.iter()
+        .map(|row| ReservedLine {
+            product_id: row.get("product_id"),
+            sku: row.get("sku"),
+            name: row.get("name"),
+            quantity: row.get("quantity"),
+            unit_price: row.get("unit_price"),
+        })
+        .collect()
+}
+
+/// Holds stock for an order until `ttl` passes, all lines or none. Reserving again for the same
+/// order returns what was held. Unknown or archived products: 422 `unknown_product`; not
+/// enough stock: 409 `insufficient_stock`. Stock is taken by one statement that checks it, after
+/// locking the products in id order, so concurrent orders can neither oversell nor deadlock.
+pub async fn reserve(
+    tx: &ScopedTx,
+    order_id: Uuid,
+    items: &[ReserveItem],
+    ttl: Duration,
+) -> Result<Vec<ReservedLine>, ApiError> {
+    let tenant = tx.tenant_id();
+    let ttl_ms = ttl.as_millis() as i64;
+    let created = tx
+        .execute(
+            "INSERT INTO reservations (tenant_id, order_id, status, expires_at) \
+             VALUES ($1, $2, 'held', now() + $3 * interval '1 millisecond') ON CONFLICT DO NOTHING",
+            &[&tenant, &order_id, &ttl_ms],
+        )
+        .await?;
+    if created == 0 {
+        let existing = tx
+            .query(
+                "SELECT l.product_id, l.sku, l.name, l.quantity, l.unit_price FROM reservations r \
+                 JOIN reservation_lines l ON l.tenant_id = r.tenant_id AND l.order_id = r.order_id \
+                 WHERE r.tenant_id = $1 AND r.order_id = $2 AND r.status IN ('held', 'committed') \
+                 ORDER BY l.product_id",
+                &[&tenant, &order_id],
+            )
+            .await?;
+        if existing.is_empty() {
+            return Err(ApiError::conflict("this order's reservation was released"));
+        }
+        return Ok(lines_from(&existing));
+    }
+    let product_ids: Vec<Uuid> = items.iter().map(|item| item.product_id).collect();
+    let quantities: Vec<i64> = items.iter().map(|item| item.quantity).collect();
+    let taken = tx
+        .query(
+            "WITH wanted AS (SELECT * FROM unnest($3::uuid[], $4::bigint[]) AS w(product_id, quantity)), \
+             locked AS (SELECT p.id FROM products p JOIN wanted w ON w.product_id = p.id \
+                        WHERE p.tenant_id = $1 AND p.archived_at IS NULL ORDER BY p.id FOR UPDATE OF p), \
+             taken AS (UPDATE products p SET stock = p.stock - w.quantity, updated_at = now() \
+                       FROM wanted w, locked l \
+                       WHERE p.tenant_id = $1 AND p.id = l.id AND w.product_id = l.id AND p.stock >= w.quantity \
+                       RETURNING p.id AS product_id, p.sku, p.name, w.quantity, p.price AS unit_price), \
+             recorded AS (INSERT INTO reservation_lines (tenant_id, order_id, product_id, quantity, unit_price, sku, name) \
+                          SELECT $1, $2, product_id, quantity, unit_price, sku, name FROM taken) \
+             SELECT * FROM taken ORDER BY product_id",
+            &[&tenant, &order_id, &product_ids, &quantities],
+        )
+        .await?;
+    if taken.len() == items.len() {
+        return Ok(lines_from(&taken));
+    }
+    // Something was missing: say what, in the contract's order. The transaction is dropped
+    // unfinished, so nothing of it remains.
+    let live = tx
+        .query_one(
+            "SELECT count(*) FROM products WHERE tenant_id = $1 AND id = ANY($2) AND archived_at IS NULL",
+            &[&tenant, &product_ids],
+        )
+        .await?;
+    if live.get::<_, i64>(0) < items.len() as i64 {
+        Err(ApiError::new(
+            ErrorCode::UnknownProduct,
+            "an item names no product of this tenant",
+        ))
+    } else {
+        Err(ApiError::new(
+            ErrorCode::InsufficientStock,
+            "not enough stock",
+        ))
+    }
+}
+
+/// A held reservation becomes part of a recorded order; 409 if it is no longer held (it
+/// expired and was released).
+pub async fn commit(tx: &ScopedTx, order_id: Uuid) -> Result<(), ApiError> {
+    let committed = tx
+        .execute(
+            "UPDATE reservations SET status = 'committed', updated_at = now() \
+             WHERE tenant_id = $1 AND order_id = $2 AND status IN ('held', 'committed')",
+            &[&tx.tenant_id(), &order_id],
+        )
+        .await?;
+    if committed == 1 {
+        Ok(())
+    } else {
+        Err(ApiError::conflict(
+            "this order's reservation is no longer held",
+        ))
+    }
+}
+
+/// Gives the stock of a reservation back and marks it `to`, if it is in one of `from`;
+/// doing it again does nothing. Archived products get their stock back too.
+async fn give_back(
+    tx: &ScopedTx,
+    order_id: Uuid,
+    from: &[&str],
+    to: &str,
+) -> Result<u64, ApiError> {
+    Ok(tx
+        .execute(
+            "WITH changed AS (UPDATE reservations SET status = $4, updated_at = now() \
+                              WHERE tenant_id = $1 AND order_id = $2 AND status = ANY($3) RETURNING order_id), \
+             back AS (SELECT l.product_id, l.quantity FROM reservation_lines l JOIN changed c ON c.order_id = l.order_id \
+                      WHERE l.tenant_id = $1) \
+             UPDATE products p SET stock = p.stock + b.quantity, updated_at = now() \
+             FROM back b WHERE p.tenant_id = $1 AND p.id = b.product_id",
+            &[&tx.tenant_id(), &order_id, &from, &to],
+        )
+        .await?)
+}
+
+/// Undoes a reservation of an order that failed, held or committed.
+pub async fn release(tx: &ScopedTx, order_id: Uuid) -> Result<(), ApiError> {
+    give_back(tx, order_id, &["held", "committed"], "released").await?;
+    Ok(())
+}
+
+/// Puts back the stock of a refunded order.
+pub async fn return_stock(tx: &ScopedTx, order_id: Uuid) -> Result<(), ApiError> {
+    give_back(tx, order_id, &["committed"], "returned").await?;
+    Ok(())
+}
+
+/// Releases every held reservation whose time ran out (a process died while placing an order).
+pub async fn release_expired(tx: &ScopedTx) -> Result<u64, ApiError> {
+    let released = tx
+        .query(
+            "WITH expired AS (UPDATE reservations SET status = 'released', updated_at = now() \
+                              WHERE tenant_id = $1 AND status = 'held' AND expires_at < now() RETURNING order_id), \
+             back AS (SELECT l.product_id, sum(l.quantity)::bigint AS quantity FROM reservation_lines l \
+                      JOIN expired e ON e.order_id = l.order_id WHERE l.tenant_id = $1 GROUP BY l.product_id), \
+             restocked AS (UPDATE products p SET stock = p.stock + b.quantity, updated_at = now() \
+                           FROM back b WHERE p.tenant_id = $1 AND p.id = b.product_id RETURNING p.id) \
+             SELECT (SELECT count(*) FROM expired), (SELECT count(*) FROM restocked)",
+            &[&tx.tenant_id()],
+        )
+        .await?;
+    Ok(released
+        .first()
+        .map(|row| row.get::<_, i64>(0) as u64)
+        .unwrap_or(0))
+}
+
+/// Product count and low-stock products (`stock <= low_stock_threshold`), live ones only.
+pub async fn summary(tx: &ScopedTx) -> Result<InventorySummary, ApiError> {
+    let tenant = tx.tenant_id();
+    let count = tx
+        .query_one(
+            "SELECT count(*) FROM products WHERE tenant_id = $1 AND archived_at IS NULL",
+            &[&tenant],
+        )
+        .await?;
+    let low = tx
+        .query(
+            "SELECT * FROM products WHERE tenant_id = $1 AND archived_at IS NULL AND stock <= low_stock_threshold \
+             ORDER BY stock, lower(name), id LIMIT 100",
+            &[&tenant],
+        )
+        .await?;
+    Ok(InventorySummary {
+        product_count: count.get(0),
+        low_stock: low.iter().map(Product::from_row).collect(),
+    })
+}

@@ -1,0 +1,58 @@
+//! Releases the reservations whose time ran out: a process that died while placing an order
+//! leaves stock held, and this gives it back.
+
+use std::sync::Arc;
+
+use tenancy::{ResolvedTenant, Tenancy, TenantContext};
+
+use crate::reservations;
+
+/// One pass over every tenant; returns how many reservations were released.
+pub async fn release_expired_reservations(tenancy: &Arc<Tenancy>) -> anyhow::Result<u64> {
+    let mut released = 0;
+    for tenant in tenancy
+        .catalog
+        .list()
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?
+    {
+        let scope = ResolvedTenant::for_operator(Arc::new(tenant), tenancy.clone());
+        let context = TenantContext::system(&scope);
+        let result = async {
+            let tx = tenancy.db.begin(&context).await?;
+            let count = reservations::release_expired(&tx).await?;
+            tx.commit().await?;
+            Ok::<_, tenancy::ApiError>(count)
+        }
+        .await;
+        match result {
+            Ok(count) => released += count,
+            Err(error) => {
+                tracing::warn!(tenant = %context_tenant(&context), error = ?error.cause, "sweeping reservations failed")
+            }
+        }
+    }
+    if released > 0 {
+        tracing::info!(released, "released expired reservations");
+    }
+    Ok(released)
+}
+
+fn context_tenant(context: &TenantContext) -> String {
+    use tenancy::TenantScope;
+    context.tenant().id.to_string()
+}
+
+/// Runs `release_expired_reservations` every `interval` until the process ends.
+pub fn spawn(tenancy: Arc<Tenancy>, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = release_expired_reservations(&tenancy).await {
+                tracing::warn!(error = %format!("{error:#}"), "the reservation sweeper failed; it will try again");
+            }
+        }
+    })
+}

@@ -1,0 +1,75 @@
+//! The orders service (API.md §6): placing orders (the saga over inventory and payments),
+//! refunds, idempotency keys and the order listings.
+
+mod client;
+pub mod faults;
+pub mod idempotency;
+mod internal_routes;
+pub mod model;
+pub mod repository;
+mod routes;
+pub mod saga;
+pub mod sweeper;
+pub mod tax;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use inventory::InventoryApi;
+use payments::PaymentsApi;
+use tenancy::Tenancy;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use client::{HttpOrders, LocalOrders, OrdersApi};
+pub use faults::{FaultInjection, SagaStep};
+pub use model::{Order, OrderItem, OrderPayment, OrdersSummary, PlaceOrder, TopProduct};
+
+/// How long a placement may run before the sweeper takes it for dead, and how often it looks.
+#[derive(Debug, Clone, Copy)]
+pub struct SagaTimings {
+    pub pending_timeout: Duration,
+    pub sweep_interval: Duration,
+}
+
+impl SagaTimings {
+    pub fn from_timeout(pending_timeout: Duration) -> Self {
+        Self {
+            pending_timeout,
+            sweep_interval: (pending_timeout / 4).max(Duration::from_millis(50)),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct OrdersState {
+    pub tenancy: Arc<Tenancy>,
+    pub inventory: Arc<dyn InventoryApi>,
+    pub payments: Arc<dyn PaymentsApi>,
+    pub local: Arc<LocalOrders>,
+    pub timings: SagaTimings,
+    pub faults: Arc<FaultInjection>,
+}
+
+/// The orders service's routes, public and internal; they need the tenant resolver in front.
+pub fn router(state: OrdersState) -> OpenApiRouter {
+    routes::router()
+        .merge(OpenApiRouter::from(internal_routes::router()))
+        .with_state(state)
+}
+
+/// Runs the sweeper of dead placements until the process ends.
+pub fn spawn_sweeper(state: OrdersState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(state.timings.sweep_interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = sweeper::undo_stale_orders(&state).await {
+                tracing::warn!(
+                    code = error.code.as_str(),
+                    "the order sweeper failed; it will try again"
+                );
+            }
+        }
+    })
+}

@@ -1,0 +1,267 @@
+//! The orders repository. Every function takes a `ScopedTx`; rows in status `pending` (sagas
+//! still running) are invisible to every read.
+
+use chrono::{DateTime, NaiveTime, TimeZone, Utc};
+use serde_json::json;
+use tenancy::db::Row;
+use tenancy::{ApiError, ScopedTx};
+use uuid::Uuid;
+
+use crate::model::{Order, OrderItem, OrderPayment, OrdersSummary, TopProduct};
+
+fn order_from_row(row: &Row) -> Result<Order, ApiError> {
+    let items: serde_json::Value = row.get("items");
+    let payment: Option<serde_json::Value> = row.get("payment");
+    let payment = payment
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a recorded order without a payment")))?;
+    Ok(Order {
+        id: row.get("id"),
+        order_number: row.get("order_number"),
+        status: row.get("status"),
+        items: serde_json::from_value(items).map_err(ApiError::internal)?,
+        subtotal: row.get("subtotal"),
+        tax: row.get("tax"),
+        total_amount: row.get("total_amount"),
+        currency: row.get("currency"),
+        payment: serde_json::from_value(payment).map_err(ApiError::internal)?,
+        note: row.get("note"),
+        created_at: row.get("created_at"),
+    })
+}
+
+/// The saga's durable log: a pending order, invisible until it is finalized.
+pub async fn insert_pending(tx: &ScopedTx, id: Uuid, note: Option<&str>) -> Result<(), ApiError> {
+    tx.execute(
+        "INSERT INTO orders (tenant_id, id, status, note) VALUES ($1, $2, 'pending', $3)",
+        &[&tx.tenant_id(), &id, &note],
+    )
+    .await?;
+    Ok(())
+}
+
+/// What a pending order becomes once its stock is committed and its payment taken.
+pub struct Finalization<'a> {
+    pub items: &'a [OrderItem],
+    pub subtotal: i64,
+    pub tax: i64,
+    pub total_amount: i64,
+    pub currency: &'a str,
+    pub payment: &'a OrderPayment,
+    pub number_prefix: &'a str,
+}
+
+/// Turns a pending order into a paid one with the tenant's next number, in one statement: the
+/// number is taken only if the pending order is still there, so failed orders use none.
+/// `None` when the pending order is gone (the sweeper undid it).
+pub async fn finalize(
+    tx: &ScopedTx,
+    id: Uuid,
+    order: &Finalization<'_>,
+) -> Result<Option<Order>, ApiError> {
+    let items = serde_json::to_value(order.items).map_err(ApiError::internal)?;
+    let payment = serde_json::to_value(order.payment).map_err(ApiError::internal)?;
+    let row = tx
+        .query_opt(
+            "WITH target AS (SELECT id FROM orders WHERE tenant_id = $1 AND id = $2 AND status = 'pending' FOR UPDATE), \
+             number AS (INSERT INTO order_counters (tenant_id, last_number) SELECT $1, 1 FROM target \
+                        ON CONFLICT (tenant_id) DO UPDATE SET last_number = order_counters.last_number + 1 \
+                        RETURNING last_number) \
+             UPDATE orders o SET status = 'paid', \
+                 order_number = $3 || lpad(n.last_number::text, greatest(6, length(n.last_number::text)), '0'), \
+                 items = $4, subtotal = $5, tax = $6, total_amount = $7, currency = $8, payment = $9, \
+                 updated_at = now() \
+             FROM number n WHERE o.tenant_id = $1 AND o.id = $2 RETURNING o.*",
+            &[
+                &tx.tenant_id(),
+                &id,
+                &order.number_prefix,
+                &items,
+                &order.subtotal,
+                &order.tax,
+                &order.total_amount,
+                &order.currency,
+                &payment,
+            ],
+        )
+        .await?;
+    row.as_ref().map(order_from_row).transpose()
+}
+
+/// Forgets a pending order whose saga failed and was undone.
+pub async fn delete_pending(tx: &ScopedTx, id: Uuid) -> Result<(), ApiError> {
+    tx.execute(
+        "DELETE FROM orders WHERE tenant_id = $1 AND id = $2 AND status = 'pending'",
+        &[&tx.tenant_id(), &id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Pending orders older than `age`, locked for this transaction (skipping those another
+/// sweeper holds): sagas that died halfway.
+pub async fn lock_stale_pending(
+    tx: &ScopedTx,
+    age: std::time::Duration,
+) -> Result<Vec<Uuid>, ApiError> {
+    let age_ms = age.as_millis() as i64;
+    let rows = tx
+        .query(
+            "SELECT id FROM orders WHERE tenant_id = $1 AND status = 'pending' \
+             AND created_at < now() - $2 * interval '1 millisecond' ORDER BY created_at LIMIT 100 \
+             FOR UPDATE SKIP LOCKED",
+            &[&tx.tenant_id(), &age_ms],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+pub async fn find(tx: &ScopedTx, id: Uuid) -> Result<Option<Order>, ApiError> {
+    let row = tx
+        .query_opt(
+            "SELECT * FROM orders WHERE tenant_id = $1 AND id = $2 AND status <> 'pending'",
+            &[&tx.tenant_id(), &id],
+        )
+        .await?;
+    row.as_ref().map(order_from_row).transpose()
+}
+
+/// Newest first. `after` is an order id of this tenant (else 422); `skip` counts after it.
+pub async fn list(
+    tx: &ScopedTx,
+    limit: i64,
+    skip: i64,
+    after: Option<Uuid>,
+) -> Result<Vec<Order>, ApiError> {
+    let tenant = tx.tenant_id();
+    let rows = match after {
+        None => {
+            tx.query(
+                "SELECT * FROM orders WHERE tenant_id = $1 AND status <> 'pending' \
+                 ORDER BY id DESC OFFSET $3 LIMIT $2",
+                &[&tenant, &limit, &skip],
+            )
+            .await?
+        }
+        Some(after) => {
+            // One statement: the cursor must be a live order of this tenant.
+            let rows = tx
+                .query(
+                    "WITH cursor AS (SELECT id FROM orders WHERE tenant_id = $1 AND id = $4 AND status <> 'pending') \
+                     SELECT o.*, true AS cursor_found FROM orders o, cursor c \
+                     WHERE o.tenant_id = $1 AND o.status <> 'pending' AND o.id < c.id \
+                     ORDER BY o.id DESC OFFSET $3 LIMIT $2",
+                    &[&tenant, &limit, &skip, &after],
+                )
+                .await?;
+            if rows.is_empty() && find(tx, after).await?.is_none() {
+                return Err(ApiError::validation(
+                    "after is not one of this tenant's orders",
+                ));
+            }
+            rows
+        }
+    };
+    rows.iter().map(order_from_row).collect()
+}
+
+/// Marks a paid order refunded; `None` when it is not paid (any more).
+pub async fn mark_refunded(tx: &ScopedTx, id: Uuid) -> Result<Option<Order>, ApiError> {
+    let row = tx
+        .query_opt(
+            "UPDATE orders SET status = 'refunded', payment = jsonb_set(payment, '{status}', $3), updated_at = now() \
+             WHERE tenant_id = $1 AND id = $2 AND status = 'paid' RETURNING *",
+            &[&tx.tenant_id(), &id, &json!("refunded")],
+        )
+        .await?;
+    row.as_ref().map(order_from_row).transpose()
+}
+
+/// The start of the tenant's today, in UTC.
+pub fn start_of_today(timezone: &str, now: DateTime<Utc>) -> DateTime<Utc> {
+    let zone: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
+    let local_midnight = now
+        .with_timezone(&zone)
+        .date_naive()
+        .and_time(NaiveTime::MIN);
+    zone.from_local_datetime(&local_midnight)
+        .earliest()
+        // A day that starts in a DST gap begins at the first instant that exists.
+        .unwrap_or_else(|| zone.from_utc_datetime(&local_midnight))
+        .with_timezone(&Utc)
+}
+
+pub async fn summary(tx: &ScopedTx, timezone: &str) -> Result<OrdersSummary, ApiError> {
+    let today = start_of_today(timezone, Utc::now());
+    let tenant = tx.tenant_id();
+    let totals = tx
+        .query_one(
+            "SELECT count(*), \
+                    COALESCE(sum(total_amount) FILTER (WHERE status = 'paid'), 0)::bigint, \
+                    count(*) FILTER (WHERE created_at >= $2), \
+                    COALESCE(sum(total_amount) FILTER (WHERE status = 'paid' AND created_at >= $2), 0)::bigint \
+             FROM orders WHERE tenant_id = $1 AND status <> 'pending'",
+            &[&tenant, &today],
+        )
+        .await?;
+    let recent = list(tx, 5, 0, None).await?;
+    Ok(OrdersSummary {
+        count: totals.get(0),
+        revenue: totals.get(1),
+        today_count: totals.get(2),
+        today_revenue: totals.get(3),
+        recent,
+    })
+}
+
+pub async fn top_products(
+    tx: &ScopedTx,
+    days: u32,
+    limit: u32,
+) -> Result<Vec<TopProduct>, ApiError> {
+    let since = Utc::now() - chrono::Duration::days(i64::from(days));
+    let rows = tx
+        .query(
+            "SELECT (item->>'product_id')::uuid, item->>'sku', item->>'name', \
+                    sum((item->>'quantity')::bigint)::bigint, sum((item->>'line_total')::bigint)::bigint \
+             FROM orders o, jsonb_array_elements(o.items) AS item \
+             WHERE o.tenant_id = $1 AND o.status = 'paid' AND o.created_at >= $2 \
+             GROUP BY 1, 2, 3 ORDER BY 4 DESC, 5 DESC, 2 LIMIT $3",
+            &[&tx.tenant_id(), &since, &i64::from(limit)],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| TopProduct {
+            product_id: row.get(0),
+            sku: row.get(1),
+            name: row.get(2),
+            quantity: row.get(3),
+            revenue: row.get(4),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::start_of_today;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn today_is_the_tenants_own_day() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 26, 2, 30, 0).unwrap();
+        assert_eq!(
+            start_of_today("UTC", now),
+            Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
+        );
+        // 02:30 UTC is still the 25th in New York (UTC-5).
+        assert_eq!(
+            start_of_today("America/New_York", now),
+            Utc.with_ymd_and_hms(2026, 11, 25, 5, 0, 0).unwrap()
+        );
+        // And already the 26th in Tokyo (UTC+9), since 15:00 UTC the day before.
+        assert_eq!(
+            start_of_today("Asia/Tokyo", now),
+            Utc.with_ymd_and_hms(2026, 11, 25, 15, 0, 0).unwrap()
+        );
+    }
+}

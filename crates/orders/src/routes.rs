@@ -1,0 +1,165 @@
+//! `/orders`.
+
+use std::future::Future;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::Value;
+use tenancy::extract::{Json, Path, Query};
+use tenancy::{AnyRole, ApiError, Authorized, OwnerOrManager, TenantContext};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::OrdersState;
+use crate::idempotency::{self, Claim, IdempotencyKey};
+use crate::model::{Order, PlaceOrder};
+use crate::{repository, saga};
+
+pub(crate) fn router() -> OpenApiRouter<OrdersState> {
+    OpenApiRouter::new()
+        .routes(routes!(place_order, list_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(refund_order))
+}
+
+/// Runs `handle` once per `Idempotency-Key` (when the request has one) and answers the first
+/// answer to retries with the same body. 5xx answers are not kept: a retry runs again.
+async fn idempotent<F, Fut>(
+    state: &OrdersState,
+    context: &TenantContext,
+    headers: &HeaderMap,
+    route: &str,
+    body: &Value,
+    handle: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<(StatusCode, Value), ApiError>>,
+{
+    let Some(key) = IdempotencyKey::from_headers(headers)? else {
+        let (status, body) = handle().await?;
+        return Ok((status, axum::Json(body)).into_response());
+    };
+    let hash = idempotency::request_hash(body);
+    {
+        let tx = state.tenancy.db.begin(context).await?;
+        let claim =
+            idempotency::claim(&tx, route, &key, &hash, state.timings.pending_timeout).await?;
+        tx.commit().await?;
+        if let Claim::Replay(answer) = claim {
+            return Ok(answer.into_response());
+        }
+    }
+    let outcome = handle().await;
+    let (status, answer) = match &outcome {
+        Ok((status, body)) => (*status, body.clone()),
+        Err(error) => (error.code.status(), error.body()),
+    };
+    let tx = state.tenancy.db.begin(context).await?;
+    if status.is_server_error() {
+        idempotency::release(&tx, route, &key).await?;
+    } else {
+        idempotency::record(&tx, route, &key, status, &answer).await?;
+    }
+    tx.commit().await?;
+    let (status, body) = outcome?;
+    Ok((status, axum::Json(body)).into_response())
+}
+
+/// Places an order: prices from inventory, stock reserved, payment taken, order recorded — or,
+/// on any failure, none of it.
+#[utoipa::path(post, path = "/orders", tag = "orders", request_body = PlaceOrder,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1..255 printable ASCII")),
+    responses((status = 201, body = Order), (status = 402, description = "payment_declined"),
+              (status = 409, description = "insufficient_stock, idempotency_conflict, request_in_progress"),
+              (status = 422, description = "validation_failed, unknown_product")))]
+async fn place_order(
+    State(state): State<OrdersState>,
+    caller: Authorized<AnyRole>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    let context = &caller.context;
+    idempotent(&state, context, &headers, "/orders", &body, || async {
+        let request: PlaceOrder = serde_json::from_value(body.clone())
+            .map_err(|error| ApiError::validation(error.to_string()))?;
+        let order = saga::place_order(&state, context, request.validate()?).await?;
+        Ok((
+            StatusCode::CREATED,
+            serde_json::to_value(order).map_err(ApiError::internal)?,
+        ))
+    })
+    .await
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListParams {
+    /// 1..500, default 100.
+    limit: Option<i64>,
+    /// How many to skip (after the cursor, if any).
+    skip: Option<i64>,
+    /// An order id: list the orders older than it.
+    after: Option<Uuid>,
+}
+
+/// The tenant's orders, newest first.
+#[utoipa::path(get, path = "/orders", tag = "orders", params(ListParams),
+    responses((status = 200, body = [Order]), (status = 422)))]
+async fn list_orders(
+    State(state): State<OrdersState>,
+    caller: Authorized<AnyRole>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<Vec<Order>>, ApiError> {
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::validation("limit must be between 1 and 500"));
+    }
+    let skip = params.skip.unwrap_or(0);
+    if !(0..=100_000).contains(&skip) {
+        return Err(ApiError::validation("skip must be between 0 and 100000"));
+    }
+    let tx = state.tenancy.db.begin(&caller.context).await?;
+    let orders = repository::list(&tx, limit, skip, params.after).await?;
+    tx.commit().await?;
+    Ok(Json(orders))
+}
+
+/// An order.
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Order), (status = 404, description = "not_found")))]
+async fn get_order(
+    State(state): State<OrdersState>,
+    caller: Authorized<AnyRole>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Order>, ApiError> {
+    let tx = state.tenancy.db.begin(&caller.context).await?;
+    let order = repository::find(&tx, id).await?;
+    tx.commit().await?;
+    order.map(Json).ok_or_else(ApiError::not_found)
+}
+
+/// Refunds an order: its payment refunded, its stock put back. Again: 409 `conflict`.
+#[utoipa::path(post, path = "/orders/{id}/refund", tag = "orders", params(("id" = Uuid, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "1..255 printable ASCII")),
+    responses((status = 200, body = Order), (status = 404, description = "not_found"), (status = 409, description = "conflict")))]
+async fn refund_order(
+    State(state): State<OrdersState>,
+    caller: Authorized<OwnerOrManager>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    let context = &caller.context;
+    let route = format!("/orders/{id}/refund");
+    idempotent(&state, context, &headers, &route, &Value::Null, || async {
+        let order = saga::refund_order(&state, context, id).await?;
+        Ok((
+            StatusCode::OK,
+            serde_json::to_value(order).map_err(ApiError::internal)?,
+        ))
+    })
+    .await
+}

@@ -1,0 +1,44 @@
+//! Finishes what dead processes left: pending orders older than the saga timeout are undone
+//! (stock released, payment voided, the pending order deleted). Each is locked while it is
+//! undone, so two sweepers — or a sweeper and a late request — never undo one twice.
+
+use std::sync::Arc;
+
+use tenancy::{ApiError, ResolvedTenant, TenantContext};
+
+use crate::OrdersState;
+use crate::repository;
+use crate::saga::undo_elsewhere;
+
+/// One pass over every tenant; returns how many orders were undone.
+pub async fn undo_stale_orders(state: &OrdersState) -> Result<u64, ApiError> {
+    let mut undone = 0;
+    for tenant in state.tenancy.catalog.list().await? {
+        let scope = ResolvedTenant::for_operator(Arc::new(tenant), state.tenancy.clone());
+        let context = TenantContext::system(&scope);
+        match undo_for_tenant(state, &context).await {
+            Ok(count) => undone += count,
+            Err(error) => {
+                tracing::warn!(code = error.code.as_str(), error = ?error.cause, "sweeping orders failed")
+            }
+        }
+    }
+    if undone > 0 {
+        tracing::info!(undone, "undid orders whose placement died halfway");
+    }
+    Ok(undone)
+}
+
+async fn undo_for_tenant(state: &OrdersState, context: &TenantContext) -> Result<u64, ApiError> {
+    let tx = state.tenancy.db.begin(context).await?;
+    let stale = repository::lock_stale_pending(&tx, state.timings.pending_timeout).await?;
+    let mut undone = 0;
+    for order_id in stale {
+        if undo_elsewhere(state, context, order_id).await {
+            repository::delete_pending(&tx, order_id).await?;
+            undone += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(undone)
+}

@@ -1,0 +1,238 @@
+//! Payments and their repository. One payment per order at most: the order id is unique, so a
+//! retried capture returns the payment taken the first time instead of taking another.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tenancy::db::Row;
+use tenancy::{ApiError, ErrorCode, ScopedTx};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::card::{self, CardOutcome};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    Cash,
+    Card,
+}
+
+impl PaymentMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cash => "cash",
+            Self::Card => "card",
+        }
+    }
+}
+
+/// `{"id","order_id","method","status","amount","created_at"}`; status `captured` or `refunded`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Payment {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub method: PaymentMethod,
+    pub status: String,
+    pub amount: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Payment {
+    fn from_row(row: &Row) -> Self {
+        let method: &str = row.get("method");
+        Self {
+            id: row.get("id"),
+            order_id: row.get("order_id"),
+            method: if method == "card" {
+                PaymentMethod::Card
+            } else {
+                PaymentMethod::Cash
+            },
+            status: row.get("status"),
+            amount: row.get("amount"),
+            created_at: row.get("created_at"),
+        }
+    }
+}
+
+/// A payment to take for an order.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Capture {
+    pub order_id: Uuid,
+    pub method: PaymentMethod,
+    pub amount: i64,
+    pub card_token: Option<String>,
+}
+
+impl std::fmt::Debug for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Capture")
+            .field("order_id", &self.order_id)
+            .field("method", &self.method)
+            .field("amount", &self.amount)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Captured payments: count, total and amounts by method.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PaymentsSummary {
+    pub count: i64,
+    pub total: i64,
+    pub by_method: ByMethod,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ByMethod {
+    pub cash: i64,
+    pub card: i64,
+}
+
+/// Takes the payment of an order: cash always, a card through the simulator (402
+/// `payment_declined`). Capturing again for the same order returns the first payment.
+pub async fn capture(tx: &ScopedTx, capture: &Capture) -> Result<Payment, ApiError> {
+    if capture.amount < 0 {
+        return Err(ApiError::validation("amount must not be negative"));
+    }
+    let brand = match capture.method {
+        PaymentMethod::Cash => None,
+        PaymentMethod::Card => {
+            let token = capture
+                .card_token
+                .as_deref()
+                .ok_or_else(|| ApiError::validation("a card payment needs a card_token"))?;
+            match card::authorize(token) {
+                CardOutcome::Approved { brand } => Some(brand),
+                CardOutcome::Declined => {
+                    return Err(ApiError::new(
+                        ErrorCode::PaymentDeclined,
+                        "the card was declined",
+                    ));
+                }
+            }
+        }
+    };
+    let inserted = tx
+        .query_opt(
+            "INSERT INTO payments (tenant_id, id, order_id, method, status, amount, card_brand) \
+             VALUES ($1, $2, $3, $4, 'captured', $5, $6) ON CONFLICT (tenant_id, order_id) DO NOTHING RETURNING *",
+            &[
+                &tx.tenant_id(),
+                &Uuid::now_v7(),
+                &capture.order_id,
+                &capture.method.as_str(),
+                &capture.amount,
+                &brand,
+            ],
+        )
+        .await?;
+    if let Some(row) = inserted {
+        return Ok(Payment::from_row(&row));
+    }
+    let existing = find_by_order(tx, capture.order_id)
+        .await?
+        .ok_or_else(|| ApiError::conflict("this order's payment changed while it was taken"))?;
+    if existing.amount != capture.amount || existing.method != capture.method {
+        return Err(ApiError::conflict("this order was paid differently"));
+    }
+    Ok(existing)
+}
+
+async fn find_by_order(tx: &ScopedTx, order_id: Uuid) -> Result<Option<Payment>, ApiError> {
+    let row = tx
+        .query_opt(
+            "SELECT * FROM payments WHERE tenant_id = $1 AND order_id = $2",
+            &[&tx.tenant_id(), &order_id],
+        )
+        .await?;
+    Ok(row.as_ref().map(Payment::from_row))
+}
+
+/// Undoes the payment of an order that failed: nothing of it remains. Idempotent.
+pub async fn void(tx: &ScopedTx, order_id: Uuid) -> Result<(), ApiError> {
+    tx.execute(
+        "DELETE FROM payments WHERE tenant_id = $1 AND order_id = $2 AND status = 'captured'",
+        &[&tx.tenant_id(), &order_id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Refunds the payment of an order; refunding again returns the refunded payment.
+pub async fn refund(tx: &ScopedTx, order_id: Uuid) -> Result<Payment, ApiError> {
+    let row = tx
+        .query_opt(
+            "UPDATE payments SET status = 'refunded', refunded_at = now() \
+             WHERE tenant_id = $1 AND order_id = $2 AND status = 'captured' RETURNING *",
+            &[&tx.tenant_id(), &order_id],
+        )
+        .await?;
+    match row {
+        Some(row) => Ok(Payment::from_row(&row)),
+        None => find_by_order(tx, order_id)
+            .await?
+            .ok_or_else(ApiError::not_found),
+    }
+}
+
+pub async fn find(tx: &ScopedTx, id: Uuid) -> Result<Option<Payment>, ApiError> {
+    let row = tx
+        .query_opt(
+            "SELECT * FROM payments WHERE tenant_id = $1 AND id = $2",
+            &[&tx.tenant_id(), &id],
+        )
+        .await?;
+    Ok(row.as_ref().map(Payment::from_row))
+}
+
+/// Newest first; `after` is a payment id of this tenant (else 422).
+pub async fn list(
+    tx: &ScopedTx,
+    limit: i64,
+    after: Option<Uuid>,
+) -> Result<Vec<Payment>, ApiError> {
+    let tenant = tx.tenant_id();
+    let rows = match after {
+        None => {
+            tx.query(
+                "SELECT * FROM payments WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2",
+                &[&tenant, &limit],
+            )
+            .await?
+        }
+        Some(after) => {
+            if find(tx, after).await?.is_none() {
+                return Err(ApiError::validation(
+                    "after is not one of this tenant's payments",
+                ));
+            }
+            tx.query(
+                "SELECT * FROM payments WHERE tenant_id = $1 AND id < $3 ORDER BY id DESC LIMIT $2",
+                &[&tenant, &limit, &after],
+            )
+            .await?
+        }
+    };
+    Ok(rows.iter().map(Payment::from_row).collect())
+}
+
+pub async fn summary(tx: &ScopedTx) -> Result<PaymentsSummary, ApiError> {
+    let row = tx
+        .query_one(
+            "SELECT count(*), COALESCE(sum(amount), 0)::bigint, \
+                    COALESCE(sum(amount) FILTER (WHERE method = 'cash'), 0)::bigint, \
+                    COALESCE(sum(amount) FILTER (WHERE method = 'card'), 0)::bigint \
+             FROM payments WHERE tenant_id = $1 AND status = 'captured'",
+            &[&tx.tenant_id()],
+        )
+        .await?;
+    Ok(PaymentsSummary {
+        count: row.get(0),
+        total: row.get(1),
+        by_method: ByMethod {
+            cash: row.get(2),
+            card: row.get(3),
+        },
+    })
+}

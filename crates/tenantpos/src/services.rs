@@ -1,0 +1,137 @@
+//! Which services this process serves, and how it reaches the others: in process when a
+//! service is served here or has no URL, over HTTP (`TENANTPOS_*_URL`) otherwise.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use inventory::{HttpInventory, InventoryApi, LocalInventory};
+use orders::{FaultInjection, HttpOrders, LocalOrders, OrdersApi, SagaTimings};
+use payments::{HttpPayments, LocalPayments, PaymentsApi};
+use tenancy::Tenancy;
+use tenancy::peer::PeerClient;
+use tokio::task::JoinHandle;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::{Service, ServiceSet, Settings};
+
+/// Background work (the sweepers), stopped when dropped.
+#[derive(Default)]
+pub struct BackgroundTasks(Vec<JoinHandle<()>>);
+
+impl Drop for BackgroundTasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+/// The tenant routes this process serves, and what runs beside them.
+pub struct Wiring {
+    pub routes: OpenApiRouter,
+    pub background: BackgroundTasks,
+    pub faults: Arc<FaultInjection>,
+}
+
+/// A client of `service`: the local one if it is served here or has no URL.
+fn client<T: ?Sized>(
+    services: &ServiceSet,
+    service: Service,
+    url: Option<&str>,
+    tenancy: &Tenancy,
+    local: impl FnOnce() -> Arc<T>,
+    remote: impl FnOnce(PeerClient) -> Arc<T>,
+) -> anyhow::Result<Arc<T>> {
+    match url.filter(|url| !url.is_empty() && !services.serves(service)) {
+        Some(url) => Ok(remote(PeerClient::new(url, &tenancy.keys)?)),
+        None => Ok(local()),
+    }
+}
+
+pub fn wire(
+    settings: &Settings,
+    services: &ServiceSet,
+    tenancy: &Arc<Tenancy>,
+) -> anyhow::Result<Wiring> {
+    let timings =
+        SagaTimings::from_timeout(Duration::from_millis(settings.saga_timeout_ms.max(100)));
+    let reservation_ttl = timings.pending_timeout * 2;
+
+    let local_inventory = Arc::new(LocalInventory::new(tenancy.clone(), reservation_ttl));
+    let local_payments = Arc::new(LocalPayments::new(tenancy.clone()));
+    let local_orders = Arc::new(LocalOrders::new(tenancy.clone()));
+    let inventory: Arc<dyn InventoryApi> = client(
+        services,
+        Service::Inventory,
+        settings.inventory_url.as_deref(),
+        tenancy,
+        || local_inventory.clone() as Arc<dyn InventoryApi>,
+        |peer| Arc::new(HttpInventory::new(peer)) as Arc<dyn InventoryApi>,
+    )?;
+    let payments: Arc<dyn PaymentsApi> = client(
+        services,
+        Service::Payments,
+        settings.payments_url.as_deref(),
+        tenancy,
+        || local_payments.clone() as Arc<dyn PaymentsApi>,
+        |peer| Arc::new(HttpPayments::new(peer)) as Arc<dyn PaymentsApi>,
+    )?;
+    let orders_client: Arc<dyn OrdersApi> = client(
+        services,
+        Service::Orders,
+        settings.orders_url.as_deref(),
+        tenancy,
+        || local_orders.clone() as Arc<dyn OrdersApi>,
+        |peer| Arc::new(HttpOrders::new(peer)) as Arc<dyn OrdersApi>,
+    )?;
+
+    let faults = Arc::new(FaultInjection::default());
+    let mut background = BackgroundTasks::default();
+    let mut routes = OpenApiRouter::new();
+    if services.serves(Service::Auth) {
+        routes = routes.merge(auth::router(auth::AuthState {
+            tenancy: tenancy.clone(),
+            throttle: Arc::default(),
+        }));
+    }
+    if services.serves(Service::Inventory) {
+        routes = routes.merge(inventory::router(inventory::InventoryState {
+            tenancy: tenancy.clone(),
+            local: local_inventory,
+        }));
+        background.0.push(inventory::sweeper::spawn(
+            tenancy.clone(),
+            timings.pending_timeout,
+        ));
+    }
+    if services.serves(Service::Payments) {
+        routes = routes.merge(payments::router(payments::PaymentsState {
+            tenancy: tenancy.clone(),
+            local: local_payments,
+        }));
+    }
+    if services.serves(Service::Orders) {
+        let state = orders::OrdersState {
+            tenancy: tenancy.clone(),
+            inventory: inventory.clone(),
+            payments: payments.clone(),
+            local: local_orders,
+            timings,
+            faults: faults.clone(),
+        };
+        background.0.push(orders::spawn_sweeper(state.clone()));
+        routes = routes.merge(orders::router(state));
+    }
+    if services.serves(Service::Dashboard) {
+        routes = routes.merge(dashboard::router(dashboard::DashboardState {
+            orders: orders_client,
+            inventory,
+            payments,
+        }));
+    }
+    Ok(Wiring {
+        routes,
+        background,
+        faults,
+    })
+}
