@@ -62,7 +62,7 @@ pub async fn reserve(
     let created = tx
         .execute(
             "INSERT INTO reservations (tenant_id, order_id, status, expires_at) \
-             VALUES ($1, $2, 'held', now() + $3 * interval '1 millisecond') ON CONFLICT DO NOTHING",
+             VALUES ($1, $2, 'held', now() + $3::bigint * interval '1 millisecond') ON CONFLICT DO NOTHING",
             &[&tenant, &order_id, &ttl_ms],
         )
         .await?;

@@ -115,7 +115,7 @@ pub async fn claim(
                  state = 'in_progress', response_status = NULL, response_body = NULL, created_at = now() \
              WHERE idempotency_keys.created_at < now() - interval '24 hours' \
                 OR (idempotency_keys.state = 'in_progress' \
-                    AND idempotency_keys.created_at < now() - $5 * interval '1 millisecond') \
+                    AND idempotency_keys.created_at < now() - $5::bigint * interval '1 millisecond') \
              RETURNING 1",
             &[&tx.tenant_id(), &route, &key.0, &hash, &abandoned_ms],
         )

@@ -107,7 +107,7 @@ pub async fn lock_stale_pending(
     let rows = tx
         .query(
             "SELECT id FROM orders WHERE tenant_id = $1 AND status = 'pending' \
-             AND created_at < now() - $2 * interval '1 millisecond' ORDER BY created_at LIMIT 100 \
+             AND created_at < now() - $2::bigint * interval '1 millisecond' ORDER BY created_at LIMIT 100 \
              FOR UPDATE SKIP LOCKED",
             &[&tx.tenant_id(), &age_ms],
         )

@@ -274,8 +274,11 @@ impl From<PathRejection> for ApiError {
 }
 
 impl From<tokio_postgres::Error> for ApiError {
+    /// A lost connection is a dependency that is down (503); anything else is a bug (500).
     fn from(error: tokio_postgres::Error) -> Self {
-        if error.is_closed() || error.as_db_error().is_none() && error.code().is_none() {
+        let io_failure =
+            std::error::Error::source(&error).is_some_and(|source| source.is::<std::io::Error>());
+        if error.is_closed() || io_failure {
             Self::unavailable(error)
         } else {
             Self::internal(error)

@@ -3,11 +3,15 @@
 mod admin;
 mod auth;
 mod bad_input;
+mod dashboard;
+mod idempotency;
 mod isolation;
+mod orders;
 mod products;
 mod public_routes;
 mod resolver;
 mod safety_net;
+mod saga;
 mod settings;
 mod support;
 mod tokens;

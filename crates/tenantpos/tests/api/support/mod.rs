@@ -105,6 +105,11 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 pub async fn start(database: TestDatabase, settings: Settings, services: &ServiceSet) -> TestApp {
+    // Errors the server logs show in the output of a failing test.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(std::env::var("TENANTPOS_TEST_LOG").unwrap_or_else(|_| "warn".to_owned()))
+        .try_init();
     let app = tenantpos::app::build(&settings, services)
         .await
         .expect("the app builds");
