@@ -13,5 +13,6 @@ mod resolver;
 mod safety_net;
 mod saga;
 mod settings;
+mod split;
 mod support;
 mod tokens;
