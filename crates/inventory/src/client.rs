@@ -64,7 +64,8 @@ impl InventoryApi for LocalInventory {
         order_id: Uuid,
         items: &[ReserveItem],
     ) -> Result<Vec<ReservedLine>, ApiError> {
-        let tx = self.tenancy.db.begin(context).await?;
+        // Held stock is provisional: it expires unless an order confirms it.
+        let tx = self.tenancy.db.begin_provisional(context).await?;
         let lines = reservations::reserve(&tx, order_id, items, self.reservation_ttl).await?;
         tx.commit().await?;
         Ok(lines)
@@ -75,7 +76,8 @@ impl InventoryApi for LocalInventory {
         context: &TenantContext,
         order_id: Uuid,
     ) -> Result<(), ApiError> {
-        let tx = self.tenancy.db.begin(context).await?;
+        // Confirmed by the durable commit of the order that follows.
+        let tx = self.tenancy.db.begin_provisional(context).await?;
         reservations::commit(&tx, order_id).await?;
         Ok(tx.commit().await?)
     }

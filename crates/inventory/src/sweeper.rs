@@ -28,7 +28,7 @@ pub async fn release_expired_reservations(tenancy: &Arc<Tenancy>) -> anyhow::Res
         match result {
             Ok(count) => released += count,
             Err(error) => {
-                tracing::warn!(tenant = %context_tenant(&context), error = ?error.cause, "sweeping reservations failed")
+                tracing::warn!(tenant = %context_tenant(&context), %error, "sweeping reservations failed")
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The orders repository. Every function takes a `ScopedTx`; rows in status `pending` (sagas
 //! still running) are invisible to every read.
 
+use auth::settings::StoredSettings;
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use serde_json::json;
 use tenancy::db::Row;
@@ -29,14 +30,30 @@ fn order_from_row(row: &Row) -> Result<Order, ApiError> {
     })
 }
 
-/// The saga's durable log: a pending order, invisible until it is finalized.
-pub async fn insert_pending(tx: &ScopedTx, id: Uuid, note: Option<&str>) -> Result<(), ApiError> {
-    tx.execute(
-        "INSERT INTO orders (tenant_id, id, status, note) VALUES ($1, $2, 'pending', $3)",
-        &[&tx.tenant_id(), &id, &note],
-    )
-    .await?;
-    Ok(())
+/// Writes the saga's log — a pending order, invisible until it is finalized — and reads the
+/// tenant's settings (tax rate, currency, number prefix) in the same statement.
+pub async fn insert_pending(
+    tx: &ScopedTx,
+    id: Uuid,
+    note: Option<&str>,
+) -> Result<StoredSettings, ApiError> {
+    let row = tx
+        .query_opt(
+            "WITH pending AS (INSERT INTO orders (tenant_id, id, status, note) VALUES ($1, $2, 'pending', $3) \
+                              RETURNING tenant_id) \
+             SELECT s.currency, s.tax_rate_bps, s.timezone, s.order_number_prefix, s.receipt_footer \
+             FROM settings s JOIN pending p ON p.tenant_id = s.tenant_id WHERE s.tenant_id = $1",
+            &[&tx.tenant_id(), &id, &note],
+        )
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a tenant without settings")))?;
+    Ok(StoredSettings {
+        currency: row.get(0),
+        tax_rate_bps: row.get(1),
+        timezone: row.get(2),
+        order_number_prefix: row.get(3),
+        receipt_footer: row.get(4),
+    })
 }
 
 /// What a pending order becomes once its stock is committed and its payment taken.

@@ -26,9 +26,8 @@ pub async fn place_order(
 ) -> Result<Order, ApiError> {
     let order_id = Uuid::now_v7();
     let settings = {
-        let tx = state.tenancy.db.begin(context).await?;
-        repository::insert_pending(&tx, order_id, order.note.as_deref()).await?;
-        let settings = auth::settings::load_settings(&tx).await?;
+        let tx = state.tenancy.db.begin_provisional(context).await?;
+        let settings = repository::insert_pending(&tx, order_id, order.note.as_deref()).await?;
         tx.commit().await?;
         settings
     };
@@ -152,7 +151,7 @@ pub async fn undo(state: &OrdersState, context: &TenantContext, order_id: Uuid) 
         }
         .await;
         if let Err(error) = deleted {
-            tracing::warn!(%order_id, error = ?error.cause, "could not delete a failed order; the sweeper will");
+            tracing::warn!(%order_id, %error, "could not delete a failed order; the sweeper will");
         }
     }
 }

@@ -19,7 +19,7 @@ pub async fn undo_stale_orders(state: &OrdersState) -> Result<u64, ApiError> {
         match undo_for_tenant(state, &context).await {
             Ok(count) => undone += count,
             Err(error) => {
-                tracing::warn!(code = error.code.as_str(), error = ?error.cause, "sweeping orders failed")
+                tracing::warn!(%error, "sweeping orders failed")
             }
         }
     }

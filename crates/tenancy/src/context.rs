@@ -266,7 +266,7 @@ async fn check_user<P: RolePolicy>(
             )
             .await
         {
-            tracing::error!(error = ?error.cause, "could not record a tenant mismatch");
+            tracing::error!(%error, "could not record a tenant mismatch");
         }
         return Err(ApiError::new(
             ErrorCode::TenantMismatch,

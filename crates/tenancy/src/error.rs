@@ -202,6 +202,17 @@ impl ApiError {
     }
 }
 
+/// For logs: the code, the message and, for 5xx, the cause with its chain (no backtrace).
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)?;
+        if let Some(cause) = &self.cause {
+            write!(f, " ({cause:#})")?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Serialize)]
 struct Envelope<'a> {
     error: EnvelopeBody<'a>,

@@ -41,6 +41,8 @@ pub struct App {
     pub faults: Arc<orders::FaultInjection>,
     /// The sweepers; they stop when the app is dropped.
     pub background: crate::services::BackgroundTasks,
+    /// The orders service, when this process serves it.
+    pub orders: Option<orders::OrdersState>,
 }
 
 /// Connects to storage and checks the isolation invariants: a role of tenant traffic that
@@ -59,7 +61,7 @@ async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<Arc<Tenan
         .context("connecting as the owner")?;
     check_tenant_tables(&owner).await?;
 
-    let tenant_db = Arc::new(TenantDb::new(storage.clone(), 32));
+    let tenant_db = Arc::new(TenantDb::new(storage.clone(), 24));
     let catalog = Catalog::new(&tenant_db, db::pool(storage.owner.clone(), 4));
     Ok(Arc::new(Tenancy::new(
         tenant_db,
@@ -98,6 +100,7 @@ pub async fn build(settings: &Settings, services: &ServiceSet) -> anyhow::Result
         openapi,
         faults: wiring.faults,
         background: wiring.background,
+        orders: wiring.orders,
     })
 }
 

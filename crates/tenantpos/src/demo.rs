@@ -3,9 +3,13 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use auth::{NewUser, Password, Username};
 use inventory::products::{self, NewProduct};
-use tenancy::{BusinessType, ResolvedTenant, Role, Strategy, Tenancy, TenantId};
+use orders::{OrdersState, PlaceOrder};
+use serde_json::json;
+use tenancy::{BusinessType, ResolvedTenant, Role, Strategy, Tenancy, TenantContext, TenantId};
+use uuid::Uuid;
 
 use crate::app;
 use crate::config::{ServiceSet, Settings};
@@ -89,14 +93,22 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     }
     crate::cli::migrate(&settings).await?;
     let app = app::build(&settings, &ServiceSet::all()).await?;
+    let orders = app
+        .orders
+        .clone()
+        .context("the demo serves the orders service")?;
     for demo in &DEMO_TENANTS {
-        ensure_tenant(&app.tenancy, demo).await?;
+        ensure_tenant(&app.tenancy, &orders, demo).await?;
     }
     print_instructions(&settings, generated_admin_token);
     app::serve(app, &settings.bind).await
 }
 
-async fn ensure_tenant(tenancy: &Arc<Tenancy>, demo: &DemoTenant) -> anyhow::Result<()> {
+async fn ensure_tenant(
+    tenancy: &Arc<Tenancy>,
+    orders: &OrdersState,
+    demo: &DemoTenant,
+) -> anyhow::Result<()> {
     let id = TenantId::parse(demo.id)?;
     if tenancy.catalog.get(&id).await.map_err(error)?.is_some() {
         return Ok(());
@@ -117,6 +129,7 @@ async fn ensure_tenant(tenancy: &Arc<Tenancy>, demo: &DemoTenant) -> anyhow::Res
         .await
         .map_err(error)?;
     let scope = ResolvedTenant::for_operator(Arc::new(tenant), tenancy.clone());
+    let mut product_ids = Vec::new();
     let tx = tenancy.db.begin(&scope).await.map_err(error)?;
     let cashier = NewUser {
         username: Username::parse("cashier").map_err(error)?,
@@ -133,13 +146,52 @@ async fn ensure_tenant(tenancy: &Arc<Tenancy>, demo: &DemoTenant) -> anyhow::Res
             stock: *stock,
             low_stock_threshold: 5,
         };
-        products::create(&tx, product).await.map_err(error)?;
+        let created = products::create(&tx, product).await.map_err(error)?;
+        // Sell only what is well stocked, so the low-stock list stays as listed above.
+        if created.stock >= 20 {
+            product_ids.push(created.id);
+        }
     }
     tx.commit().await?;
+    place_demo_orders(orders, &scope, &product_ids).await?;
     println!(
         "created demo tenant {} ({} strategy)",
         demo.id, demo.strategy
     );
+    Ok(())
+}
+
+/// A day's worth of sales: some orders in cash, some by card, one refunded.
+async fn place_demo_orders(
+    orders: &OrdersState,
+    scope: &ResolvedTenant,
+    product_ids: &[Uuid],
+) -> anyhow::Result<()> {
+    let context = TenantContext::system(scope);
+    let mut placed = Vec::new();
+    for (index, product_id) in product_ids.iter().enumerate().take(8) {
+        let next = product_ids[(index + 3) % product_ids.len()];
+        let payment = if index % 3 == 0 {
+            json!({"method": "card", "card_token": "tok_visa"})
+        } else {
+            json!({"method": "cash"})
+        };
+        let request: PlaceOrder = serde_json::from_value(json!({
+            "items": [{"product_id": product_id, "quantity": 1 + index % 3}, {"product_id": next, "quantity": 1}],
+            "payment": payment,
+        }))?;
+        let valid = request.validate().map_err(error)?;
+        placed.push(
+            orders::saga::place_order(orders, &context, valid)
+                .await
+                .map_err(error)?,
+        );
+    }
+    if let Some(last) = placed.last() {
+        orders::saga::refund_order(orders, &context, last.id)
+            .await
+            .map_err(error)?;
+    }
     Ok(())
 }
 

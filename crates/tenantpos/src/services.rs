@@ -31,6 +31,8 @@ pub struct Wiring {
     pub routes: OpenApiRouter,
     pub background: BackgroundTasks,
     pub faults: Arc<FaultInjection>,
+    /// The orders service, when this process serves it (the demo places orders through it).
+    pub orders: Option<orders::OrdersState>,
 }
 
 /// A client of `service`: the local one if it is served here or has no URL.
@@ -88,6 +90,7 @@ pub fn wire(
     let faults = Arc::new(FaultInjection::default());
     let mut background = BackgroundTasks::default();
     let mut routes = OpenApiRouter::new();
+    let mut orders_state = None;
     if services.serves(Service::Auth) {
         routes = routes.merge(auth::router(auth::AuthState {
             tenancy: tenancy.clone(),
@@ -120,6 +123,7 @@ pub fn wire(
             faults: faults.clone(),
         };
         background.0.push(orders::spawn_sweeper(state.clone()));
+        orders_state = Some(state.clone());
         routes = routes.merge(orders::router(state));
     }
     if services.serves(Service::Dashboard) {
@@ -133,5 +137,6 @@ pub fn wire(
         routes,
         background,
         faults,
+        orders: orders_state,
     })
 }

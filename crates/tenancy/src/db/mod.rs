@@ -11,7 +11,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::{Client, Config, NoTls};
 
-pub use scoped::{Params, ScopedTx};
+pub use scoped::{Durability, Params, ScopedTx};
 pub use storage_config::{AppRole, DEFAULT_CLUSTER, StorageConfig};
 pub use tokio_postgres::types::ToSql;
 pub use tokio_postgres::{Error as DbError, Row};
@@ -73,7 +73,9 @@ impl TenantDb {
             main: pool(config.app.clone(), main_pool_size),
             config,
             tenant_databases: Mutex::new(HashMap::new()),
-            tenant_database_pool_size: 4,
+            // Kept small until the connection budget of database tenants (a later issue) lands:
+            // every open tenant database holds its own connections.
+            tenant_database_pool_size: 2,
         }
     }
 
@@ -88,6 +90,20 @@ impl TenantDb {
 
     /// Opens a transaction scoped to the tenant.
     pub async fn begin(&self, scope: &impl TenantScope) -> Result<ScopedTx, ApiError> {
+        self.begin_with(scope, Durability::Durable).await
+    }
+
+    /// Opens a transaction for a saga step that a later durable commit confirms (see
+    /// `Durability::Provisional`): its commit does not wait for the disk.
+    pub async fn begin_provisional(&self, scope: &impl TenantScope) -> Result<ScopedTx, ApiError> {
+        self.begin_with(scope, Durability::Provisional).await
+    }
+
+    async fn begin_with(
+        &self,
+        scope: &impl TenantScope,
+        durability: Durability,
+    ) -> Result<ScopedTx, ApiError> {
         let tenant = scope.tenant();
         let (pool, search_path) = match tenant.strategy {
             Strategy::Shared => (self.main.clone(), "public".to_owned()),
@@ -95,7 +111,12 @@ impl TenantDb {
             Strategy::Database => (self.database_pool(tenant)?, "public".to_owned()),
         };
         let client = pool.get().await?;
-        Ok(ScopedTx::begin(client, tenant.id.clone(), &search_path).await?)
+        Ok(ScopedTx::new(
+            client,
+            tenant.id.clone(),
+            search_path,
+            durability,
+        ))
     }
 
     fn database_pool(&self, tenant: &Tenant) -> Result<Pool, ApiError> {

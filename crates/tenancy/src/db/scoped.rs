@@ -1,7 +1,12 @@
 //! `ScopedTx`: the only door from a domain crate to PostgreSQL. It is a transaction on which
-//! `app.current_tenant_id` (and, for schema tenants, `search_path`) was set with
+//! `app.current_tenant_id` (and `search_path`: the tenant's schema, or `public`) was set with
 //! `set_config(..., true)` before anything else, so row-level security sees the tenant and the
 //! setting dies with the transaction: a pooled connection carries nothing to the next tenant.
+//!
+//! Round trips are most of the cost of a request, so the transaction opens lazily: `BEGIN`, the
+//! scope and the first statement go to PostgreSQL together, in one round trip.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::Object;
 use tokio_postgres::types::ToSql;
@@ -11,39 +16,46 @@ use crate::tenant_id::TenantId;
 
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
+/// Whether a commit waits for the WAL to reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// The default: a committed transaction survives a crash of PostgreSQL.
+    Durable,
+    /// For a saga step whose outcome a later durable commit confirms: PostgreSQL writes its
+    /// WAL in order, so once a later transaction's commit is flushed this one is flushed too,
+    /// and if PostgreSQL crashes before that, the saga's own recovery covers the loss.
+    Provisional,
+}
+
 pub struct ScopedTx {
     /// `None` once committed or rolled back.
     client: Option<Object>,
     tenant_id: TenantId,
+    search_path: String,
+    durability: Durability,
+    /// Whether `BEGIN` and the scope were sent.
+    opened: AtomicBool,
 }
 
 const SET_SCOPE: &str = "SELECT set_config('app.current_tenant_id', $1, true), \
-                         set_config('search_path', $2, true)";
+                         set_config('search_path', $2, true), \
+                         set_config('synchronous_commit', $3, true)";
 
 impl ScopedTx {
-    /// Opens the transaction and sets the scope in one round trip (the two statements are
-    /// pipelined). `search_path` is the tenant's schema or `public`.
-    pub(crate) async fn begin(
+    /// A transaction for `tenant_id` on `client`; nothing is sent before the first statement.
+    pub(crate) fn new(
         client: Object,
         tenant_id: TenantId,
-        search_path: &str,
-    ) -> Result<Self, Error> {
-        let set_scope = client.prepare_cached(SET_SCOPE).await?;
-        let tenant = tenant_id.as_str();
-        let params: [&(dyn ToSql + Sync); 2] = [&tenant, &search_path];
-        let opened = futures::try_join!(
-            client.batch_execute("BEGIN"),
-            client.execute(&set_scope, &params)
-        );
-        if let Err(error) = opened {
-            // The connection may be inside a transaction now: keep it out of the pool.
-            let _ = Object::take(client);
-            return Err(error);
-        }
-        Ok(Self {
+        search_path: String,
+        durability: Durability,
+    ) -> Self {
+        Self {
             client: Some(client),
             tenant_id,
-        })
+            search_path,
+            durability,
+            opened: AtomicBool::new(false),
+        }
     }
 
     /// The tenant this transaction is scoped to; repositories write it into `tenant_id`.
@@ -57,19 +69,50 @@ impl ScopedTx {
             .expect("a finished ScopedTx is never used")
     }
 
-    async fn statement(&self, sql: &'static str) -> Result<Statement, Error> {
-        self.client().prepare_cached(sql).await
+    /// Runs `run` on a prepared `sql`, preceded on first use by `BEGIN` and the scope, all
+    /// pipelined: requests leave in the order their futures are first polled, and nothing
+    /// yields between marking the transaction opened and that poll.
+    async fn run<T, F, Fut>(&self, sql: &'static str, run: F) -> Result<T, Error>
+    where
+        F: FnOnce(Statement) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let client = self.client();
+        let statement = client.prepare_cached(sql).await?;
+        if self.opened.load(Ordering::Acquire) {
+            return run(statement).await;
+        }
+        let set_scope = client.prepare_cached(SET_SCOPE).await?;
+        if self.opened.swap(true, Ordering::AcqRel) {
+            return run(statement).await;
+        }
+        let tenant = self.tenant_id.as_str();
+        let synchronous_commit = match self.durability {
+            Durability::Durable => "on",
+            Durability::Provisional => "off",
+        };
+        let params: [&(dyn ToSql + Sync); 3] = [&tenant, &self.search_path, &synchronous_commit];
+        let (_, _, result) = futures::try_join!(
+            client.batch_execute("BEGIN"),
+            client.execute(&set_scope, &params),
+            run(statement)
+        )?;
+        Ok(result)
     }
 
     /// SQL is `&'static str`: a query is written in the source, never assembled from input.
     pub async fn query(&self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, Error> {
-        let statement = self.statement(sql).await?;
-        self.client().query(&statement, params).await
+        self.run(sql, |statement| async move {
+            self.client().query(&statement, params).await
+        })
+        .await
     }
 
     pub async fn query_one(&self, sql: &'static str, params: Params<'_>) -> Result<Row, Error> {
-        let statement = self.statement(sql).await?;
-        self.client().query_one(&statement, params).await
+        self.run(sql, |statement| async move {
+            self.client().query_one(&statement, params).await
+        })
+        .await
     }
 
     pub async fn query_opt(
@@ -77,22 +120,32 @@ impl ScopedTx {
         sql: &'static str,
         params: Params<'_>,
     ) -> Result<Option<Row>, Error> {
-        let statement = self.statement(sql).await?;
-        self.client().query_opt(&statement, params).await
+        self.run(sql, |statement| async move {
+            self.client().query_opt(&statement, params).await
+        })
+        .await
     }
 
     pub async fn execute(&self, sql: &'static str, params: Params<'_>) -> Result<u64, Error> {
-        let statement = self.statement(sql).await?;
-        self.client().execute(&statement, params).await
+        self.run(sql, |statement| async move {
+            self.client().execute(&statement, params).await
+        })
+        .await
     }
 
     pub async fn commit(mut self) -> Result<(), Error> {
         let client = self.client.take().expect("commit once");
+        if !self.opened.load(Ordering::Acquire) {
+            return Ok(());
+        }
         client.batch_execute("COMMIT").await
     }
 
     pub async fn rollback(mut self) -> Result<(), Error> {
         let client = self.client.take().expect("rollback once");
+        if !self.opened.load(Ordering::Acquire) {
+            return Ok(());
+        }
         client.batch_execute("ROLLBACK").await
     }
 }
@@ -101,16 +154,23 @@ impl Drop for ScopedTx {
     /// A transaction dropped unfinished (an early return, an error, a cancelled request) is
     /// rolled back before its connection goes back to the pool.
     fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        if !self.opened.load(Ordering::Acquire) {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
                 runtime.spawn(async move {
                     if client.batch_execute("ROLLBACK").await.is_err() {
                         // The connection is broken; keep it out of the pool.
-                        let _ = deadpool_postgres::Object::take(client);
+                        let _ = Object::take(client);
                     }
                 });
-            } else {
-                let _ = deadpool_postgres::Object::take(client);
+            }
+            Err(_) => {
+                let _ = Object::take(client);
             }
         }
     }

@@ -8,6 +8,9 @@ use tenancy::Strategy;
 
 use crate::support::*;
 
+/// Order lines: a product (as the API answered it) and a quantity.
+type Lines<'a> = Vec<(&'a Value, i64)>;
+
 pub async fn order(
     app: &TestApp,
     tenant: &TestTenant,
@@ -174,7 +177,7 @@ async fn every_failed_placement_leaves_stock_payments_and_orders_as_they_were(
     let foreign = app.create_product(&other, "FOREIGN", 100, 5).await;
     let unknown = json!({"id": uuid::Uuid::now_v7()});
 
-    let failures: Vec<(Vec<(&Value, i64)>, Option<Value>, u16, &str)> = vec![
+    let failures: Vec<(Lines, Option<Value>, u16, &str)> = vec![
         (
             vec![(&plenty, 1), (&scarce, 3)],
             None,

@@ -24,14 +24,24 @@ impl Drop for Process {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn serve(database: &TestDatabase, services: &str, env: &[(&str, String)]) -> Process {
     let port = free_port();
     let mut command = Command::new(env!("CARGO_BIN_EXE_tenantpos"));
     command
-        .args(["serve", "--services", services, "--bind", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--services",
+            services,
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
         .env("TENANTPOS_DATABASE_URL", owner_url(&database.name))
         .env("TENANTPOS_APP_DATABASE_URL", app_url(&database.name))
         .env("TENANTPOS_JWT_SECRET", JWT_SECRET)
@@ -48,8 +58,16 @@ async fn serve(database: &TestDatabase, services: &str, env: &[(&str, String)]) 
     };
     let client = reqwest::Client::new();
     let start = Instant::now();
-    while client.get(format!("{}/health", process.base)).send().await.is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "{services} did not start");
+    while client
+        .get(format!("{}/health", process.base))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{services} did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     process
@@ -69,10 +87,21 @@ impl Split {
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.json().await.unwrap_or(Value::Null);
-        Answer { status, headers, body }
+        Answer {
+            status,
+            headers,
+            body,
+        }
     }
 
-    fn tenant(&self, process: &Process, method: Method, path: &str, tenant: &str, token: &str) -> reqwest::RequestBuilder {
+    fn tenant(
+        &self,
+        process: &Process,
+        method: Method,
+        path: &str,
+        tenant: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
         self.client
             .request(method, format!("{}{path}", process.base))
             .header("x-tenant-id", tenant)
@@ -81,10 +110,15 @@ impl Split {
 
     async fn create_tenant(&self, id: &str, strategy: &str) -> String {
         let created = self
-            .send(self.client.post(format!("{}/admin/tenants", self.front.base)).bearer_auth(ADMIN_TOKEN).json(&json!({
-                "id": id, "name": id, "business_type": "retail", "strategy": strategy,
-                "owner": {"username": "owner", "password": OWNER_PASSWORD},
-            })))
+            .send(
+                self.client
+                    .post(format!("{}/admin/tenants", self.front.base))
+                    .bearer_auth(ADMIN_TOKEN)
+                    .json(&json!({
+                        "id": id, "name": id, "business_type": "retail", "strategy": strategy,
+                        "owner": {"username": "owner", "password": OWNER_PASSWORD},
+                    })),
+            )
             .await;
         created.assert_status(201);
         let login = self
@@ -95,7 +129,10 @@ impl Split {
                     .json(&json!({"username": "owner", "password": OWNER_PASSWORD})),
             )
             .await;
-        login.assert_status(200)["access_token"].as_str().unwrap().to_owned()
+        login.assert_status(200)["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 }
 
@@ -121,16 +158,48 @@ async fn the_order_flow_and_isolation_hold_across_processes() {
     let rival = split.create_tenant("split_rival", "database").await;
 
     // Each process answers only its own services.
-    split.send(split.tenant(&split.front, Method::GET, "/products", "split_shop", &shop)).await.assert_error(404, "not_found");
-    split.send(split.tenant(&split.stock_side, Method::GET, "/orders", "split_shop", &shop)).await.assert_error(404, "not_found");
+    split
+        .send(split.tenant(&split.front, Method::GET, "/products", "split_shop", &shop))
+        .await
+        .assert_error(404, "not_found");
+    split
+        .send(split.tenant(
+            &split.stock_side,
+            Method::GET,
+            "/orders",
+            "split_shop",
+            &shop,
+        ))
+        .await
+        .assert_error(404, "not_found");
 
     let product = split
-        .send(split.tenant(&split.stock_side, Method::POST, "/products", "split_shop", &shop).json(&json!({"sku": "S", "name": "Split", "price": 1000, "stock": 5})))
+        .send(
+            split
+                .tenant(
+                    &split.stock_side,
+                    Method::POST,
+                    "/products",
+                    "split_shop",
+                    &shop,
+                )
+                .json(&json!({"sku": "S", "name": "Split", "price": 1000, "stock": 5})),
+        )
         .await
         .assert_status(201)
         .clone();
     let rival_product = split
-        .send(split.tenant(&split.stock_side, Method::POST, "/products", "split_rival", &rival).json(&json!({"sku": "S", "name": "Rival", "price": 7, "stock": 5})))
+        .send(
+            split
+                .tenant(
+                    &split.stock_side,
+                    Method::POST,
+                    "/products",
+                    "split_rival",
+                    &rival,
+                )
+                .json(&json!({"sku": "S", "name": "Rival", "price": 7, "stock": 5})),
+        )
         .await
         .assert_status(201)
         .clone();
@@ -138,68 +207,173 @@ async fn the_order_flow_and_isolation_hold_across_processes() {
 
     // The order flow: placed in one process, stock and payment in the other.
     let placed = split
-        .send(split.tenant(&split.front, Method::POST, "/orders", "split_shop", &shop).json(&json!({
-            "items": [{"product_id": product["id"], "quantity": 2}],
-            "payment": {"method": "card", "card_token": "tok_visa"},
-        })))
+        .send(
+            split
+                .tenant(&split.front, Method::POST, "/orders", "split_shop", &shop)
+                .json(&json!({
+                    "items": [{"product_id": product["id"], "quantity": 2}],
+                    "payment": {"method": "card", "card_token": "tok_visa"},
+                })),
+        )
         .await
         .assert_status(201)
         .clone();
     assert_eq!(placed["total_amount"], 2000);
     assert_eq!(placed["order_number"], "ORD-000001");
-    let stock = split.send(split.tenant(&split.stock_side, Method::GET, &product_path, "split_shop", &shop)).await;
+    let stock = split
+        .send(split.tenant(
+            &split.stock_side,
+            Method::GET,
+            &product_path,
+            "split_shop",
+            &shop,
+        ))
+        .await;
     assert_eq!(stock.assert_status(200)["stock"], 3);
-    let payments = split.send(split.tenant(&split.stock_side, Method::GET, "/payments", "split_shop", &shop)).await;
+    let payments = split
+        .send(split.tenant(
+            &split.stock_side,
+            Method::GET,
+            "/payments",
+            "split_shop",
+            &shop,
+        ))
+        .await;
     assert_eq!(payments.assert_status(200)[0]["order_id"], placed["id"]);
 
     // Every saga failure leaves nothing, across processes too.
     for (items, payment, status, code) in [
-        (json!([{"product_id": product["id"], "quantity": 4}]), Value::Null, 409, "insufficient_stock"),
-        (json!([{"product_id": product["id"], "quantity": 1}]), json!({"method": "card", "card_token": "tok_decline"}), 402, "payment_declined"),
-        (json!([{"product_id": rival_product["id"], "quantity": 1}]), Value::Null, 422, "unknown_product"),
+        (
+            json!([{"product_id": product["id"], "quantity": 4}]),
+            Value::Null,
+            409,
+            "insufficient_stock",
+        ),
+        (
+            json!([{"product_id": product["id"], "quantity": 1}]),
+            json!({"method": "card", "card_token": "tok_decline"}),
+            402,
+            "payment_declined",
+        ),
+        (
+            json!([{"product_id": rival_product["id"], "quantity": 1}]),
+            Value::Null,
+            422,
+            "unknown_product",
+        ),
     ] {
         let mut body = json!({"items": items});
         if !payment.is_null() {
             body["payment"] = payment;
         }
-        let answer = split.send(split.tenant(&split.front, Method::POST, "/orders", "split_shop", &shop).json(&body)).await;
-        assert_eq!((answer.status.as_u16(), answer.code()), (status, code), "{:?}", answer.body);
+        let answer = split
+            .send(
+                split
+                    .tenant(&split.front, Method::POST, "/orders", "split_shop", &shop)
+                    .json(&body),
+            )
+            .await;
+        assert_eq!(
+            (answer.status.as_u16(), answer.code()),
+            (status, code),
+            "{:?}",
+            answer.body
+        );
     }
-    let stock = split.send(split.tenant(&split.stock_side, Method::GET, &product_path, "split_shop", &shop)).await;
+    let stock = split
+        .send(split.tenant(
+            &split.stock_side,
+            Method::GET,
+            &product_path,
+            "split_shop",
+            &shop,
+        ))
+        .await;
     assert_eq!(stock.body["stock"], 3);
     let rival_stock = split
-        .send(split.tenant(&split.stock_side, Method::GET, &format!("/products/{}", rival_product["id"].as_str().unwrap()), "split_rival", &rival))
+        .send(split.tenant(
+            &split.stock_side,
+            Method::GET,
+            &format!("/products/{}", rival_product["id"].as_str().unwrap()),
+            "split_rival",
+            &rival,
+        ))
         .await;
     assert_eq!(rival_stock.body["stock"], 5);
 
     // The dashboard, built on the clients over HTTP, shows this tenant's numbers only.
-    let summary = split.send(split.tenant(&split.front, Method::GET, "/dashboard/summary", "split_shop", &shop)).await;
+    let summary = split
+        .send(split.tenant(
+            &split.front,
+            Method::GET,
+            "/dashboard/summary",
+            "split_shop",
+            &shop,
+        ))
+        .await;
     let summary = summary.assert_status(200);
     assert_eq!(summary["orders"]["count"], 1);
     assert_eq!(summary["orders"]["revenue"], 2000);
     assert_eq!(summary["payments"]["by_method"]["card"], 2000);
     assert_eq!(summary["inventory"]["product_count"], 1);
-    let rival_summary = split.send(split.tenant(&split.front, Method::GET, "/dashboard/summary", "split_rival", &rival)).await;
+    let rival_summary = split
+        .send(split.tenant(
+            &split.front,
+            Method::GET,
+            "/dashboard/summary",
+            "split_rival",
+            &rival,
+        ))
+        .await;
     assert_eq!(rival_summary.assert_status(200)["orders"]["count"], 0);
     assert_eq!(rival_summary.body["payments"]["total"], 0);
 
     // A refund crosses both processes.
     let refund = format!("/orders/{}/refund", placed["id"].as_str().unwrap());
-    let refunded = split.send(split.tenant(&split.front, Method::POST, &refund, "split_shop", &shop)).await;
+    let refunded = split
+        .send(split.tenant(&split.front, Method::POST, &refund, "split_shop", &shop))
+        .await;
     assert_eq!(refunded.assert_status(200)["status"], "refunded");
-    let stock = split.send(split.tenant(&split.stock_side, Method::GET, &product_path, "split_shop", &shop)).await;
+    let stock = split
+        .send(split.tenant(
+            &split.stock_side,
+            Method::GET,
+            &product_path,
+            "split_shop",
+            &shop,
+        ))
+        .await;
     assert_eq!(stock.body["stock"], 5);
 
     // Isolation through both processes: another tenant's token is a mismatch, its objects do not exist.
-    for (process, path) in [(&split.front, "/orders"), (&split.stock_side, "/products"), (&split.stock_side, "/payments")] {
-        split.send(split.tenant(process, Method::GET, path, "split_shop", &rival)).await.assert_error(403, "tenant_mismatch");
+    for (process, path) in [
+        (&split.front, "/orders"),
+        (&split.stock_side, "/products"),
+        (&split.stock_side, "/payments"),
+    ] {
+        split
+            .send(split.tenant(process, Method::GET, path, "split_shop", &rival))
+            .await
+            .assert_error(403, "tenant_mismatch");
     }
     split
-        .send(split.tenant(&split.stock_side, Method::GET, &product_path, "split_rival", &rival))
+        .send(split.tenant(
+            &split.stock_side,
+            Method::GET,
+            &product_path,
+            "split_rival",
+            &rival,
+        ))
         .await
         .assert_error(404, "not_found");
     split
-        .send(split.tenant(&split.front, Method::GET, &format!("/orders/{}", placed["id"].as_str().unwrap()), "split_rival", &rival))
+        .send(split.tenant(
+            &split.front,
+            Method::GET,
+            &format!("/orders/{}", placed["id"].as_str().unwrap()),
+            "split_rival",
+            &rival,
+        ))
         .await
         .assert_error(404, "not_found");
 }
@@ -215,31 +389,60 @@ async fn a_service_call_without_the_tenant_or_with_another_tenants_token_is_refu
     };
     let shop = split.create_tenant("call_shop", "schema").await;
     let rival = split.create_tenant("call_rival", "shared").await;
-    let keys = tenancy::JwtKeys::from_settings(None, Some(JWT_SECRET), Duration::from_secs(60)).unwrap();
+    let keys =
+        tenancy::JwtKeys::from_settings(None, Some(JWT_SECRET), Duration::from_secs(60)).unwrap();
     let service_token = keys.service_token();
     let summary = format!("{}/internal/inventory/summary", split.stock_side.base);
 
     // With the service token and the user's own token: the call goes through.
     let allowed = split
-        .send(split.client.get(&summary).header("x-service-token", &service_token).header("x-tenant-id", "call_shop").bearer_auth(&shop))
+        .send(
+            split
+                .client
+                .get(&summary)
+                .header("x-service-token", &service_token)
+                .header("x-tenant-id", "call_shop")
+                .bearer_auth(&shop),
+        )
         .await;
     assert_eq!(allowed.assert_status(200)["product_count"], 0);
     // Without the tenant: refused before anything else.
     split
-        .send(split.client.get(&summary).header("x-service-token", &service_token).bearer_auth(&shop))
+        .send(
+            split
+                .client
+                .get(&summary)
+                .header("x-service-token", &service_token)
+                .bearer_auth(&shop),
+        )
         .await
         .assert_error(400, "missing_tenant");
     // With another tenant's token: the receiving service checks the claim again.
     split
-        .send(split.client.get(&summary).header("x-service-token", &service_token).header("x-tenant-id", "call_shop").bearer_auth(&rival))
+        .send(
+            split
+                .client
+                .get(&summary)
+                .header("x-service-token", &service_token)
+                .header("x-tenant-id", "call_shop")
+                .bearer_auth(&rival),
+        )
         .await
         .assert_error(403, "tenant_mismatch");
     // With a cashier's token on an owner-or-manager call: the role is checked again.
     split
         .send(
             split
-                .tenant(&split.front, Method::POST, "/auth/register", "call_shop", &shop)
-                .json(&json!({"username": "till", "password": "till-password-1", "role": "cashier"})),
+                .tenant(
+                    &split.front,
+                    Method::POST,
+                    "/auth/register",
+                    "call_shop",
+                    &shop,
+                )
+                .json(
+                    &json!({"username": "till", "password": "till-password-1", "role": "cashier"}),
+                ),
         )
         .await
         .assert_status(201);
@@ -257,16 +460,36 @@ async fn a_service_call_without_the_tenant_or_with_another_tenants_token_is_refu
         .unwrap()
         .to_owned();
     split
-        .send(split.client.get(&summary).header("x-service-token", &service_token).header("x-tenant-id", "call_shop").bearer_auth(&cashier))
+        .send(
+            split
+                .client
+                .get(&summary)
+                .header("x-service-token", &service_token)
+                .header("x-tenant-id", "call_shop")
+                .bearer_auth(&cashier),
+        )
         .await
         .assert_error(403, "forbidden");
     // Without the service token (a user calling an internal route): it does not exist.
     split
-        .send(split.client.get(&summary).header("x-tenant-id", "call_shop").bearer_auth(&shop))
+        .send(
+            split
+                .client
+                .get(&summary)
+                .header("x-tenant-id", "call_shop")
+                .bearer_auth(&shop),
+        )
         .await
         .assert_error(404, "not_found");
     split
-        .send(split.client.get(&summary).header("x-service-token", "0".repeat(64)).header("x-tenant-id", "call_shop").bearer_auth(&shop))
+        .send(
+            split
+                .client
+                .get(&summary)
+                .header("x-service-token", "0".repeat(64))
+                .header("x-tenant-id", "call_shop")
+                .bearer_auth(&shop),
+        )
         .await
         .assert_error(404, "not_found");
 }
