@@ -112,7 +112,7 @@ impl ValidSettingsPatch {
 }
 
 /// Stored settings; `tenant_id`, `name` and `business_type` come from the catalog.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct StoredSettings {
     pub currency: String,
     pub tax_rate_bps: i32,

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use tenancy::extract::Json;
-use tenancy::{AnyRole, ApiError, Authorized, OwnerOnly, TenantScope};
+use tenancy::{AnyRole, ApiError, Authorized, CacheKey, OwnerOnly, TenantScope};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -20,9 +20,18 @@ async fn get_settings(
     State(state): State<AuthState>,
     caller: Authorized<AnyRole>,
 ) -> Result<Json<TenantSettings>, ApiError> {
-    let tx = state.tenancy.db.begin(&caller.context).await?;
-    let stored = settings::load_settings(&tx).await?;
-    tx.commit().await?;
+    let tenant = &caller.tenant().id;
+    let cached = state.tenancy.cache.get::<settings::StoredSettings>(tenant, CacheKey::Settings);
+    let stored = match cached.await {
+        Some(stored) => stored,
+        None => {
+            let tx = state.tenancy.db.begin(&caller.context).await?;
+            let stored = settings::load_settings(&tx).await?;
+            tx.commit().await?;
+            state.tenancy.cache.set(tenant, CacheKey::Settings, &stored).await;
+            stored
+        }
+    };
     Ok(Json(TenantSettings::new(caller.tenant(), stored)))
 }
 
@@ -56,5 +65,8 @@ async fn patch_settings(
         caller.tenant().clone()
     };
     tx.commit().await?;
+    let id = &caller.tenant().id;
+    state.tenancy.cache.invalidate(id, CacheKey::Settings).await;
+    state.tenancy.cache.invalidate(id, CacheKey::DashboardSummary).await;
     Ok(Json(TenantSettings::new(&tenant, stored)))
 }

@@ -25,6 +25,8 @@ pub struct DashboardState {
     pub orders: Arc<dyn orders::OrdersApi>,
     pub inventory: Arc<dyn inventory::InventoryApi>,
     pub payments: Arc<dyn payments::PaymentsApi>,
+    /// Keeps a summary for a few seconds; every write that changes one drops it.
+    pub cache: Arc<tenancy::TenantCache>,
 }
 
 /// The dashboard's routes; they need the tenant resolver in front of them.

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use tenancy::extract::Json;
-use tenancy::{ApiError, Authorized, OwnerOrManager};
+use tenancy::{ApiError, Authorized, CacheKey, OwnerOrManager, TenantScope};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -23,7 +23,13 @@ async fn summary(
     State(state): State<DashboardState>,
     caller: Authorized<OwnerOrManager>,
 ) -> Result<Json<Summary>, ApiError> {
-    Ok(Json(build_summary(&state, &caller.context).await?))
+    let tenant = &caller.tenant().id;
+    if let Some(summary) = state.cache.get::<Summary>(tenant, CacheKey::DashboardSummary).await {
+        return Ok(Json(summary));
+    }
+    let summary = build_summary(&state, &caller.context).await?;
+    state.cache.set(tenant, CacheKey::DashboardSummary, &summary).await;
+    Ok(Json(summary))
 }
 
 /// A plain question about the tenant's summary, answered from the caller's tenant only.

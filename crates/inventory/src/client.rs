@@ -12,6 +12,7 @@ use tenancy::peer::PeerClient;
 use tenancy::{ApiError, Tenancy, TenantContext};
 use uuid::Uuid;
 
+use crate::cache::forget_products;
 use crate::reservations::{self, InventorySummary, ReserveItem, ReservedLine};
 
 #[async_trait]
@@ -68,6 +69,8 @@ impl InventoryApi for LocalInventory {
         let tx = self.tenancy.db.begin_provisional(context).await?;
         let lines = reservations::reserve(&tx, order_id, items, self.reservation_ttl).await?;
         tx.commit().await?;
+        let products: Vec<Uuid> = lines.iter().map(|line| line.product_id).collect();
+        forget_products(&self.tenancy, context, &products).await;
         Ok(lines)
     }
 
@@ -88,14 +91,18 @@ impl InventoryApi for LocalInventory {
         order_id: Uuid,
     ) -> Result<(), ApiError> {
         let tx = self.tenancy.db.begin(context).await?;
-        reservations::release(&tx, order_id).await?;
-        Ok(tx.commit().await?)
+        let products = reservations::release(&tx, order_id).await?;
+        tx.commit().await?;
+        forget_products(&self.tenancy, context, &products).await;
+        Ok(())
     }
 
     async fn return_stock(&self, context: &TenantContext, order_id: Uuid) -> Result<(), ApiError> {
         let tx = self.tenancy.db.begin(context).await?;
-        reservations::return_stock(&tx, order_id).await?;
-        Ok(tx.commit().await?)
+        let products = reservations::return_stock(&tx, order_id).await?;
+        tx.commit().await?;
+        forget_products(&self.tenancy, context, &products).await;
+        Ok(())
     }
 
     async fn summary(&self, context: &TenantContext) -> Result<InventorySummary, ApiError> {

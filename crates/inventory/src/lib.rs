@@ -1,6 +1,7 @@
 //! The inventory service (API.md §5): products, their stock, and the reservations that hold
 //! stock while an order is placed.
 
+pub mod cache;
 mod client;
 mod internal_routes;
 pub mod products;

@@ -148,34 +148,35 @@ async fn give_back(
     order_id: Uuid,
     from: &[&str],
     to: &str,
-) -> Result<u64, ApiError> {
-    Ok(tx
-        .execute(
+) -> Result<Vec<Uuid>, ApiError> {
+    let rows = tx
+        .query(
             "WITH changed AS (UPDATE reservations SET status = $4, updated_at = now() \
                               WHERE tenant_id = $1 AND order_id = $2 AND status = ANY($3) RETURNING order_id), \
              back AS (SELECT l.product_id, l.quantity FROM reservation_lines l JOIN changed c ON c.order_id = l.order_id \
                       WHERE l.tenant_id = $1) \
              UPDATE products p SET stock = p.stock + b.quantity, updated_at = now() \
-             FROM back b WHERE p.tenant_id = $1 AND p.id = b.product_id",
+             FROM back b WHERE p.tenant_id = $1 AND p.id = b.product_id RETURNING p.id",
             &[&tx.tenant_id(), &order_id, &from, &to],
         )
-        .await?)
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
-/// Undoes a reservation of an order that failed, held or committed.
-pub async fn release(tx: &ScopedTx, order_id: Uuid) -> Result<(), ApiError> {
-    give_back(tx, order_id, &["held", "committed"], "released").await?;
-    Ok(())
+/// Undoes a reservation of an order that failed, held or committed; the products whose stock
+/// came back.
+pub async fn release(tx: &ScopedTx, order_id: Uuid) -> Result<Vec<Uuid>, ApiError> {
+    give_back(tx, order_id, &["held", "committed"], "released").await
 }
 
-/// Puts back the stock of a refunded order.
-pub async fn return_stock(tx: &ScopedTx, order_id: Uuid) -> Result<(), ApiError> {
-    give_back(tx, order_id, &["committed"], "returned").await?;
-    Ok(())
+/// Puts back the stock of a refunded order; the products whose stock came back.
+pub async fn return_stock(tx: &ScopedTx, order_id: Uuid) -> Result<Vec<Uuid>, ApiError> {
+    give_back(tx, order_id, &["committed"], "returned").await
 }
 
-/// Releases every held reservation whose time ran out (a process died while placing an order).
-pub async fn release_expired(tx: &ScopedTx) -> Result<u64, ApiError> {
+/// Releases every held reservation whose time ran out (a process died while placing an order);
+/// how many, and the products whose stock came back.
+pub async fn release_expired(tx: &ScopedTx) -> Result<(u64, Vec<Uuid>), ApiError> {
     let released = tx
         .query(
             "WITH expired AS (UPDATE reservations SET status = 'released', updated_at = now() \
@@ -184,14 +185,14 @@ pub async fn release_expired(tx: &ScopedTx) -> Result<u64, ApiError> {
                       JOIN expired e ON e.order_id = l.order_id WHERE l.tenant_id = $1 GROUP BY l.product_id), \
              restocked AS (UPDATE products p SET stock = p.stock + b.quantity, updated_at = now() \
                            FROM back b WHERE p.tenant_id = $1 AND p.id = b.product_id RETURNING p.id) \
-             SELECT (SELECT count(*) FROM expired), (SELECT count(*) FROM restocked)",
+             SELECT (SELECT count(*) FROM expired), (SELECT array_agg(id) FROM restocked)",
             &[&tx.tenant_id()],
         )
         .await?;
-    Ok(released
-        .first()
-        .map(|row| row.get::<_, i64>(0) as u64)
-        .unwrap_or(0))
+    let row = released.first();
+    let count = row.map(|row| row.get::<_, i64>(0) as u64).unwrap_or(0);
+    let products: Option<Vec<Uuid>> = row.and_then(|row| row.get(1));
+    Ok((count, products.unwrap_or_default()))
 }
 
 /// Product count and low-stock products (`stock <= low_stock_threshold`), live ones only.

@@ -4,13 +4,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Deserializer};
 use tenancy::extract::{Json, Path, Query};
-use tenancy::{AnyRole, ApiError, Authorized, OwnerOrManager};
+use tenancy::{AnyRole, ApiError, Authorized, CacheKey, OwnerOrManager, TenantScope};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::InventoryState;
+use crate::cache::forget_products;
 use crate::products::{self, ListQuery, NewProduct, Product, ProductChanges};
 
 pub(crate) fn router() -> OpenApiRouter<InventoryState> {
@@ -79,6 +80,7 @@ async fn create_product(
     let tx = state.tenancy.db.begin(&caller.context).await?;
     let product = products::create(&tx, new).await?;
     tx.commit().await?;
+    forget_products(&state.tenancy, &caller.context, &[product.id]).await;
     Ok((StatusCode::CREATED, Json(product)))
 }
 
@@ -122,10 +124,16 @@ async fn get_product(
     caller: Authorized<AnyRole>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Product>, ApiError> {
+    let tenant = &caller.tenant().id;
+    if let Some(product) = state.tenancy.cache.get::<Product>(tenant, CacheKey::Product(id)).await {
+        return Ok(Json(product));
+    }
     let tx = state.tenancy.db.begin(&caller.context).await?;
     let product = products::find(&tx, id).await?;
     tx.commit().await?;
-    product.map(Json).ok_or_else(ApiError::not_found)
+    let product = product.ok_or_else(ApiError::not_found)?;
+    state.tenancy.cache.set(tenant, CacheKey::Product(id), &product).await;
+    Ok(Json(product))
 }
 
 /// Distinguishes a field that is absent from one that is `null`.
@@ -190,6 +198,7 @@ async fn update_product(
     let tx = state.tenancy.db.begin(&caller.context).await?;
     let product = products::update(&tx, id, changes).await?;
     tx.commit().await?;
+    forget_products(&state.tenancy, &caller.context, &[id]).await;
     product.map(Json).ok_or_else(ApiError::not_found)
 }
 
@@ -204,6 +213,7 @@ async fn delete_product(
     let tx = state.tenancy.db.begin(&caller.context).await?;
     let archived = products::archive(&tx, id).await?;
     tx.commit().await?;
+    forget_products(&state.tenancy, &caller.context, &[id]).await;
     if archived {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -238,5 +248,6 @@ async fn adjust_stock(
     let tx = state.tenancy.db.begin(&caller.context).await?;
     let product = products::adjust_stock(&tx, id, body.delta, &reason).await?;
     tx.commit().await?;
+    forget_products(&state.tenancy, &caller.context, &[id]).await;
     product.map(Json).ok_or_else(ApiError::not_found)
 }

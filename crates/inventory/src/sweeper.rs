@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tenancy::{ResolvedTenant, Tenancy, TenantContext};
 
+use crate::cache::forget_products;
 use crate::reservations;
 
 /// One pass over every tenant; returns how many reservations were released.
@@ -20,8 +21,9 @@ pub async fn release_expired_reservations(tenancy: &Arc<Tenancy>) -> anyhow::Res
         let context = TenantContext::system(&scope);
         let result = async {
             let tx = tenancy.db.begin(&context).await?;
-            let count = reservations::release_expired(&tx).await?;
+            let (count, products) = reservations::release_expired(&tx).await?;
             tx.commit().await?;
+            forget_products(tenancy, &context, &products).await;
             Ok::<_, tenancy::ApiError>(count)
         }
         .await;

@@ -7,7 +7,7 @@
 //! A process that dies halfway leaves a pending order: the sweeper undoes it once it is older
 //! than the saga timeout, and a held reservation expires on its own.
 
-use tenancy::{ApiError, TenantContext};
+use tenancy::{ApiError, CacheKey, TenantContext, TenantScope};
 use uuid::Uuid;
 
 use inventory::ReservedLine;
@@ -97,7 +97,10 @@ pub async fn place_order(
     .await;
 
     match result {
-        Ok(order) => Ok(order),
+        Ok(order) => {
+            forget_summary(state, context).await;
+            Ok(order)
+        }
         // A simulated death: no compensation, as if the process had gone.
         Err(Failure::Crash(error)) => Err(error),
         Err(Failure::Failed(error)) => {
@@ -105,6 +108,12 @@ pub async fn place_order(
             Err(error)
         }
     }
+}
+
+/// The dashboard summary counts orders and payments: drop it once they changed.
+async fn forget_summary(state: &OrdersState, context: &TenantContext) {
+    let tenant = &context.tenant().id;
+    state.tenancy.cache.invalidate(tenant, CacheKey::DashboardSummary).await;
 }
 
 /// A step failed (compensate), or the process "died" (do nothing).
@@ -189,5 +198,6 @@ pub async fn refund_order(
     let tx = state.tenancy.db.begin(context).await?;
     let refunded = repository::mark_refunded(&tx, order_id).await?;
     tx.commit().await?;
+    forget_summary(state, context).await;
     refunded.ok_or_else(|| ApiError::conflict("this order is already refunded"))
 }

@@ -1,26 +1,23 @@
 //! The catalog of tenants (`tenantpos.tenants`), which is the operator's and not a tenant table.
-//! The resolver's lookups are cached in process for at most a second, so a suspend made by
-//! another process takes effect within one second, and at once in the process that made it.
+//! The resolver's lookups go through the `TenantCache`, which every change invalidates: at once
+//! in the process that made it, within a second everywhere else.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
-use moka::future::Cache;
 
+use crate::cache::{CacheKey, TenantCache};
 use crate::error::ApiError;
 use crate::tenant::{BusinessType, Strategy, Tenant, TenantStatus};
 use crate::tenant_id::TenantId;
-
-const LOOKUP_TTL: Duration = Duration::from_secs(1);
 
 pub struct Catalog {
     /// The app role's pool: reads the catalog and writes the audit.
     app: Pool,
     /// The owner's pool: changes the catalog.
     owner: Pool,
-    cache: Cache<TenantId, Arc<Tenant>>,
+    cache: Arc<TenantCache>,
 }
 
 /// What a new catalog entry says; it stays invisible to tenant traffic until activated.
@@ -36,14 +33,11 @@ const SELECT_VISIBLE: &str = "SELECT id, name, business_type, strategy, cluster,
      FROM tenantpos.tenants WHERE id = $1 AND status <> 'provisioning'";
 
 impl Catalog {
-    pub fn new(db: &crate::TenantDb, owner: Pool) -> Self {
+    pub fn new(db: &crate::TenantDb, owner: Pool, cache: Arc<TenantCache>) -> Self {
         Self {
             app: db.main_pool().clone(),
             owner,
-            cache: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(LOOKUP_TTL)
-                .build(),
+            cache,
         }
     }
 
@@ -53,22 +47,22 @@ impl Catalog {
 
     /// The tenant, if it exists and is provisioned (checks 3 and 4 of API.md §3 read this).
     pub async fn lookup(&self, id: &TenantId) -> Result<Option<Arc<Tenant>>, ApiError> {
-        if let Some(tenant) = self.cache.get(id).await {
-            return Ok(Some(tenant));
+        if let Some(tenant) = self.cache.get::<Tenant>(id, CacheKey::Tenant).await {
+            return Ok(Some(Arc::new(tenant)));
         }
         let client = self.app.get().await?;
         let statement = client.prepare_cached(SELECT_VISIBLE).await?;
         let Some(row) = client.query_opt(&statement, &[&id.as_str()]).await? else {
             return Ok(None);
         };
-        let tenant = Arc::new(Tenant::from_row(&row).map_err(ApiError::internal)?);
-        self.cache.insert(id.clone(), tenant.clone()).await;
-        Ok(Some(tenant))
+        let tenant = Tenant::from_row(&row).map_err(ApiError::internal)?;
+        self.cache.set(id, CacheKey::Tenant, &tenant).await;
+        Ok(Some(Arc::new(tenant)))
     }
 
     /// Drops the cached lookup after a change made by this process.
     pub async fn invalidate(&self, id: &TenantId) {
-        self.cache.invalidate(id).await;
+        self.cache.invalidate(id, CacheKey::Tenant).await;
     }
 
     /// The tenant as the operator sees it, uncached.

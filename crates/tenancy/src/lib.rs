@@ -2,6 +2,7 @@
 //! database transaction a tenant's transaction. Domain crates reach PostgreSQL only through
 //! `TenantDb::begin`, which needs a checked tenant.
 
+pub mod cache;
 pub mod catalog;
 pub mod context;
 pub mod db;
@@ -17,11 +18,9 @@ pub mod tenant_id;
 pub mod token;
 
 use std::sync::Arc;
-use std::time::Duration;
-
-use moka::future::Cache;
 use uuid::Uuid;
 
+pub use cache::{CacheKey, TenantCache};
 pub use catalog::Catalog;
 pub use context::{
     AnyRole, Authorized, OwnerOnly, OwnerOrManager, PeerCall, Principal, ResolvedTenant, Role,
@@ -34,17 +33,13 @@ pub use tenant::{BusinessType, Strategy, Tenant, TenantStatus};
 pub use tenant_id::TenantId;
 pub use token::JwtKeys;
 
-/// How long this process trusts what it read of a user's status; another process's user
-/// deletion takes effect here within this time.
-const USER_STATUS_TTL: Duration = Duration::from_secs(1);
-
 /// What every tenant request needs: the catalog, the storage, the keys and the budgets.
 pub struct Tenancy {
     pub db: Arc<TenantDb>,
     pub catalog: Catalog,
     pub keys: JwtKeys,
     pub rate_limit: TenantRateLimiter,
-    user_status: Cache<(TenantId, Uuid), Option<Role>>,
+    pub cache: Arc<TenantCache>,
 }
 
 impl std::fmt::Debug for Tenancy {
@@ -59,16 +54,14 @@ impl Tenancy {
         catalog: Catalog,
         keys: JwtKeys,
         rate_limit: TenantRateLimiter,
+        cache: Arc<TenantCache>,
     ) -> Self {
         Self {
             db,
             catalog,
             keys,
             rate_limit,
-            user_status: Cache::builder()
-                .max_capacity(1_000_000)
-                .time_to_live(USER_STATUS_TTL)
-                .build(),
+            cache,
         }
     }
 
@@ -78,8 +71,8 @@ impl Tenancy {
         scope: &ResolvedTenant,
         user: Uuid,
     ) -> Result<Option<Role>, ApiError> {
-        let key = (scope.tenant().id.clone(), user);
-        if let Some(status) = self.user_status.get(&key).await {
+        let tenant = &scope.tenant().id;
+        if let Some(status) = self.cache.get(tenant, CacheKey::UserStatus(user)).await {
             return Ok(status);
         }
         let tx = self.db.begin(scope).await?;
@@ -91,12 +84,12 @@ impl Tenancy {
             .await?;
         tx.commit().await?;
         let status = row.and_then(|row| Role::parse(row.get(0)));
-        self.user_status.insert(key, status).await;
+        self.cache.set(tenant, CacheKey::UserStatus(user), &status).await;
         Ok(status)
     }
 
     /// Forgets what this process knows of a user, after deleting it.
     pub async fn forget_user(&self, tenant: &TenantId, user: Uuid) {
-        self.user_status.invalidate(&(tenant.clone(), user)).await;
+        self.cache.invalidate(tenant, CacheKey::UserStatus(user)).await;
     }
 }

@@ -37,7 +37,7 @@ pub enum TenantStatus {
 }
 
 /// A catalog entry: `{"id","name","business_type","strategy","cluster","status","created_at"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Tenant {
     #[schema(value_type = String, example = "retail_01")]
     pub id: TenantId,

@@ -12,7 +12,7 @@ use axum::routing::get;
 use tenancy::db::{self, TenantDb};
 use tenancy::invariants::{check_app_role, check_tenant_tables};
 use tenancy::resolver::resolve_tenant;
-use tenancy::{ApiError, Catalog, ErrorCode, JwtKeys, Tenancy, TenantRateLimiter};
+use tenancy::{ApiError, Catalog, ErrorCode, JwtKeys, Tenancy, TenantCache, TenantRateLimiter};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -62,12 +62,18 @@ async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<Arc<Tenan
     check_tenant_tables(&owner).await?;
 
     let tenant_db = Arc::new(TenantDb::new(storage.clone(), 24));
-    let catalog = Catalog::new(&tenant_db, db::pool(storage.owner.clone(), 4));
+    let cache = Arc::new(match settings.redis_url.as_deref().filter(|url| !url.is_empty()) {
+        Some(url) => TenantCache::with_redis(&storage.deployment_database, url)
+            .context("TENANTPOS_REDIS_URL is not a Redis URL")?,
+        None => TenantCache::in_process(&storage.deployment_database),
+    });
+    let catalog = Catalog::new(&tenant_db, db::pool(storage.owner.clone(), 4), cache.clone());
     Ok(Arc::new(Tenancy::new(
         tenant_db,
         catalog,
         keys,
         TenantRateLimiter::new(settings.tenant_rate),
+        cache,
     )))
 }
 
@@ -173,7 +179,9 @@ async fn health() -> impl IntoResponse {
 
 async fn ready(State(tenancy): State<Arc<Tenancy>>) -> Response {
     if tenancy.db.ping().await {
-        axum::Json(serde_json::json!({"status": "ready", "database": "ok"})).into_response()
+        // A degraded cache is served around (from PostgreSQL): ready, but say so.
+        let cache = tenancy.cache.status();
+        axum::Json(serde_json::json!({"status": "ready", "database": "ok", "cache": cache})).into_response()
     } else {
         ApiError::new(ErrorCode::Unavailable, "PostgreSQL is unreachable")
             .with_retry_after(1)

@@ -131,6 +131,7 @@ pub fn wire(
             orders: orders_client,
             inventory,
             payments,
+            cache: tenancy.cache.clone(),
         }));
     }
     Ok(Wiring {

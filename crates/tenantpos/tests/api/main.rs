@@ -3,6 +3,7 @@
 mod admin;
 mod auth;
 mod bad_input;
+mod cache;
 mod dashboard;
 mod idempotency;
 mod isolation;

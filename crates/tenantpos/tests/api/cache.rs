@@ -1,0 +1,287 @@
+//! The tenant-aware cache: keys that always carry the tenant, no stale answer after a write (in
+//! one process, and within a second across processes sharing Redis), and Redis going down and
+//! coming back without a single failed request.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use rstest::rstest;
+use serde_json::{Value, json};
+use tenancy::{CacheKey, Strategy, TenantCache, TenantId};
+
+use crate::support::*;
+
+/// A Redis server of the test's own, on a port of its own, that the test can stop and start.
+struct RedisServer {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    fn start_on(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(10), "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { port, child: Some(child) }
+    }
+
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Self::start_on(port)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn eventually<F, Fut>(what: &str, within: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < within, "not within {within:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    start.elapsed()
+}
+
+async fn ready_cache(app: &TestApp) -> String {
+    let ready = app.send(app.client.get(app.url("/ready"))).await;
+    ready.body["cache"].as_str().unwrap_or("").to_owned()
+}
+
+#[rstest]
+#[case::in_process(false)]
+#[case::redis(true)]
+#[tokio::test]
+async fn the_same_key_for_two_tenants_holds_each_its_own_value(#[case] with_redis: bool) {
+    let redis = RedisServer::start();
+    let deployment = format!("seed_{}", uuid::Uuid::new_v4().simple());
+    let cache = Arc::new(if with_redis {
+        TenantCache::with_redis(&deployment, &redis.url()).unwrap()
+    } else {
+        TenantCache::in_process(&deployment)
+    });
+    if with_redis {
+        eventually("the cache connects", Duration::from_secs(5), || async { cache.status() == tenancy::cache::CacheStatus::Ok }).await;
+    }
+    let first = TenantId::parse("first_shop").unwrap();
+    let second = TenantId::parse("second_shop").unwrap();
+    let product = uuid::Uuid::now_v7();
+    cache.set(&first, CacheKey::Product(product), &json!({"owner": "first"})).await;
+    cache.set(&second, CacheKey::Product(product), &json!({"owner": "second"})).await;
+    for _ in 0..2 {
+        let a: Value = cache.get(&first, CacheKey::Product(product)).await.unwrap();
+        let b: Value = cache.get(&second, CacheKey::Product(product)).await.unwrap();
+        assert_eq!((a["owner"].as_str(), b["owner"].as_str()), (Some("first"), Some("second")));
+        if !with_redis {
+            break;
+        }
+        // Past the in-process lifetime the values come from Redis, still each its own.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    cache.invalidate(&first, CacheKey::Product(product)).await;
+    assert!(cache.get::<Value>(&first, CacheKey::Product(product)).await.is_none());
+    assert!(cache.get::<Value>(&second, CacheKey::Product(product)).await.is_some(), "only the first tenant's entry went");
+}
+
+#[rstest]
+#[case::in_process(false)]
+#[case::redis(true)]
+#[tokio::test]
+async fn a_write_is_read_back_at_once(#[case] with_redis: bool) {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let app = spawn_app_with(|settings| {
+        if with_redis {
+            settings.redis_url = Some(url);
+        }
+    })
+    .await;
+    if with_redis {
+        eventually("the cache connects", Duration::from_secs(5), || async { ready_cache(&app).await == "ok" }).await;
+    } else {
+        assert_eq!(ready_cache(&app).await, "in_process");
+    }
+    let tenant = app.create_tenant("fresh_shop", Strategy::Schema).await;
+    let product = app.create_product(&tenant, "TEA", 300, 10).await;
+    let path = format!("/products/{}", product["id"].as_str().unwrap());
+    for round in 0..3 {
+        app.call(Method::GET, &path, &tenant, None).await.assert_status(200);
+        let price = 400 + round;
+        app.call(Method::PATCH, &path, &tenant, Some(json!({"price": price}))).await.assert_status(200);
+        assert_eq!(app.call(Method::GET, &path, &tenant, None).await.body["price"], price);
+    }
+    // Stock moved by an order shows at once too.
+    app.call(Method::POST, "/orders", &tenant, Some(json!({"items": [{"product_id": product["id"], "quantity": 3}]})))
+        .await
+        .assert_status(201);
+    assert_eq!(app.call(Method::GET, &path, &tenant, None).await.body["stock"], 7);
+    app.call(Method::GET, "/settings", &tenant, None).await.assert_status(200);
+    app.call(Method::PATCH, "/settings", &tenant, Some(json!({"currency": "JPY", "name": "Renamed"}))).await.assert_status(200);
+    let settings = app.call(Method::GET, "/settings", &tenant, None).await;
+    assert_eq!((settings.body["currency"].as_str(), settings.body["name"].as_str()), (Some("JPY"), Some("Renamed")));
+    // The dashboard follows an order at once, cached or not.
+    let before = app.call(Method::GET, "/dashboard/summary", &tenant, None).await.body["orders"]["count"].clone();
+    app.call(Method::POST, "/orders", &tenant, Some(json!({"items": [{"product_id": product["id"], "quantity": 1}]})))
+        .await
+        .assert_status(201);
+    let after = app.call(Method::GET, "/dashboard/summary", &tenant, None).await;
+    assert_eq!(after.body["orders"]["count"], before.as_i64().unwrap() + 1);
+}
+
+/// A second process over the first one's database and Redis.
+async fn second_process(app: &TestApp) -> (String, tokio::task::JoinHandle<()>, tenantpos::services::BackgroundTasks) {
+    let second = tenantpos::app::build(&app.settings, &tenantpos::config::ServiceSet::all()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = second.router;
+    let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (base, server, second.background)
+}
+
+#[tokio::test]
+async fn changes_reach_another_process_sharing_redis_within_a_second() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let app = spawn_app_with(|settings| settings.redis_url = Some(url)).await;
+    let (other, server, _background) = second_process(&app).await;
+    eventually("both caches connect", Duration::from_secs(5), || async {
+        let theirs = app.send(app.client.get(format!("{other}/ready"))).await;
+        ready_cache(&app).await == "ok" && theirs.body["cache"] == "ok"
+    })
+    .await;
+    let tenant = app.create_tenant("shared_view", Strategy::Shared).await;
+    let (clerk, clerk_token) = app.user_with_role(&tenant, "clerk", "cashier").await;
+    let product = app.create_product(&tenant, "P", 100, 5).await;
+    let path = format!("/products/{}", product["id"].as_str().unwrap());
+    let there = |method: Method, path: &str, token: &str| {
+        app.client
+            .request(method, format!("{other}{path}"))
+            .header("x-tenant-id", "shared_view")
+            .bearer_auth(token)
+    };
+    // Warm the other process's caches.
+    app.send(there(Method::GET, &path, &tenant.owner_token)).await.assert_status(200);
+    app.send(there(Method::GET, "/settings", &tenant.owner_token)).await.assert_status(200);
+    app.send(there(Method::GET, "/auth/me", &clerk_token)).await.assert_status(200);
+
+    app.call(Method::PATCH, &path, &tenant, Some(json!({"price": 999}))).await.assert_status(200);
+    eventually("the price change", Duration::from_secs(1), || async {
+        app.send(there(Method::GET, &path, &tenant.owner_token)).await.body["price"] == 999
+    })
+    .await;
+    app.call(Method::PATCH, "/settings", &tenant, Some(json!({"tax_rate_bps": 700}))).await.assert_status(200);
+    eventually("the settings change", Duration::from_secs(1), || async {
+        app.send(there(Method::GET, "/settings", &tenant.owner_token)).await.body["tax_rate_bps"] == 700
+    })
+    .await;
+    app.call(Method::DELETE, &format!("/users/{clerk}"), &tenant, None).await.assert_status(204);
+    eventually("the user deletion", Duration::from_secs(1), || async {
+        app.send(there(Method::GET, "/auth/me", &clerk_token)).await.status == 401
+    })
+    .await;
+    app.send(app.admin(Method::POST, "/admin/tenants/shared_view/suspend")).await.assert_status(200);
+    eventually("the suspension", Duration::from_secs(1), || async {
+        app.send(there(Method::GET, &path, &tenant.owner_token)).await.code() == "tenant_suspended"
+    })
+    .await;
+    app.send(app.admin(Method::POST, "/admin/tenants/shared_view/resume")).await.assert_status(200);
+    eventually("the resumption", Duration::from_secs(1), || async {
+        app.send(there(Method::GET, &path, &tenant.owner_token)).await.status == 200
+    })
+    .await;
+    server.abort();
+}
+
+#[tokio::test]
+async fn every_key_names_its_tenant_and_holds_only_its_data_and_a_purge_leaves_none() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let app = spawn_app_with(|settings| settings.redis_url = Some(url)).await;
+    eventually("the cache connects", Duration::from_secs(5), || async { ready_cache(&app).await == "ok" }).await;
+    let mut tenants = Vec::new();
+    for (id, strategy) in [("audit_one", Strategy::Shared), ("audit_two", Strategy::Schema), ("audit_three", Strategy::Database)] {
+        let tenant = app.create_tenant(id, strategy).await;
+        let product = app.create_product(&tenant, &format!("SKU-{id}"), 100, 3).await;
+        let path = format!("/products/{}", product["id"].as_str().unwrap());
+        app.call(Method::GET, &path, &tenant, None).await.assert_status(200);
+        app.call(Method::GET, "/settings", &tenant, None).await.assert_status(200);
+        app.call(Method::GET, "/dashboard/summary", &tenant, None).await.assert_status(200);
+        tenants.push(tenant);
+    }
+    let keys = app.tenancy.cache.redis_keys().await.unwrap();
+    assert!(keys.len() >= 12, "{keys:?}");
+    let mut connection = redis::Client::open(redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    for key in &keys {
+        let owner = tenants
+            .iter()
+            .find(|tenant| key.starts_with(&format!("tp:{}:{{{}}}:", app.database().name, tenant.id)))
+            .unwrap_or_else(|| panic!("{key} names none of the tenants as its hash tag"));
+        let value: String = redis::cmd("GET").arg(key).query_async(&mut connection).await.unwrap();
+        for other in tenants.iter().filter(|tenant| tenant.id != owner.id) {
+            assert!(!value.contains(&other.id), "{key} holds data of {}: {value}", other.id);
+        }
+    }
+    let first = TenantId::parse("audit_one").unwrap();
+    app.tenancy.cache.purge(&first).await.unwrap();
+    let left = app.tenancy.cache.redis_keys().await.unwrap();
+    assert!(left.iter().all(|key| !key.contains("{audit_one}")), "{left:?}");
+    assert_eq!(left.len(), keys.iter().filter(|key| !key.contains("{audit_one}")).count());
+}
+
+#[tokio::test]
+async fn redis_going_down_and_coming_back_fails_no_request() {
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    let app = spawn_app_with(|settings| settings.redis_url = Some(url)).await;
+    eventually("the cache connects", Duration::from_secs(5), || async { ready_cache(&app).await == "ok" }).await;
+    let tenant = app.create_tenant("sturdy_shop", Strategy::Shared).await;
+    let product = app.create_product(&tenant, "P", 100, 5).await;
+    let path = format!("/products/{}", product["id"].as_str().unwrap());
+    let expected = app.call(Method::GET, &path, &tenant, None).await.assert_status(200).clone();
+
+    redis.stop();
+    let down_since = Instant::now();
+    // Every request during the outage answers as before, from PostgreSQL.
+    while down_since.elapsed() < Duration::from_millis(1500) {
+        assert_eq!(app.call(Method::GET, &path, &tenant, None).await.assert_status(200), &expected);
+        app.call(Method::GET, "/settings", &tenant, None).await.assert_status(200);
+    }
+    assert_eq!(ready_cache(&app).await, "degraded");
+    // Writes are read back at once even now.
+    app.call(Method::PATCH, &path, &tenant, Some(json!({"name": "Renamed"}))).await.assert_status(200);
+    assert_eq!(app.call(Method::GET, &path, &tenant, None).await.body["name"], "Renamed");
+
+    let _redis = RedisServer::start_on(redis.port);
+    eventually("the cache comes back by itself", Duration::from_secs(10), || async { ready_cache(&app).await == "ok" }).await;
+    assert_eq!(app.call(Method::GET, &path, &tenant, None).await.body["name"], "Renamed");
+    app.call(Method::PATCH, &path, &tenant, Some(json!({"name": "Again"}))).await.assert_status(200);
+    assert_eq!(app.call(Method::GET, &path, &tenant, None).await.body["name"], "Again");
+}
