@@ -21,14 +21,21 @@ async fn get_settings(
     caller: Authorized<AnyRole>,
 ) -> Result<Json<TenantSettings>, ApiError> {
     let tenant = &caller.tenant().id;
-    let cached = state.tenancy.cache.get::<settings::StoredSettings>(tenant, CacheKey::Settings);
+    let cached = state
+        .tenancy
+        .cache
+        .get::<settings::StoredSettings>(tenant, CacheKey::Settings);
     let stored = match cached.await {
         Some(stored) => stored,
         None => {
             let tx = state.tenancy.db.begin(&caller.context).await?;
             let stored = settings::load_settings(&tx).await?;
             tx.commit().await?;
-            state.tenancy.cache.set(tenant, CacheKey::Settings, &stored).await;
+            state
+                .tenancy
+                .cache
+                .set(tenant, CacheKey::Settings, &stored)
+                .await;
             stored
         }
     };
@@ -67,6 +74,10 @@ async fn patch_settings(
     tx.commit().await?;
     let id = &caller.tenant().id;
     state.tenancy.cache.invalidate(id, CacheKey::Settings).await;
-    state.tenancy.cache.invalidate(id, CacheKey::DashboardSummary).await;
+    state
+        .tenancy
+        .cache
+        .invalidate(id, CacheKey::DashboardSummary)
+        .await;
     Ok(Json(TenantSettings::new(&tenant, stored)))
 }

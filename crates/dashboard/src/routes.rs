@@ -24,11 +24,18 @@ async fn summary(
     caller: Authorized<OwnerOrManager>,
 ) -> Result<Json<Summary>, ApiError> {
     let tenant = &caller.tenant().id;
-    if let Some(summary) = state.cache.get::<Summary>(tenant, CacheKey::DashboardSummary).await {
+    if let Some(summary) = state
+        .cache
+        .get::<Summary>(tenant, CacheKey::DashboardSummary)
+        .await
+    {
         return Ok(Json(summary));
     }
     let summary = build_summary(&state, &caller.context).await?;
-    state.cache.set(tenant, CacheKey::DashboardSummary, &summary).await;
+    state
+        .cache
+        .set(tenant, CacheKey::DashboardSummary, &summary)
+        .await;
     Ok(Json(summary))
 }
 

@@ -8,7 +8,13 @@ use uuid::Uuid;
 pub async fn forget_products(tenancy: &Tenancy, scope: &impl TenantScope, products: &[Uuid]) {
     let tenant = &scope.tenant().id;
     for product in products {
-        tenancy.cache.invalidate(tenant, CacheKey::Product(*product)).await;
+        tenancy
+            .cache
+            .invalidate(tenant, CacheKey::Product(*product))
+            .await;
     }
-    tenancy.cache.invalidate(tenant, CacheKey::DashboardSummary).await;
+    tenancy
+        .cache
+        .invalidate(tenant, CacheKey::DashboardSummary)
+        .await;
 }

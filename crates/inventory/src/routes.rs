@@ -125,14 +125,23 @@ async fn get_product(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Product>, ApiError> {
     let tenant = &caller.tenant().id;
-    if let Some(product) = state.tenancy.cache.get::<Product>(tenant, CacheKey::Product(id)).await {
+    if let Some(product) = state
+        .tenancy
+        .cache
+        .get::<Product>(tenant, CacheKey::Product(id))
+        .await
+    {
         return Ok(Json(product));
     }
     let tx = state.tenancy.db.begin(&caller.context).await?;
     let product = products::find(&tx, id).await?;
     tx.commit().await?;
     let product = product.ok_or_else(ApiError::not_found)?;
-    state.tenancy.cache.set(tenant, CacheKey::Product(id), &product).await;
+    state
+        .tenancy
+        .cache
+        .set(tenant, CacheKey::Product(id), &product)
+        .await;
     Ok(Json(product))
 }
 

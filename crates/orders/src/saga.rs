@@ -113,7 +113,11 @@ pub async fn place_order(
 /// The dashboard summary counts orders and payments: drop it once they changed.
 async fn forget_summary(state: &OrdersState, context: &TenantContext) {
     let tenant = &context.tenant().id;
-    state.tenancy.cache.invalidate(tenant, CacheKey::DashboardSummary).await;
+    state
+        .tenancy
+        .cache
+        .invalidate(tenant, CacheKey::DashboardSummary)
+        .await;
 }
 
 /// A step failed (compensate), or the process "died" (do nothing).

@@ -84,12 +84,16 @@ impl Tenancy {
             .await?;
         tx.commit().await?;
         let status = row.and_then(|row| Role::parse(row.get(0)));
-        self.cache.set(tenant, CacheKey::UserStatus(user), &status).await;
+        self.cache
+            .set(tenant, CacheKey::UserStatus(user), &status)
+            .await;
         Ok(status)
     }
 
     /// Forgets what this process knows of a user, after deleting it.
     pub async fn forget_user(&self, tenant: &TenantId, user: Uuid) {
-        self.cache.invalidate(tenant, CacheKey::UserStatus(user)).await;
+        self.cache
+            .invalidate(tenant, CacheKey::UserStatus(user))
+            .await;
     }
 }

@@ -5,8 +5,11 @@
 //! - `point_read/bare`: one SELECT by primary key on a pooled connection, no scope at all;
 //! - `point_read/scoped`: the same SELECT in a `ScopedTx` (BEGIN + set_config pipelined, the
 //!   query, COMMIT): the cost of the database layer of isolation;
-//! - `get_product/full`: `GET /products/{id}` through the whole router: checks 1–10, the scoped
-//!   transaction and the JSON answer.
+//! - `get_product/full`: `GET /products/{id}` through the whole router: checks 1–10, then the
+//!   product from the cache (warm in process, as in steady traffic) and the JSON answer;
+//! - `product_read/*` and `settings_read/*`: the cold read (a scoped transaction), a read warm
+//!   in process, and a read warm in Redis (the in-process entry dropped before each read).
+//!   Needs Redis on 127.0.0.1:6379 for the last.
 //!
 //! Needs PostgreSQL as `scripts/bootstrap.sh` leaves it; uses (and recreates) the database
 //! `tenantpos_bench`. Run: `cargo bench -p tenantpos --bench request_path`.
@@ -18,7 +21,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use http::Request;
 use tenancy::db;
 use tenancy::migrate::{execute_formatted, migrate_everything};
-use tenancy::{ResolvedTenant, Strategy, TenantId};
+use tenancy::{CacheKey, ResolvedTenant, Strategy, TenantId};
 use tenantpos::config::{ServiceSet, Settings};
 use tower::ServiceExt;
 
@@ -196,9 +199,129 @@ fn request_path(c: &mut Criterion) {
     });
 }
 
+fn cache_reads(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let fixture = runtime.block_on(fixture());
+    let tenancy = fixture.app.tenancy.clone();
+    let scope = runtime.block_on(async {
+        let tenant = tenancy
+            .catalog
+            .lookup(&fixture.tenant)
+            .await
+            .unwrap()
+            .unwrap();
+        ResolvedTenant::for_operator(tenant, tenancy.clone())
+    });
+    let in_process = Arc::new(tenancy::TenantCache::in_process("bench_in_process"));
+    let redis = runtime.block_on(async {
+        let cache = Arc::new(
+            tenancy::TenantCache::with_redis("bench_redis", "redis://127.0.0.1:6379").unwrap(),
+        );
+        for _ in 0..100 {
+            if cache.status() == tenancy::cache::CacheStatus::Ok {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        cache
+    });
+    let (product, settings) = runtime.block_on(async {
+        let tx = tenancy.db.begin(&scope).await.unwrap();
+        let product = inventory::products::find(&tx, fixture.product)
+            .await
+            .unwrap()
+            .unwrap();
+        let settings = auth::settings::load_settings(&tx).await.unwrap();
+        tx.commit().await.unwrap();
+        (product, settings)
+    });
+    let key = CacheKey::Product(fixture.product);
+    runtime.block_on(async {
+        for cache in [&in_process, &redis] {
+            cache.set(&fixture.tenant, key, &product).await;
+            cache
+                .set(&fixture.tenant, CacheKey::Settings, &settings)
+                .await;
+        }
+    });
+
+    let mut group = c.benchmark_group("product_read");
+    group.bench_function("cold", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let tx = tenancy.db.begin(&scope).await.unwrap();
+            let product = inventory::products::find(&tx, fixture.product)
+                .await
+                .unwrap()
+                .unwrap();
+            tx.commit().await.unwrap();
+            product
+        })
+    });
+    // In-process entries live a second: the rare miss puts the entry back.
+    group.bench_function("warm_in_process", |b| {
+        b.to_async(&runtime).iter(|| async {
+            match in_process
+                .get::<inventory::Product>(&fixture.tenant, key)
+                .await
+            {
+                Some(product) => product,
+                None => {
+                    in_process.set(&fixture.tenant, key, &product).await;
+                    product.clone()
+                }
+            }
+        })
+    });
+    group.bench_function("warm_in_redis", |b| {
+        b.to_async(&runtime).iter(|| async {
+            redis.forget_local();
+            redis
+                .get::<inventory::Product>(&fixture.tenant, key)
+                .await
+                .unwrap()
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("settings_read");
+    group.bench_function("cold", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let tx = tenancy.db.begin(&scope).await.unwrap();
+            let settings = auth::settings::load_settings(&tx).await.unwrap();
+            tx.commit().await.unwrap();
+            settings
+        })
+    });
+    group.bench_function("warm_in_process", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let cached = in_process
+                .get::<auth::settings::StoredSettings>(&fixture.tenant, CacheKey::Settings);
+            match cached.await {
+                Some(settings) => settings,
+                None => {
+                    in_process
+                        .set(&fixture.tenant, CacheKey::Settings, &settings)
+                        .await;
+                    settings.clone()
+                }
+            }
+        })
+    });
+    group.bench_function("warm_in_redis", |b| {
+        b.to_async(&runtime).iter(|| async {
+            redis.forget_local();
+            redis
+                .get::<auth::settings::StoredSettings>(&fixture.tenant, CacheKey::Settings)
+                .await
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(50).measurement_time(std::time::Duration::from_secs(4));
-    targets = request_path
+    targets = request_path, cache_reads
 }
 criterion_main!(benches);

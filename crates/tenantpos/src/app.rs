@@ -62,12 +62,18 @@ async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<Arc<Tenan
     check_tenant_tables(&owner).await?;
 
     let tenant_db = Arc::new(TenantDb::new(storage.clone(), 24));
-    let cache = Arc::new(match settings.redis_url.as_deref().filter(|url| !url.is_empty()) {
-        Some(url) => TenantCache::with_redis(&storage.deployment_database, url)
-            .context("TENANTPOS_REDIS_URL is not a Redis URL")?,
-        None => TenantCache::in_process(&storage.deployment_database),
-    });
-    let catalog = Catalog::new(&tenant_db, db::pool(storage.owner.clone(), 4), cache.clone());
+    let cache = Arc::new(
+        match settings.redis_url.as_deref().filter(|url| !url.is_empty()) {
+            Some(url) => TenantCache::with_redis(&storage.deployment_database, url)
+                .context("TENANTPOS_REDIS_URL is not a Redis URL")?,
+            None => TenantCache::in_process(&storage.deployment_database),
+        },
+    );
+    let catalog = Catalog::new(
+        &tenant_db,
+        db::pool(storage.owner.clone(), 4),
+        cache.clone(),
+    );
     Ok(Arc::new(Tenancy::new(
         tenant_db,
         catalog,
@@ -181,7 +187,8 @@ async fn ready(State(tenancy): State<Arc<Tenancy>>) -> Response {
     if tenancy.db.ping().await {
         // A degraded cache is served around (from PostgreSQL): ready, but say so.
         let cache = tenancy.cache.status();
-        axum::Json(serde_json::json!({"status": "ready", "database": "ok", "cache": cache})).into_response()
+        axum::Json(serde_json::json!({"status": "ready", "database": "ok", "cache": cache}))
+            .into_response()
     } else {
         ApiError::new(ErrorCode::Unavailable, "PostgreSQL is unreachable")
             .with_retry_after(1)

@@ -81,10 +81,23 @@ mod tests {
         let keys = KeyBuilder::new("pos");
         let tenant = TenantId::parse("shop_01").unwrap();
         let id = Uuid::nil();
-        assert_eq!(keys.key(&tenant, &CacheKey::Product(id)), format!("tp:pos:{{shop_01}}:product:{id}"));
-        assert_eq!(keys.key(&tenant, &CacheKey::Settings), "tp:pos:{shop_01}:settings");
-        assert!(keys.key(&tenant, &CacheKey::Tenant).starts_with(&keys.tenant_prefix(&tenant)));
+        assert_eq!(
+            keys.key(&tenant, &CacheKey::Product(id)),
+            format!("tp:pos:{{shop_01}}:product:{id}")
+        );
+        assert_eq!(
+            keys.key(&tenant, &CacheKey::Settings),
+            "tp:pos:{shop_01}:settings"
+        );
+        assert!(
+            keys.key(&tenant, &CacheKey::Tenant)
+                .starts_with(&keys.tenant_prefix(&tenant))
+        );
         let other = TenantId::parse("shop_011").unwrap();
-        assert!(!keys.key(&other, &CacheKey::Tenant).starts_with(&keys.tenant_prefix(&tenant)));
+        assert!(
+            !keys
+                .key(&other, &CacheKey::Tenant)
+                .starts_with(&keys.tenant_prefix(&tenant))
+        );
     }
 }

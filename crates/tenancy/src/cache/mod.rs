@@ -85,8 +85,9 @@ impl TenantCache {
         let local = Self::local_cache();
         let redis = Arc::new(RedisBackend::new(url)?);
         let dropper = local.clone();
-        let supervisor = tokio::spawn(redis.clone().supervise(keys.invalidation_channel(), move |target| {
-            match target {
+        let supervisor = tokio::spawn(redis.clone().supervise(
+            keys.invalidation_channel(),
+            move |target| match target {
                 None => dropper.invalidate_all(),
                 Some(prefix) if prefix.ends_with('*') => {
                     let prefix = prefix.trim_end_matches('*').to_owned();
@@ -97,8 +98,8 @@ impl TenantCache {
                     let key = key.to_owned();
                     tokio::spawn(async move { dropper.invalidate(&key).await });
                 }
-            }
-        }));
+            },
+        ));
         Ok(Self {
             keys,
             local,
@@ -158,7 +159,9 @@ impl TenantCache {
     async fn drop_everywhere(&self, name: &str) {
         self.local.invalidate(name).await;
         if let Some(redis) = &self.redis {
-            redis.delete_and_publish(name, &self.keys.invalidation_channel()).await;
+            redis
+                .delete_and_publish(name, &self.keys.invalidation_channel())
+                .await;
         }
     }
 
@@ -166,13 +169,24 @@ impl TenantCache {
     pub async fn purge(&self, tenant: &TenantId) -> anyhow::Result<()> {
         let prefix = self.keys.tenant_prefix(tenant);
         let local_prefix = prefix.clone();
-        let _ = self.local.invalidate_entries_if(move |key, _| key.starts_with(&local_prefix));
+        let _ = self
+            .local
+            .invalidate_entries_if(move |key, _| key.starts_with(&local_prefix));
         if let Some(redis) = &self.redis {
             redis
-                .purge(&self.keys.tenant_pattern(tenant), &prefix, &self.keys.invalidation_channel())
+                .purge(
+                    &self.keys.tenant_pattern(tenant),
+                    &prefix,
+                    &self.keys.invalidation_channel(),
+                )
                 .await?;
         }
         Ok(())
+    }
+
+    /// Drops this process's entries only (the next reads go to Redis): for benchmarks.
+    pub fn forget_local(&self) {
+        self.local.invalidate_all();
     }
 
     /// Every key this deployment holds in Redis (empty without Redis): for audits.

@@ -45,7 +45,10 @@ impl RedisBackend {
 
     fn mark_degraded(&self, reason: &str) {
         if self.healthy.swap(false, Ordering::AcqRel) {
-            tracing::warn!(reason, "the Redis cache is degraded; serving from PostgreSQL until it is back");
+            tracing::warn!(
+                reason,
+                "the Redis cache is degraded; serving from PostgreSQL until it is back"
+            );
         }
     }
 
@@ -85,8 +88,10 @@ impl RedisBackend {
 
     pub(super) async fn set(&self, key: &str, value: &[u8], ttl: Duration) {
         let seconds = ttl.as_secs().max(1);
-        self.run(|mut connection| async move { connection.set_ex::<_, _, ()>(key, value, seconds).await })
-            .await;
+        self.run(|mut connection| async move {
+            connection.set_ex::<_, _, ()>(key, value, seconds).await
+        })
+        .await;
     }
 
     /// Deletes a key and tells the other processes to drop it. `false` when Redis could not
@@ -108,7 +113,12 @@ impl RedisBackend {
 
     /// Deletes every key matching `pattern` with SCAN and UNLINK (never KEYS) and tells the
     /// other processes to drop what starts with `prefix`.
-    pub(super) async fn purge(&self, pattern: &str, prefix: &str, channel: &str) -> anyhow::Result<u64> {
+    pub(super) async fn purge(
+        &self,
+        pattern: &str,
+        prefix: &str,
+        channel: &str,
+    ) -> anyhow::Result<u64> {
         let mut connection = self.connection.clone();
         let mut cursor: u64 = 0;
         let mut removed = 0;
@@ -130,7 +140,9 @@ impl RedisBackend {
             }
             cursor = next;
         }
-        connection.publish::<_, _, ()>(channel, format!("{prefix}*")).await?;
+        connection
+            .publish::<_, _, ()>(channel, format!("{prefix}*"))
+            .await?;
         Ok(removed)
     }
 
@@ -160,7 +172,11 @@ impl RedisBackend {
     /// hands every message to `drop_local` (a key, or a prefix ending in `*`), and when the
     /// subscription breaks marks the cache degraded and retries. After every (re)connection
     /// the in-process entries are dropped, since messages may have been missed meanwhile.
-    pub(super) async fn supervise(self: Arc<Self>, channel: String, drop_local: impl Fn(Option<&str>) + Send + Sync) {
+    pub(super) async fn supervise(
+        self: Arc<Self>,
+        channel: String,
+        drop_local: impl Fn(Option<&str>) + Send + Sync,
+    ) {
         loop {
             match self.subscribe(&channel).await {
                 Ok(mut pubsub) => {
@@ -216,7 +232,11 @@ impl RedisBackend {
     async fn ping(&self) -> bool {
         let mut connection = self.connection.clone();
         matches!(
-            tokio::time::timeout(OPERATION_TIMEOUT * 5, redis::cmd("PING").query_async::<String>(&mut connection)).await,
+            tokio::time::timeout(
+                OPERATION_TIMEOUT * 5,
+                redis::cmd("PING").query_async::<String>(&mut connection)
+            )
+            .await,
             Ok(Ok(_))
         )
     }

@@ -22,21 +22,40 @@ struct RedisServer {
 impl RedisServer {
     fn start_on(port: u16) -> Self {
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server is installed");
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(10), "redis-server did not start");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self { port, child: Some(child) }
+        Self {
+            port,
+            child: Some(child),
+        }
     }
 
     fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         Self::start_on(port)
     }
 
@@ -89,17 +108,38 @@ async fn the_same_key_for_two_tenants_holds_each_its_own_value(#[case] with_redi
         TenantCache::in_process(&deployment)
     });
     if with_redis {
-        eventually("the cache connects", Duration::from_secs(5), || async { cache.status() == tenancy::cache::CacheStatus::Ok }).await;
+        eventually("the cache connects", Duration::from_secs(5), || async {
+            cache.status() == tenancy::cache::CacheStatus::Ok
+        })
+        .await;
     }
     let first = TenantId::parse("first_shop").unwrap();
     let second = TenantId::parse("second_shop").unwrap();
     let product = uuid::Uuid::now_v7();
-    cache.set(&first, CacheKey::Product(product), &json!({"owner": "first"})).await;
-    cache.set(&second, CacheKey::Product(product), &json!({"owner": "second"})).await;
+    cache
+        .set(
+            &first,
+            CacheKey::Product(product),
+            &json!({"owner": "first"}),
+        )
+        .await;
+    cache
+        .set(
+            &second,
+            CacheKey::Product(product),
+            &json!({"owner": "second"}),
+        )
+        .await;
     for _ in 0..2 {
         let a: Value = cache.get(&first, CacheKey::Product(product)).await.unwrap();
-        let b: Value = cache.get(&second, CacheKey::Product(product)).await.unwrap();
-        assert_eq!((a["owner"].as_str(), b["owner"].as_str()), (Some("first"), Some("second")));
+        let b: Value = cache
+            .get(&second, CacheKey::Product(product))
+            .await
+            .unwrap();
+        assert_eq!(
+            (a["owner"].as_str(), b["owner"].as_str()),
+            (Some("first"), Some("second"))
+        );
         if !with_redis {
             break;
         }
@@ -107,8 +147,19 @@ async fn the_same_key_for_two_tenants_holds_each_its_own_value(#[case] with_redi
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
     cache.invalidate(&first, CacheKey::Product(product)).await;
-    assert!(cache.get::<Value>(&first, CacheKey::Product(product)).await.is_none());
-    assert!(cache.get::<Value>(&second, CacheKey::Product(product)).await.is_some(), "only the first tenant's entry went");
+    assert!(
+        cache
+            .get::<Value>(&first, CacheKey::Product(product))
+            .await
+            .is_none()
+    );
+    assert!(
+        cache
+            .get::<Value>(&second, CacheKey::Product(product))
+            .await
+            .is_some(),
+        "only the first tenant's entry went"
+    );
 }
 
 #[rstest]
@@ -125,7 +176,10 @@ async fn a_write_is_read_back_at_once(#[case] with_redis: bool) {
     })
     .await;
     if with_redis {
-        eventually("the cache connects", Duration::from_secs(5), || async { ready_cache(&app).await == "ok" }).await;
+        eventually("the cache connects", Duration::from_secs(5), || async {
+            ready_cache(&app).await == "ok"
+        })
+        .await;
     } else {
         assert_eq!(ready_cache(&app).await, "in_process");
     }
@@ -133,32 +187,81 @@ async fn a_write_is_read_back_at_once(#[case] with_redis: bool) {
     let product = app.create_product(&tenant, "TEA", 300, 10).await;
     let path = format!("/products/{}", product["id"].as_str().unwrap());
     for round in 0..3 {
-        app.call(Method::GET, &path, &tenant, None).await.assert_status(200);
+        app.call(Method::GET, &path, &tenant, None)
+            .await
+            .assert_status(200);
         let price = 400 + round;
-        app.call(Method::PATCH, &path, &tenant, Some(json!({"price": price}))).await.assert_status(200);
-        assert_eq!(app.call(Method::GET, &path, &tenant, None).await.body["price"], price);
+        app.call(Method::PATCH, &path, &tenant, Some(json!({"price": price})))
+            .await
+            .assert_status(200);
+        assert_eq!(
+            app.call(Method::GET, &path, &tenant, None).await.body["price"],
+            price
+        );
     }
     // Stock moved by an order shows at once too.
-    app.call(Method::POST, "/orders", &tenant, Some(json!({"items": [{"product_id": product["id"], "quantity": 3}]})))
+    app.call(
+        Method::POST,
+        "/orders",
+        &tenant,
+        Some(json!({"items": [{"product_id": product["id"], "quantity": 3}]})),
+    )
+    .await
+    .assert_status(201);
+    assert_eq!(
+        app.call(Method::GET, &path, &tenant, None).await.body["stock"],
+        7
+    );
+    app.call(Method::GET, "/settings", &tenant, None)
         .await
-        .assert_status(201);
-    assert_eq!(app.call(Method::GET, &path, &tenant, None).await.body["stock"], 7);
-    app.call(Method::GET, "/settings", &tenant, None).await.assert_status(200);
-    app.call(Method::PATCH, "/settings", &tenant, Some(json!({"currency": "JPY", "name": "Renamed"}))).await.assert_status(200);
+        .assert_status(200);
+    app.call(
+        Method::PATCH,
+        "/settings",
+        &tenant,
+        Some(json!({"currency": "JPY", "name": "Renamed"})),
+    )
+    .await
+    .assert_status(200);
     let settings = app.call(Method::GET, "/settings", &tenant, None).await;
-    assert_eq!((settings.body["currency"].as_str(), settings.body["name"].as_str()), (Some("JPY"), Some("Renamed")));
+    assert_eq!(
+        (
+            settings.body["currency"].as_str(),
+            settings.body["name"].as_str()
+        ),
+        (Some("JPY"), Some("Renamed"))
+    );
     // The dashboard follows an order at once, cached or not.
-    let before = app.call(Method::GET, "/dashboard/summary", &tenant, None).await.body["orders"]["count"].clone();
-    app.call(Method::POST, "/orders", &tenant, Some(json!({"items": [{"product_id": product["id"], "quantity": 1}]})))
+    let before = app
+        .call(Method::GET, "/dashboard/summary", &tenant, None)
         .await
-        .assert_status(201);
-    let after = app.call(Method::GET, "/dashboard/summary", &tenant, None).await;
+        .body["orders"]["count"]
+        .clone();
+    app.call(
+        Method::POST,
+        "/orders",
+        &tenant,
+        Some(json!({"items": [{"product_id": product["id"], "quantity": 1}]})),
+    )
+    .await
+    .assert_status(201);
+    let after = app
+        .call(Method::GET, "/dashboard/summary", &tenant, None)
+        .await;
     assert_eq!(after.body["orders"]["count"], before.as_i64().unwrap() + 1);
 }
 
 /// A second process over the first one's database and Redis.
-async fn second_process(app: &TestApp) -> (String, tokio::task::JoinHandle<()>, tenantpos::services::BackgroundTasks) {
-    let second = tenantpos::app::build(&app.settings, &tenantpos::config::ServiceSet::all()).await.unwrap();
+async fn second_process(
+    app: &TestApp,
+) -> (
+    String,
+    tokio::task::JoinHandle<()>,
+    tenantpos::services::BackgroundTasks,
+) {
+    let second = tenantpos::app::build(&app.settings, &tenantpos::config::ServiceSet::all())
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let router = second.router;
@@ -188,33 +291,69 @@ async fn changes_reach_another_process_sharing_redis_within_a_second() {
             .bearer_auth(token)
     };
     // Warm the other process's caches.
-    app.send(there(Method::GET, &path, &tenant.owner_token)).await.assert_status(200);
-    app.send(there(Method::GET, "/settings", &tenant.owner_token)).await.assert_status(200);
-    app.send(there(Method::GET, "/auth/me", &clerk_token)).await.assert_status(200);
+    app.send(there(Method::GET, &path, &tenant.owner_token))
+        .await
+        .assert_status(200);
+    app.send(there(Method::GET, "/settings", &tenant.owner_token))
+        .await
+        .assert_status(200);
+    app.send(there(Method::GET, "/auth/me", &clerk_token))
+        .await
+        .assert_status(200);
 
-    app.call(Method::PATCH, &path, &tenant, Some(json!({"price": 999}))).await.assert_status(200);
+    app.call(Method::PATCH, &path, &tenant, Some(json!({"price": 999})))
+        .await
+        .assert_status(200);
     eventually("the price change", Duration::from_secs(1), || async {
-        app.send(there(Method::GET, &path, &tenant.owner_token)).await.body["price"] == 999
+        app.send(there(Method::GET, &path, &tenant.owner_token))
+            .await
+            .body["price"]
+            == 999
     })
     .await;
-    app.call(Method::PATCH, "/settings", &tenant, Some(json!({"tax_rate_bps": 700}))).await.assert_status(200);
+    app.call(
+        Method::PATCH,
+        "/settings",
+        &tenant,
+        Some(json!({"tax_rate_bps": 700})),
+    )
+    .await
+    .assert_status(200);
     eventually("the settings change", Duration::from_secs(1), || async {
-        app.send(there(Method::GET, "/settings", &tenant.owner_token)).await.body["tax_rate_bps"] == 700
+        app.send(there(Method::GET, "/settings", &tenant.owner_token))
+            .await
+            .body["tax_rate_bps"]
+            == 700
     })
     .await;
-    app.call(Method::DELETE, &format!("/users/{clerk}"), &tenant, None).await.assert_status(204);
+    app.call(Method::DELETE, &format!("/users/{clerk}"), &tenant, None)
+        .await
+        .assert_status(204);
     eventually("the user deletion", Duration::from_secs(1), || async {
-        app.send(there(Method::GET, "/auth/me", &clerk_token)).await.status == 401
+        app.send(there(Method::GET, "/auth/me", &clerk_token))
+            .await
+            .status
+            == 401
     })
     .await;
-    app.send(app.admin(Method::POST, "/admin/tenants/shared_view/suspend")).await.assert_status(200);
+    app.send(app.admin(Method::POST, "/admin/tenants/shared_view/suspend"))
+        .await
+        .assert_status(200);
     eventually("the suspension", Duration::from_secs(1), || async {
-        app.send(there(Method::GET, &path, &tenant.owner_token)).await.code() == "tenant_suspended"
+        app.send(there(Method::GET, &path, &tenant.owner_token))
+            .await
+            .code()
+            == "tenant_suspended"
     })
     .await;
-    app.send(app.admin(Method::POST, "/admin/tenants/shared_view/resume")).await.assert_status(200);
+    app.send(app.admin(Method::POST, "/admin/tenants/shared_view/resume"))
+        .await
+        .assert_status(200);
     eventually("the resumption", Duration::from_secs(1), || async {
-        app.send(there(Method::GET, &path, &tenant.owner_token)).await.status == 200
+        app.send(there(Method::GET, &path, &tenant.owner_token))
+            .await
+            .status
+            == 200
     })
     .await;
     server.abort();
@@ -225,35 +364,72 @@ async fn every_key_names_its_tenant_and_holds_only_its_data_and_a_purge_leaves_n
     let redis = RedisServer::start();
     let url = redis.url();
     let app = spawn_app_with(|settings| settings.redis_url = Some(url)).await;
-    eventually("the cache connects", Duration::from_secs(5), || async { ready_cache(&app).await == "ok" }).await;
+    eventually("the cache connects", Duration::from_secs(5), || async {
+        ready_cache(&app).await == "ok"
+    })
+    .await;
     let mut tenants = Vec::new();
-    for (id, strategy) in [("audit_one", Strategy::Shared), ("audit_two", Strategy::Schema), ("audit_three", Strategy::Database)] {
+    for (id, strategy) in [
+        ("audit_one", Strategy::Shared),
+        ("audit_two", Strategy::Schema),
+        ("audit_three", Strategy::Database),
+    ] {
         let tenant = app.create_tenant(id, strategy).await;
-        let product = app.create_product(&tenant, &format!("SKU-{id}"), 100, 3).await;
+        let product = app
+            .create_product(&tenant, &format!("SKU-{id}"), 100, 3)
+            .await;
         let path = format!("/products/{}", product["id"].as_str().unwrap());
-        app.call(Method::GET, &path, &tenant, None).await.assert_status(200);
-        app.call(Method::GET, "/settings", &tenant, None).await.assert_status(200);
-        app.call(Method::GET, "/dashboard/summary", &tenant, None).await.assert_status(200);
+        app.call(Method::GET, &path, &tenant, None)
+            .await
+            .assert_status(200);
+        app.call(Method::GET, "/settings", &tenant, None)
+            .await
+            .assert_status(200);
+        app.call(Method::GET, "/dashboard/summary", &tenant, None)
+            .await
+            .assert_status(200);
         tenants.push(tenant);
     }
     let keys = app.tenancy.cache.redis_keys().await.unwrap();
     assert!(keys.len() >= 12, "{keys:?}");
-    let mut connection = redis::Client::open(redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let mut connection = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
     for key in &keys {
         let owner = tenants
             .iter()
-            .find(|tenant| key.starts_with(&format!("tp:{}:{{{}}}:", app.database().name, tenant.id)))
+            .find(|tenant| {
+                key.starts_with(&format!("tp:{}:{{{}}}:", app.database().name, tenant.id))
+            })
             .unwrap_or_else(|| panic!("{key} names none of the tenants as its hash tag"));
-        let value: String = redis::cmd("GET").arg(key).query_async(&mut connection).await.unwrap();
+        let value: String = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
         for other in tenants.iter().filter(|tenant| tenant.id != owner.id) {
-            assert!(!value.contains(&other.id), "{key} holds data of {}: {value}", other.id);
+            assert!(
+                !value.contains(&other.id),
+                "{key} holds data of {}: {value}",
+                other.id
+            );
         }
     }
     let first = TenantId::parse("audit_one").unwrap();
     app.tenancy.cache.purge(&first).await.unwrap();
     let left = app.tenancy.cache.redis_keys().await.unwrap();
-    assert!(left.iter().all(|key| !key.contains("{audit_one}")), "{left:?}");
-    assert_eq!(left.len(), keys.iter().filter(|key| !key.contains("{audit_one}")).count());
+    assert!(
+        left.iter().all(|key| !key.contains("{audit_one}")),
+        "{left:?}"
+    );
+    assert_eq!(
+        left.len(),
+        keys.iter()
+            .filter(|key| !key.contains("{audit_one}"))
+            .count()
+    );
 }
 
 #[tokio::test]
@@ -261,27 +437,69 @@ async fn redis_going_down_and_coming_back_fails_no_request() {
     let mut redis = RedisServer::start();
     let url = redis.url();
     let app = spawn_app_with(|settings| settings.redis_url = Some(url)).await;
-    eventually("the cache connects", Duration::from_secs(5), || async { ready_cache(&app).await == "ok" }).await;
+    eventually("the cache connects", Duration::from_secs(5), || async {
+        ready_cache(&app).await == "ok"
+    })
+    .await;
     let tenant = app.create_tenant("sturdy_shop", Strategy::Shared).await;
     let product = app.create_product(&tenant, "P", 100, 5).await;
     let path = format!("/products/{}", product["id"].as_str().unwrap());
-    let expected = app.call(Method::GET, &path, &tenant, None).await.assert_status(200).clone();
+    let expected = app
+        .call(Method::GET, &path, &tenant, None)
+        .await
+        .assert_status(200)
+        .clone();
 
     redis.stop();
     let down_since = Instant::now();
     // Every request during the outage answers as before, from PostgreSQL.
     while down_since.elapsed() < Duration::from_millis(1500) {
-        assert_eq!(app.call(Method::GET, &path, &tenant, None).await.assert_status(200), &expected);
-        app.call(Method::GET, "/settings", &tenant, None).await.assert_status(200);
+        assert_eq!(
+            app.call(Method::GET, &path, &tenant, None)
+                .await
+                .assert_status(200),
+            &expected
+        );
+        app.call(Method::GET, "/settings", &tenant, None)
+            .await
+            .assert_status(200);
     }
     assert_eq!(ready_cache(&app).await, "degraded");
     // Writes are read back at once even now.
-    app.call(Method::PATCH, &path, &tenant, Some(json!({"name": "Renamed"}))).await.assert_status(200);
-    assert_eq!(app.call(Method::GET, &path, &tenant, None).await.body["name"], "Renamed");
+    app.call(
+        Method::PATCH,
+        &path,
+        &tenant,
+        Some(json!({"name": "Renamed"})),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(
+        app.call(Method::GET, &path, &tenant, None).await.body["name"],
+        "Renamed"
+    );
 
     let _redis = RedisServer::start_on(redis.port);
-    eventually("the cache comes back by itself", Duration::from_secs(10), || async { ready_cache(&app).await == "ok" }).await;
-    assert_eq!(app.call(Method::GET, &path, &tenant, None).await.body["name"], "Renamed");
-    app.call(Method::PATCH, &path, &tenant, Some(json!({"name": "Again"}))).await.assert_status(200);
-    assert_eq!(app.call(Method::GET, &path, &tenant, None).await.body["name"], "Again");
+    eventually(
+        "the cache comes back by itself",
+        Duration::from_secs(10),
+        || async { ready_cache(&app).await == "ok" },
+    )
+    .await;
+    assert_eq!(
+        app.call(Method::GET, &path, &tenant, None).await.body["name"],
+        "Renamed"
+    );
+    app.call(
+        Method::PATCH,
+        &path,
+        &tenant,
+        Some(json!({"name": "Again"})),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(
+        app.call(Method::GET, &path, &tenant, None).await.body["name"],
+        "Again"
+    );
 }
