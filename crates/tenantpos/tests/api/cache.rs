@@ -11,6 +11,7 @@ use rstest::rstest;
 use serde_json::{Value, json};
 use tenancy::{CacheKey, Strategy, TenantCache, TenantId};
 
+use crate::support::process::serve;
 use crate::support::*;
 
 /// A Redis server of the test's own, on a port of its own, that the test can stop and start.
@@ -251,30 +252,19 @@ async fn a_write_is_read_back_at_once(#[case] with_redis: bool) {
     assert_eq!(after.body["orders"]["count"], before.as_i64().unwrap() + 1);
 }
 
-/// A second process over the first one's database and Redis.
-async fn second_process(
-    app: &TestApp,
-) -> (
-    String,
-    tokio::task::JoinHandle<()>,
-    tenantpos::services::BackgroundTasks,
-) {
-    let second = tenantpos::app::build(&app.settings, &tenantpos::config::ServiceSet::all())
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let router = second.router;
-    let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    (base, server, second.background)
-}
-
 #[tokio::test]
 async fn changes_reach_another_process_sharing_redis_within_a_second() {
     let redis = RedisServer::start();
     let url = redis.url();
-    let app = spawn_app_with(|settings| settings.redis_url = Some(url)).await;
-    let (other, server, _background) = second_process(&app).await;
+    let app = spawn_app_with(|settings| settings.redis_url = Some(url.clone())).await;
+    // Another `tenantpos serve` process over the same database and Redis.
+    let second = serve(
+        app.database(),
+        "auth,inventory,orders,payments,dashboard,admin",
+        &[("TENANTPOS_REDIS_URL", url)],
+    )
+    .await;
+    let other = second.base.clone();
     eventually("both caches connect", Duration::from_secs(5), || async {
         let theirs = app.send(app.client.get(format!("{other}/ready"))).await;
         ready_cache(&app).await == "ok" && theirs.body["cache"] == "ok"
@@ -356,7 +346,6 @@ async fn changes_reach_another_process_sharing_redis_within_a_second() {
             == 200
     })
     .await;
-    server.abort();
 }
 
 #[tokio::test]

@@ -3,75 +3,13 @@
 //! the isolation checks hold through it, and a call between services without the tenant, or
 //! with another tenant's token, is refused by the receiving service.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::support::process::{Process, serve};
 use crate::support::*;
-
-struct Process {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn serve(database: &TestDatabase, services: &str, env: &[(&str, String)]) -> Process {
-    let port = free_port();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tenantpos"));
-    command
-        .args([
-            "serve",
-            "--services",
-            services,
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("TENANTPOS_DATABASE_URL", owner_url(&database.name))
-        .env("TENANTPOS_APP_DATABASE_URL", app_url(&database.name))
-        .env("TENANTPOS_JWT_SECRET", JWT_SECRET)
-        .env("TENANTPOS_ADMIN_TOKEN", ADMIN_TOKEN)
-        .env("TENANTPOS_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let process = Process {
-        child: command.spawn().unwrap(),
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let client = reqwest::Client::new();
-    let start = Instant::now();
-    while client
-        .get(format!("{}/health", process.base))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{services} did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    process
-}
 
 struct Split {
     client: reqwest::Client,

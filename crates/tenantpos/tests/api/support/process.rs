@@ -1,0 +1,70 @@
+//! Real `tenantpos serve` processes over a test's database, for the tests of what crosses
+//! process boundaries (the split deployment, the shared cache).
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{ADMIN_TOKEN, JWT_SECRET, TestDatabase, app_url, owner_url};
+
+pub struct Process {
+    child: Child,
+    pub base: String,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `tenantpos serve --services SERVICES` with `env` on a free port, once it answers.
+pub async fn serve(database: &TestDatabase, services: &str, env: &[(&str, String)]) -> Process {
+    let port = free_port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tenantpos"));
+    command
+        .args([
+            "serve",
+            "--services",
+            services,
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("TENANTPOS_DATABASE_URL", owner_url(&database.name))
+        .env("TENANTPOS_APP_DATABASE_URL", app_url(&database.name))
+        .env("TENANTPOS_JWT_SECRET", JWT_SECRET)
+        .env("TENANTPOS_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("TENANTPOS_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let process = Process {
+        child: command.spawn().unwrap(),
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::Client::new();
+    let start = Instant::now();
+    while client
+        .get(format!("{}/health", process.base))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{services} did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    process
+}
