@@ -61,7 +61,7 @@ async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<Arc<Tenan
         .context("connecting as the owner")?;
     check_tenant_tables(&owner).await?;
 
-    let tenant_db = Arc::new(TenantDb::new(storage.clone(), 24));
+    let tenant_db = Arc::new(TenantDb::new(storage.clone(), 16));
     let cache = Arc::new(
         match settings.redis_url.as_deref().filter(|url| !url.is_empty()) {
             Some(url) => TenantCache::with_redis(&storage.deployment_database, url)

@@ -59,18 +59,23 @@ pub async fn connect(config: &Config) -> Result<Client, tokio_postgres::Error> {
 }
 
 /// Routes a tenant to its storage and opens scoped transactions there. Holds the pools of the
-/// app role: one on the main database (shared and schema tenants) and one per tenant database.
+/// app role: two on the main database — one for shared tenants, one for schema tenants, so
+/// that the shared tenants' connections keep one `search_path` and never re-plan their cached
+/// statements — and one per tenant database.
 pub struct TenantDb {
     config: Arc<StorageConfig>,
     main: Pool,
+    schemas: Pool,
     tenant_databases: Mutex<HashMap<TenantId, Pool>>,
     tenant_database_pool_size: usize,
 }
 
 impl TenantDb {
+    /// `main_pool_size` connections for shared tenants, as many for schema tenants.
     pub fn new(config: Arc<StorageConfig>, main_pool_size: usize) -> Self {
         Self {
             main: pool(config.app.clone(), main_pool_size),
+            schemas: pool(config.app.clone(), main_pool_size),
             config,
             tenant_databases: Mutex::new(HashMap::new()),
             // Kept small until the connection budget of database tenants (a later issue) lands:
@@ -107,7 +112,7 @@ impl TenantDb {
         let tenant = scope.tenant();
         let (pool, search_path) = match tenant.strategy {
             Strategy::Shared => (self.main.clone(), "public".to_owned()),
-            Strategy::Schema => (self.main.clone(), tenant.id.schema_name()),
+            Strategy::Schema => (self.schemas.clone(), tenant.id.schema_name()),
             Strategy::Database => (self.database_pool(tenant)?, "public".to_owned()),
         };
         let client = pool.get().await?;

@@ -37,9 +37,13 @@ pub struct ScopedTx {
     opened: AtomicBool,
 }
 
+/// Also asks for generic plans: every statement of tenantpos binds its values, and planning
+/// each execution again (PostgreSQL's first custom plans, and every plan after `search_path`
+/// changed) costs more than the statement itself.
 const SET_SCOPE: &str = "SELECT set_config('app.current_tenant_id', $1, true), \
                          set_config('search_path', $2, true), \
-                         set_config('synchronous_commit', $3, true)";
+                         set_config('synchronous_commit', $3, true), \
+                         set_config('plan_cache_mode', 'force_generic_plan', true)";
 
 impl ScopedTx {
     /// A transaction for `tenant_id` on `client`; nothing is sent before the first statement.

@@ -199,11 +199,15 @@ async fn tenant_traffic_runs_as_a_role_that_cannot_bypass_row_level_security() {
     }
 }
 
+#[rstest]
 #[tokio::test]
-async fn one_pooled_connection_carries_nothing_from_one_tenant_to_the_next() {
+async fn one_pooled_connection_carries_nothing_from_one_tenant_to_the_next(
+    // Shared and schema tenants each have a pool of their own on the main database.
+    #[values(Strategy::Shared, Strategy::Schema)] strategy: Strategy,
+) {
     let app = spawn_app().await;
-    let first = app.create_tenant("first_shop", Strategy::Shared).await;
-    let second = app.create_tenant("second_shop", Strategy::Schema).await;
+    let first = app.create_tenant("first_shop", strategy).await;
+    let second = app.create_tenant("second_shop", strategy).await;
     app.create_product(&first, "FIRST", 1, 1).await;
     app.create_product(&second, "SECOND", 1, 1).await;
     let single = TenantDb::new(Arc::new(app.tenancy.db.config().clone()), 1);
