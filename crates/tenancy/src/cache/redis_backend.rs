@@ -119,34 +119,18 @@ impl RedisBackend {
         prefix: &str,
         channel: &str,
     ) -> anyhow::Result<u64> {
+        let keys = self.scan(pattern).await?;
         let mut connection = self.connection.clone();
-        let mut cursor: u64 = 0;
-        let mut removed = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(pattern)
-                .arg("COUNT")
-                .arg(500)
-                .query_async(&mut connection)
-                .await?;
-            if !keys.is_empty() {
-                removed += keys.len() as u64;
-                connection.unlink::<_, ()>(&keys).await?;
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
+        for batch in keys.chunks(500) {
+            connection.unlink::<_, ()>(batch).await?;
         }
         connection
             .publish::<_, _, ()>(channel, format!("{prefix}*"))
             .await?;
-        Ok(removed)
+        Ok(keys.len() as u64)
     }
 
-    /// Every key matching `pattern` (for audits and tests), by SCAN.
+    /// Every key matching `pattern`, by SCAN (never KEYS).
     pub(super) async fn scan(&self, pattern: &str) -> anyhow::Result<Vec<String>> {
         let mut connection = self.connection.clone();
         let mut cursor: u64 = 0;

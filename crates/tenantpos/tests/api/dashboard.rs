@@ -10,6 +10,7 @@ use rstest::rstest;
 use serde_json::{Value, json};
 use tenancy::Strategy;
 
+use crate::orders::order as place;
 use crate::support::*;
 
 /// A distinctive name of tenant B's product, which tenant A's answers must never mention.
@@ -55,24 +56,6 @@ async fn product(
     .await
     .assert_status(201)
     .clone()
-}
-
-/// `POST /orders` with `(product, quantity)` lines; `payment: None` means cash.
-async fn place(
-    app: &TestApp,
-    tenant: &TestTenant,
-    items: &[(&Value, i64)],
-    payment: Option<Value>,
-) -> Answer {
-    let items: Vec<Value> = items
-        .iter()
-        .map(|(product, quantity)| json!({"product_id": product["id"], "quantity": quantity}))
-        .collect();
-    let mut body = json!({"items": items});
-    if let Some(payment) = payment {
-        body["payment"] = payment;
-    }
-    app.call(Method::POST, "/orders", tenant, Some(body)).await
 }
 
 async fn placed(

@@ -16,16 +16,34 @@ async fn health_ready_and_openapi_answer_without_a_tenant() {
     let document = openapi.assert_status(200);
     for path in [
         "/auth/login",
-        "/products/{id}",
-        "/admin/tenants",
+        "/auth/register",
+        "/auth/me",
+        "/users",
         "/users/{id}",
+        "/settings",
+        "/products",
+        "/products/{id}",
         "/products/{id}/stock",
+        "/orders",
+        "/orders/{id}",
+        "/orders/{id}/refund",
+        "/payments",
+        "/payments/{id}",
+        "/dashboard/summary",
+        "/chatbot/messages",
+        "/admin/tenants",
+        "/admin/tenants/{id}",
     ] {
         assert!(
             document["paths"].get(path).is_some(),
             "openapi.json lacks {path}"
         );
     }
+    let paths = document["paths"].as_object().unwrap();
+    assert!(
+        paths.keys().all(|path| !path.starts_with("/internal")),
+        "service-to-service routes are not part of the API"
+    );
 }
 
 #[tokio::test]
