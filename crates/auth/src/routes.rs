@@ -62,7 +62,10 @@ async fn login(
     Json(request): Json<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let tenant = &scope.tenant().id;
-    state.throttle.check(tenant, &request.username)?;
+    state
+        .throttle
+        .check(&state.tenancy.cache, tenant, &request.username)
+        .await?;
     let record = {
         let tx = state.tenancy.db.begin(&scope).await?;
         let record = users::find_for_login(&tx, &request.username).await?;
@@ -75,13 +78,19 @@ async fn login(
     };
     let valid = verify_password(request.password, hash).await?;
     let Some(user) = found.filter(|_| valid) else {
-        state.throttle.record_failure(tenant, &request.username);
+        state
+            .throttle
+            .record_failure(&state.tenancy.cache, tenant, &request.username)
+            .await;
         return Err(ApiError::new(
             ErrorCode::InvalidCredentials,
             "wrong username or password",
         ));
     };
-    state.throttle.clear(tenant, &request.username);
+    state
+        .throttle
+        .clear(&state.tenancy.cache, tenant, &request.username)
+        .await;
     let (token, claims) = state
         .tenancy
         .keys

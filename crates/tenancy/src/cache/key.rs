@@ -19,9 +19,21 @@ pub enum CacheKey {
     UserStatus(Uuid),
     /// The dashboard summary.
     DashboardSummary,
+    /// Recent failed logins of a username (a hash of it lowercased: usernames tried need not
+    /// exist, and a key holds nothing a client typed).
+    LoginFailures([u8; 8]),
 }
 
 impl CacheKey {
+    /// The failed logins of `username`, compared ignoring case.
+    pub fn login_failures(username: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(username.to_lowercase().as_bytes());
+        let mut hash = [0u8; 8];
+        hash.copy_from_slice(&digest[..8]);
+        Self::LoginFailures(hash)
+    }
+
     fn suffix(&self) -> String {
         match self {
             Self::Tenant => "tenant".to_owned(),
@@ -29,6 +41,7 @@ impl CacheKey {
             Self::Product(id) => format!("product:{id}"),
             Self::UserStatus(id) => format!("user:{id}"),
             Self::DashboardSummary => "dashboard".to_owned(),
+            Self::LoginFailures(hash) => format!("login:{}", hex::encode(hash)),
         }
     }
 }

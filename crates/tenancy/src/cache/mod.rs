@@ -33,6 +33,7 @@ fn redis_ttl(key: &CacheKey) -> Duration {
         CacheKey::DashboardSummary => Duration::from_secs(3),
         CacheKey::Tenant | CacheKey::UserStatus(_) => Duration::from_secs(60),
         CacheKey::Settings | CacheKey::Product(_) => Duration::from_secs(300),
+        CacheKey::LoginFailures(_) => Duration::from_secs(15 * 60),
     }
 }
 
@@ -182,6 +183,37 @@ impl TenantCache {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Counts the events of `key` within the last `window` across the deployment (Redis), and
+    /// how long until the oldest of them leaves it. `None` without a working Redis: the caller
+    /// then counts in process.
+    pub async fn count_recent(
+        &self,
+        tenant: &TenantId,
+        key: CacheKey,
+        window: Duration,
+    ) -> Option<(u64, Duration)> {
+        let redis = self.redis.as_ref()?;
+        redis
+            .count_recent(&self.keys.key(tenant, &key), window)
+            .await
+    }
+
+    /// Records an event of `key` for `count_recent`.
+    pub async fn record_recent(&self, tenant: &TenantId, key: CacheKey, window: Duration) {
+        if let Some(redis) = &self.redis {
+            redis
+                .record_recent(&self.keys.key(tenant, &key), window)
+                .await;
+        }
+    }
+
+    /// Forgets the events of `key`.
+    pub async fn clear_recent(&self, tenant: &TenantId, key: CacheKey) {
+        if let Some(redis) = &self.redis {
+            redis.delete(&self.keys.key(tenant, &key)).await;
+        }
     }
 
     /// Drops this process's entries only (the next reads go to Redis): for benchmarks.

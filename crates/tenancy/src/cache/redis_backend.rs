@@ -94,6 +94,60 @@ impl RedisBackend {
         .await;
     }
 
+    pub(super) async fn delete(&self, key: &str) {
+        self.run(|mut connection| async move { connection.del::<_, ()>(key).await })
+            .await;
+    }
+
+    fn now_ms() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_millis() as i64)
+            .unwrap_or_default()
+    }
+
+    /// Events in a sorted set scored by their time in milliseconds.
+    pub(super) async fn record_recent(&self, key: &str, window: Duration) {
+        let now = Self::now_ms();
+        let member = format!("{now}-{}", uuid::Uuid::new_v4().simple());
+        let window_ms = window.as_millis() as i64;
+        self.run(|mut connection| async move {
+            redis::pipe()
+                .zadd(key, member, now)
+                .ignore()
+                .pexpire(key, window_ms)
+                .ignore()
+                .query_async::<()>(&mut connection)
+                .await
+        })
+        .await;
+    }
+
+    pub(super) async fn count_recent(
+        &self,
+        key: &str,
+        window: Duration,
+    ) -> Option<(u64, Duration)> {
+        let now = Self::now_ms();
+        let window_ms = window.as_millis() as i64;
+        let (count, oldest): (u64, Vec<(String, i64)>) = self
+            .run(|mut connection| async move {
+                redis::pipe()
+                    .zrembyscore(key, "-inf", now - window_ms)
+                    .ignore()
+                    .zcard(key)
+                    .zrange_withscores(key, 0, 0)
+                    .query_async(&mut connection)
+                    .await
+            })
+            .await?;
+        let until = oldest
+            .first()
+            .map(|(_, at)| Duration::from_millis((at + window_ms - now).max(0) as u64))
+            .unwrap_or_default();
+        Some((count, until))
+    }
+
     /// Deletes a key and tells the other processes to drop it. `false` when Redis could not
     /// be told (the other processes' entries then expire within their time to live).
     pub(super) async fn delete_and_publish(&self, key: &str, channel: &str) -> bool {

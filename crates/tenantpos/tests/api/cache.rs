@@ -492,3 +492,53 @@ async fn redis_going_down_and_coming_back_fails_no_request() {
         "Again"
     );
 }
+
+#[tokio::test]
+async fn failed_logins_count_across_processes_sharing_redis() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let app = spawn_app_with(|settings| settings.redis_url = Some(url.clone())).await;
+    let second = serve(
+        app.database(),
+        "auth,admin",
+        &[("TENANTPOS_REDIS_URL", url)],
+    )
+    .await;
+    eventually("both caches connect", Duration::from_secs(5), || async {
+        let theirs = app
+            .send(app.client.get(format!("{}/ready", second.base)))
+            .await;
+        ready_cache(&app).await == "ok" && theirs.body["cache"] == "ok"
+    })
+    .await;
+    app.create_tenant("guarded_shop", Strategy::Shared).await;
+    let attempt = |base: String, password: &'static str| {
+        let request = app
+            .client
+            .post(format!("{base}/auth/login"))
+            .header("x-tenant-id", "guarded_shop")
+            .json(&json!({"username": "Owner", "password": password}));
+        app.send(request)
+    };
+    for index in 0..5 {
+        // Alternate between the two processes: the failures add up in Redis.
+        let base = if index % 2 == 0 {
+            app.address.clone()
+        } else {
+            second.base.clone()
+        };
+        attempt(base, "wrong-password")
+            .await
+            .assert_error(401, "invalid_credentials");
+    }
+    for base in [app.address.clone(), second.base.clone()] {
+        let locked = attempt(base, OWNER_PASSWORD).await;
+        locked.assert_error(429, "rate_limited");
+        assert!(locked.headers.contains_key("retry-after"));
+    }
+    let keys = app.tenancy.cache.redis_keys().await.unwrap();
+    assert!(
+        keys.iter().any(|key| key.contains("{guarded_shop}:login:")),
+        "{keys:?}"
+    );
+}
