@@ -15,7 +15,8 @@ use crate::provisioning::{CreateTenant, create_tenant};
 pub(crate) fn router() -> OpenApiRouter<AdminState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
-        .routes(routes!(show))
+        .routes(routes!(show, delete))
+        .routes(routes!(analytics))
         .routes(routes!(suspend))
         .routes(routes!(resume))
         .routes(routes!(mismatches))
@@ -64,6 +65,30 @@ async fn show(
         .await?
         .map(Json)
         .ok_or_else(tenant_not_found)
+}
+
+/// Deletes a tenant: its data, users, tokens and cache entries are gone; the id can be
+/// created again, empty.
+#[utoipa::path(delete, path = "/admin/tenants/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, description = "tenant_not_found")))]
+async fn delete(
+    State(state): State<AdminState>,
+    _: Operator,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = tenant_id(&id)?;
+    crate::lifecycle::delete_tenant(&state.tenancy, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Orders and revenue of every tenant: the only cross-tenant read, audited.
+#[utoipa::path(get, path = "/admin/analytics", tag = "admin",
+    responses((status = 200, body = [crate::lifecycle::TenantAnalytics])))]
+async fn analytics(
+    State(state): State<AdminState>,
+    _: Operator,
+) -> Result<Json<Vec<crate::lifecycle::TenantAnalytics>>, ApiError> {
+    Ok(Json(crate::lifecycle::analytics(&state.tenancy).await?))
 }
 
 async fn set_status(

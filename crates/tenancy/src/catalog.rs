@@ -30,7 +30,7 @@ pub struct NewTenant<'a> {
 }
 
 const SELECT_VISIBLE: &str = "SELECT id, name, business_type, strategy, cluster, status, created_at \
-     FROM tenantpos.tenants WHERE id = $1 AND status <> 'provisioning'";
+     FROM tenantpos.tenants WHERE id = $1 AND status IN ('active', 'suspended')";
 
 impl Catalog {
     pub fn new(db: &crate::TenantDb, owner: Pool, cache: Arc<TenantCache>) -> Self {
@@ -79,7 +79,7 @@ impl Catalog {
         let statement = client
             .prepare_cached(
                 "SELECT id, name, business_type, strategy, cluster, status, created_at \
-                 FROM tenantpos.tenants WHERE status <> 'provisioning' ORDER BY id",
+                 FROM tenantpos.tenants WHERE status IN ('active', 'suspended') ORDER BY id",
             )
             .await?;
         let rows = client.query(&statement, &[]).await?;
@@ -170,6 +170,53 @@ impl Catalog {
             .transpose()
     }
 
+    /// Makes a tenant invisible for its deletion (again, if a deletion stopped halfway).
+    /// `None` when there is no such tenant.
+    pub async fn begin_deletion(&self, id: &TenantId) -> Result<Option<Tenant>, ApiError> {
+        let client = self.owner.get().await?;
+        let row = client
+            .query_opt(
+                "UPDATE tenantpos.tenants SET status = 'deleting' \
+                 WHERE id = $1 AND status IN ('active', 'suspended', 'deleting') \
+                 RETURNING id, name, business_type, strategy, cluster, 'suspended' AS status, created_at",
+                &[&id.as_str()],
+            )
+            .await?;
+        self.invalidate(id).await;
+        row.map(|row| Tenant::from_row(&row).map_err(ApiError::internal))
+            .transpose()
+    }
+
+    /// Forgets a deleted tenant: its id is free again.
+    pub async fn finish_deletion(&self, id: &TenantId) -> Result<(), ApiError> {
+        let client = self.owner.get().await?;
+        client
+            .execute(
+                "DELETE FROM tenantpos.tenants WHERE id = $1 AND status = 'deleting'",
+                &[&id.as_str()],
+            )
+            .await?;
+        self.invalidate(id).await;
+        Ok(())
+    }
+
+    /// Keeps a record of what the operator did across tenants or to one.
+    pub async fn record_operator_action(
+        &self,
+        action: &str,
+        tenant: Option<&TenantId>,
+        detail: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        let client = self.owner.get().await?;
+        client
+            .execute(
+                "INSERT INTO tenantpos.operator_audit (action, tenant_id, detail) VALUES ($1, $2, $3)",
+                &[&action, &tenant.map(TenantId::as_str), &detail],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Keeps a record of a token presented for another tenant (check 7).
     pub async fn record_mismatch(
         &self,
@@ -234,7 +281,7 @@ impl Catalog {
             .query_opt(
                 "UPDATE tenantpos.tenants \
                  SET name = COALESCE($2, name), business_type = COALESCE($3, business_type) \
-                 WHERE id = $1 AND status <> 'provisioning' \
+                 WHERE id = $1 AND status IN ('active', 'suspended') \
                  RETURNING id, name, business_type, strategy, cluster, status, created_at",
                 &[
                     &id.as_str(),

@@ -109,6 +109,12 @@ enum TenantCommand {
         #[command(flatten)]
         settings: Settings,
     },
+    /// Deletes a tenant: its data, users, tokens and cache entries; the id is free again.
+    Delete {
+        id: String,
+        #[command(flatten)]
+        settings: Settings,
+    },
 }
 
 pub async fn run() -> anyhow::Result<()> {
@@ -220,6 +226,14 @@ async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
         }
         TenantCommand::Suspend { id, settings } => {
             set_status(&settings, &id, TenantStatus::Suspended).await
+        }
+        TenantCommand::Delete { id, settings } => {
+            let tenancy = app::connect_operator(&settings).await?;
+            admin::delete_tenant(&tenancy, &parse_id(&id)?)
+                .await
+                .map_err(api_error)?;
+            println!("deleted tenant {id}");
+            Ok(())
         }
         TenantCommand::Resume { id, settings } => {
             set_status(&settings, &id, TenantStatus::Active).await

@@ -20,11 +20,33 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const CATALOG_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "catalog",
-    sql: include_str!("../../../../migrations/catalog/0001_catalog.sql"),
-}];
+pub const CATALOG_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "catalog",
+        sql: include_str!("../../../../migrations/catalog/0001_catalog.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "deleting_and_operator_audit",
+        sql: include_str!("../../../../migrations/catalog/0002_deleting_and_operator_audit.sql"),
+    },
+];
+
+/// Every tenant table, children before parents: the order in which a shared tenant's rows are
+/// deleted. A test checks that it names every table that holds tenant rows.
+pub const TENANT_TABLES_CHILDREN_FIRST: &[&str] = &[
+    "reservation_lines",
+    "reservations",
+    "stock_movements",
+    "payments",
+    "idempotency_keys",
+    "orders",
+    "order_counters",
+    "products",
+    "users",
+    "settings",
+];
 
 pub const TENANT_MIGRATIONS: &[Migration] = &[
     Migration {

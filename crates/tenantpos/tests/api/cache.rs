@@ -358,26 +358,32 @@ async fn every_key_names_its_tenant_and_holds_only_its_data_and_a_purge_leaves_n
     })
     .await;
     let mut tenants = Vec::new();
+    let mut products = Vec::new();
     for (id, strategy) in [
         ("audit_one", Strategy::Shared),
         ("audit_two", Strategy::Schema),
         ("audit_three", Strategy::Database),
     ] {
         let tenant = app.create_tenant(id, strategy).await;
-        let product = app
-            .create_product(&tenant, &format!("SKU-{id}"), 100, 3)
-            .await;
-        let path = format!("/products/{}", product["id"].as_str().unwrap());
-        app.call(Method::GET, &path, &tenant, None)
-            .await
-            .assert_status(200);
-        app.call(Method::GET, "/settings", &tenant, None)
-            .await
-            .assert_status(200);
-        app.call(Method::GET, "/dashboard/summary", &tenant, None)
-            .await
-            .assert_status(200);
+        products.push(
+            app.create_product(&tenant, &format!("SKU-{id}"), 100, 3)
+                .await,
+        );
         tenants.push(tenant);
+    }
+    // A write drops its keys twice, the second time half a second later: read after that.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    for (tenant, product) in tenants.iter().zip(&products) {
+        let path = format!("/products/{}", product["id"].as_str().unwrap());
+        app.call(Method::GET, &path, tenant, None)
+            .await
+            .assert_status(200);
+        app.call(Method::GET, "/settings", tenant, None)
+            .await
+            .assert_status(200);
+        app.call(Method::GET, "/dashboard/summary", tenant, None)
+            .await
+            .assert_status(200);
     }
     let keys = app.tenancy.cache.redis_keys().await.unwrap();
     assert!(keys.len() >= 12, "{keys:?}");
@@ -418,6 +424,15 @@ async fn every_key_names_its_tenant_and_holds_only_its_data_and_a_purge_leaves_n
         keys.iter()
             .filter(|key| !key.contains("{audit_one}"))
             .count()
+    );
+    // Deleting a tenant leaves none of its keys either.
+    app.send(app.admin(Method::DELETE, "/admin/tenants/audit_two"))
+        .await
+        .assert_status(204);
+    let left = app.tenancy.cache.redis_keys().await.unwrap();
+    assert!(
+        left.iter().all(|key| !key.contains("{audit_two}")),
+        "{left:?}"
     );
 }
 

@@ -7,6 +7,7 @@ mod cache;
 mod dashboard;
 mod idempotency;
 mod isolation;
+mod lifecycle;
 mod orders;
 mod products;
 mod public_routes;
