@@ -54,3 +54,28 @@ pub async fn check_tenant_tables(owner: &impl GenericClient) -> anyhow::Result<(
     }
     Ok(())
 }
+
+/// Checks that the catalog and the shared tables are at the binary's migrations; a deployment
+/// behind them is told which command fixes it.
+pub async fn check_migrated(owner: &impl GenericClient) -> anyhow::Result<()> {
+    use crate::migrate::{CATALOG_MIGRATIONS, TENANT_MIGRATIONS};
+    let row = owner
+        .query_one(
+            "SELECT (SELECT max(version) FROM tenantpos.catalog_migrations), \
+                    (SELECT max(version) FROM public.schema_migrations)",
+            &[],
+        )
+        .await
+        .map_err(|error| {
+            anyhow::anyhow!("the storage is not migrated ({error}): run `tenantpos migrate`")
+        })?;
+    let (catalog, shared): (Option<i32>, Option<i32>) = (row.get(0), row.get(1));
+    let want_catalog = CATALOG_MIGRATIONS.last().map(|m| m.version);
+    let want_shared = TENANT_MIGRATIONS.last().map(|m| m.version);
+    ensure!(
+        catalog == want_catalog && shared == want_shared,
+        "the storage is behind this binary (catalog at {catalog:?} of {want_catalog:?}, shared tables at \
+         {shared:?} of {want_shared:?}): run `tenantpos migrate`"
+    );
+    Ok(())
+}

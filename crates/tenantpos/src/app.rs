@@ -10,7 +10,7 @@ use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tenancy::db::{self, TenantDb};
-use tenancy::invariants::{check_app_role, check_tenant_tables};
+use tenancy::invariants::{check_app_role, check_migrated, check_tenant_tables};
 use tenancy::resolver::resolve_tenant;
 use tenancy::{ApiError, Catalog, ErrorCode, JwtKeys, Tenancy, TenantCache, TenantRateLimiter};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -59,6 +59,7 @@ async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<Arc<Tenan
     let owner = db::connect(&storage.owner)
         .await
         .context("connecting as the owner")?;
+    check_migrated(&owner).await?;
     check_tenant_tables(&owner).await?;
 
     let tenant_db = Arc::new(TenantDb::new(storage.clone(), 16));

@@ -279,3 +279,16 @@ async fn serve_refuses_to_start_with_a_hole_in_the_safety_net() {
     let message = format!("{:#}", refused.err().expect("serve refuses"));
     assert!(message.contains("BYPASSRLS"), "{message}");
 }
+
+#[tokio::test]
+async fn serve_refuses_storage_behind_its_migrations_and_says_how_to_fix_it() {
+    let app = spawn_app().await;
+    let owner = app.database().owner().await;
+    owner
+        .batch_execute("DELETE FROM public.schema_migrations WHERE version = (SELECT max(version) FROM public.schema_migrations)")
+        .await
+        .unwrap();
+    let refused = tenantpos::app::build(&app.settings, &tenantpos::config::ServiceSet::all()).await;
+    let message = format!("{:#}", refused.err().expect("serve refuses"));
+    assert!(message.contains("tenantpos migrate"), "{message}");
+}
