@@ -1,6 +1,7 @@
 //! The operator API (API.md §8): provisioning and the lifecycle of tenants. The only crate,
 //! with `tenancy`, that works on tenants without a tenant's request.
 
+pub mod export;
 pub mod lifecycle;
 mod operator;
 pub mod provisioning;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use tenancy::Tenancy;
 use utoipa_axum::router::OpenApiRouter;
 
+pub use export::export_tenant;
 pub use lifecycle::{TenantAnalytics, analytics, delete_tenant};
 pub use operator::OperatorToken;
 pub use provisioning::{CreateTenant, OwnerInput, create_tenant};

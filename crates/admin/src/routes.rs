@@ -16,6 +16,7 @@ pub(crate) fn router() -> OpenApiRouter<AdminState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
         .routes(routes!(show, delete))
+        .routes(routes!(export))
         .routes(routes!(analytics))
         .routes(routes!(suspend))
         .routes(routes!(resume))
@@ -79,6 +80,23 @@ async fn delete(
     let id = tenant_id(&id)?;
     crate::lifecycle::delete_tenant(&state.tenancy, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The tenant's data as NDJSON, one `{"table","row"}` a line: its backup.
+#[utoipa::path(get, path = "/admin/tenants/{id}/export", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, content_type = "application/x-ndjson", description = "one {\"table\",\"row\"} object a line"),
+              (status = 404, description = "tenant_not_found")))]
+async fn export(
+    State(state): State<AdminState>,
+    _: Operator,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    let id = tenant_id(&id)?;
+    let lines = crate::export::export_tenant(&state.tenancy, &id).await?;
+    Ok(axum::response::Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, "application/x-ndjson")
+        .body(axum::body::Body::from_stream(lines))
+        .map_err(ApiError::internal)?)
 }
 
 /// Orders and revenue of every tenant: the only cross-tenant read, audited.

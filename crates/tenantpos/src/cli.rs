@@ -109,6 +109,12 @@ enum TenantCommand {
         #[command(flatten)]
         settings: Settings,
     },
+    /// Writes a tenant's export (its backup) to standard output as NDJSON.
+    Export {
+        id: String,
+        #[command(flatten)]
+        settings: Settings,
+    },
     /// Deletes a tenant: its data, users, tokens and cache entries; the id is free again.
     Delete {
         id: String,
@@ -226,6 +232,21 @@ async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
         }
         TenantCommand::Suspend { id, settings } => {
             set_status(&settings, &id, TenantStatus::Suspended).await
+        }
+        TenantCommand::Export { id, settings } => {
+            use futures::StreamExt;
+            use tokio::io::AsyncWriteExt;
+            let tenancy = app::connect_operator(&settings).await?;
+            let lines = admin::export_tenant(&tenancy, &parse_id(&id)?)
+                .await
+                .map_err(api_error)?;
+            let mut lines = std::pin::pin!(lines);
+            let mut out = tokio::io::stdout();
+            while let Some(line) = lines.next().await {
+                out.write_all(line?.as_bytes()).await?;
+            }
+            out.flush().await?;
+            Ok(())
         }
         TenantCommand::Delete { id, settings } => {
             let tenancy = app::connect_operator(&settings).await?;

@@ -137,6 +137,20 @@ impl ScopedTx {
         .await
     }
 
+    /// Rows one by one as PostgreSQL sends them, for answers of any size in constant memory.
+    pub async fn query_stream(
+        &self,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> Result<tokio_postgres::RowStream, Error> {
+        self.run(sql, |statement| async move {
+            self.client()
+                .query_raw(&statement, params.iter().copied())
+                .await
+        })
+        .await
+    }
+
     pub async fn commit(mut self) -> Result<(), Error> {
         let client = self.client.take().expect("commit once");
         if !self.opened.load(Ordering::Acquire) {

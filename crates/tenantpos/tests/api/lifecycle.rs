@@ -214,3 +214,89 @@ async fn analytics_covers_every_tenant_and_strategy_and_is_audited() {
         .bearer_auth(&shared.owner_token);
     app.send(tenant_jwt).await.assert_error(401, "unauthorized");
 }
+
+#[rstest]
+#[tokio::test]
+async fn an_export_streams_every_table_of_the_tenant_and_nothing_else(
+    #[values(Strategy::Shared, Strategy::Schema, Strategy::Database)] strategy: Strategy,
+) {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("export_shop", strategy).await;
+    let other = app.create_tenant("other_shop", Strategy::Shared).await;
+    let kept = app.create_product(&tenant, "KEPT", 100, 10).await;
+    let archived = app.create_product(&tenant, "ARCHIVED", 50, 10).await;
+    order(
+        &app,
+        &tenant,
+        &[(&kept, 2)],
+        Some(json!({"method": "card", "card_token": "tok_visa"})),
+    )
+    .await
+    .assert_status(201);
+    app.call(
+        Method::DELETE,
+        &format!("/products/{}", archived["id"].as_str().unwrap()),
+        &tenant,
+        None,
+    )
+    .await
+    .assert_status(204);
+    let (gone, _) = app.user_with_role(&tenant, "gone", "cashier").await;
+    app.call(Method::DELETE, &format!("/users/{gone}"), &tenant, None)
+        .await
+        .assert_status(204);
+    app.user_with_role(&tenant, "stays", "manager").await;
+    let theirs = app.create_product(&other, "THEIRS", 1, 1).await;
+
+    let response = app
+        .admin(Method::GET, "/admin/tenants/export_shop/export")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+    let body = response.text().await.unwrap();
+    let lines: Vec<serde_json::Value> = body
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let count = |table: &str| lines.iter().filter(|line| line["table"] == table).count();
+    assert_eq!(
+        (
+            count("settings"),
+            count("users"),
+            count("products"),
+            count("orders"),
+            count("payments")
+        ),
+        (1, 2, 2, 1, 1)
+    );
+    for line in &lines {
+        assert_eq!(line["row"]["tenant_id"], "export_shop", "{line}");
+    }
+    let users: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| line["table"] == "users")
+        .collect();
+    assert!(users.iter().all(|user| {
+        user["row"]["password_hash"]
+            .as_str()
+            .unwrap()
+            .starts_with("$argon2id$")
+    }));
+    assert!(
+        users.iter().all(|user| user["row"]["username"] != "gone"),
+        "deleted users are left out"
+    );
+    assert!(!body.contains(OWNER_PASSWORD), "never a password");
+    assert!(!body.contains(theirs["id"].as_str().unwrap()) && !body.contains("other_shop"));
+    let archived_line = lines
+        .iter()
+        .find(|line| line["row"]["sku"] == "ARCHIVED")
+        .expect("archived products too");
+    assert!(archived_line["row"]["archived_at"].is_string());
+
+    app.send(app.admin(Method::GET, "/admin/tenants/nope_shop/export"))
+        .await
+        .assert_error(404, "tenant_not_found");
+}
