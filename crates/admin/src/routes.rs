@@ -93,10 +93,10 @@ async fn export(
 ) -> Result<axum::response::Response, ApiError> {
     let id = tenant_id(&id)?;
     let lines = crate::export::export_tenant(&state.tenancy, &id).await?;
-    Ok(axum::response::Response::builder()
+    axum::response::Response::builder()
         .header(axum::http::header::CONTENT_TYPE, "application/x-ndjson")
         .body(axum::body::Body::from_stream(lines))
-        .map_err(ApiError::internal)?)
+        .map_err(ApiError::internal)
 }
 
 /// Orders and revenue of every tenant: the only cross-tenant read, audited.
