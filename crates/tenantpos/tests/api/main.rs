@@ -8,6 +8,7 @@ mod dashboard;
 mod idempotency;
 mod isolation;
 mod lifecycle;
+mod order_history;
 mod orders;
 mod products;
 mod public_routes;

@@ -2,7 +2,7 @@
 //! stock expiring. Each leaves stock, payments and orders exactly as before.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use rstest::rstest;
@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use tenancy::{ResolvedTenant, Strategy, TenantContext, TenantId};
 
 use crate::orders::order;
+use crate::support::redis_server::eventually;
 use crate::support::*;
 
 /// Every row of the tenant's orders, payments and held or committed reservations — pending
@@ -44,22 +45,6 @@ async fn stock(app: &TestApp, tenant: &TestTenant, product: &Value) -> i64 {
         .unwrap()
 }
 
-/// Waits (at most 15 s) until `check` holds.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !check().await {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "never happened: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[rstest]
 #[tokio::test]
 async fn a_crash_between_steps_is_undone_by_the_sweeper(
@@ -86,6 +71,7 @@ async fn a_crash_between_steps_is_undone_by_the_sweeper(
         app.faults.crash_after(None);
         eventually(
             &format!("the sweeper undoes a crash after {step:?}"),
+            Duration::from_secs(15),
             || async {
                 hidden_state(&app, &tenant.id).await == (0, 0, 0)
                     && stock(&app, &tenant, &product).await == 10
@@ -184,6 +170,7 @@ async fn an_unreachable_payments_service_answers_503_and_keeps_nothing(
     let server = tokio::spawn(async move { axum::serve(listener, payments.router).await.unwrap() });
     eventually(
         "the sweeper finishes undoing once payments is back",
+        Duration::from_secs(15),
         || async { hidden_state(&app, &tenant.id).await == (0, 0, 0) },
     )
     .await;

@@ -3,6 +3,7 @@
 
 mod database;
 pub mod process;
+pub mod redis_server;
 
 use std::sync::Arc;
 
