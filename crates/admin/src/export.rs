@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
-use tenancy::{ApiError, ErrorCode, ResolvedTenant, Tenancy, TenantContext, TenantId};
+use tenancy::{ApiError, ResolvedTenant, Tenancy, TenantContext, TenantId};
 
 /// The tables of an export, in the order an import needs them, with the query that reads one.
 const TABLES: &[(&str, &str)] = &[
@@ -45,7 +45,7 @@ pub async fn export_tenant(
         .catalog
         .get(id)
         .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::TenantNotFound, "no such tenant"))?;
+        .ok_or_else(ApiError::tenant_not_found)?;
     let scope = ResolvedTenant::for_operator(Arc::new(tenant), tenancy.clone());
     let (lines, receiver) =
         tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(BUFFERED_LINES);

@@ -11,12 +11,8 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use tenancy::db::{self, naming};
 use tenancy::migrate::{TENANT_TABLES_CHILDREN_FIRST, execute_formatted};
-use tenancy::{ApiError, ErrorCode, ResolvedTenant, Strategy, Tenancy, TenantContext, TenantId};
+use tenancy::{ApiError, ResolvedTenant, Strategy, Tenancy, TenantContext, TenantId};
 use utoipa::ToSchema;
-
-fn tenant_not_found() -> ApiError {
-    ApiError::new(ErrorCode::TenantNotFound, "no such tenant")
-}
 
 /// Deletes a tenant: its data, users, tokens and cache entries are gone.
 pub async fn delete_tenant(tenancy: &Arc<Tenancy>, id: &TenantId) -> Result<(), ApiError> {
@@ -24,7 +20,7 @@ pub async fn delete_tenant(tenancy: &Arc<Tenancy>, id: &TenantId) -> Result<(), 
         .catalog
         .begin_deletion(id)
         .await?
-        .ok_or_else(tenant_not_found)?;
+        .ok_or_else(ApiError::tenant_not_found)?;
     purge_cache(tenancy, id).await;
     let config = tenancy.db.config();
     match tenant.strategy {

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use tenancy::catalog::MismatchRecord;
 use tenancy::extract::{Json, Path};
-use tenancy::{ApiError, ErrorCode, Tenant, TenantId, TenantStatus};
+use tenancy::{ApiError, Tenant, TenantId, TenantStatus};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -23,13 +23,9 @@ pub(crate) fn router() -> OpenApiRouter<AdminState> {
         .routes(routes!(mismatches))
 }
 
-fn tenant_not_found() -> ApiError {
-    ApiError::new(ErrorCode::TenantNotFound, "no such tenant")
-}
-
 /// A tenant id from the path; one that cannot exist is answered as one that does not.
 fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
-    TenantId::parse(raw).map_err(|_| tenant_not_found())
+    TenantId::parse(raw).map_err(|_| ApiError::tenant_not_found())
 }
 
 /// Creates a tenant, its storage and its owner.
@@ -65,7 +61,7 @@ async fn show(
         .get(&id)
         .await?
         .map(Json)
-        .ok_or_else(tenant_not_found)
+        .ok_or_else(ApiError::tenant_not_found)
 }
 
 /// Deletes a tenant: its data, users, tokens and cache entries are gone; the id can be
@@ -120,7 +116,7 @@ async fn set_status(
         .catalog
         .set_status(&id, status)
         .await?
-        .ok_or_else(tenant_not_found)?;
+        .ok_or_else(ApiError::tenant_not_found)?;
     tracing::info!(tenant = %id, status = %status, "tenant status changed");
     Ok(Json(tenant))
 }

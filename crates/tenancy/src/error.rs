@@ -157,6 +157,11 @@ impl ApiError {
         Self::new(ErrorCode::NotFound, "not found")
     }
 
+    /// A tenant that does not exist (or cannot: a reserved or malformed id).
+    pub fn tenant_not_found() -> Self {
+        Self::new(ErrorCode::TenantNotFound, "no such tenant")
+    }
+
     pub fn validation(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::ValidationFailed, message)
     }

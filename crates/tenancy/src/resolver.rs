@@ -53,16 +53,19 @@ async fn resolve(tenancy: &Arc<Tenancy>, headers: &HeaderMap) -> Result<Resolved
         return Err(invalid());
     }
     let raw = value.to_str().map_err(|_| invalid())?;
-    let not_found = || ApiError::new(ErrorCode::TenantNotFound, "no such tenant");
     let id = match TenantId::parse(raw) {
         Ok(id) => id,
         // 3. A reserved id never exists.
-        Err(TenantIdError::Reserved) => return Err(not_found()),
+        Err(TenantIdError::Reserved) => return Err(ApiError::tenant_not_found()),
         Err(TenantIdError::Malformed) => return Err(invalid()),
     };
     tracing::Span::current().record("tenant_id", id.as_str());
     // 3. The tenant exists.
-    let tenant = tenancy.catalog.lookup(&id).await?.ok_or_else(not_found)?;
+    let tenant = tenancy
+        .catalog
+        .lookup(&id)
+        .await?
+        .ok_or_else(ApiError::tenant_not_found)?;
     // 4. It is active.
     if !tenant.is_active() {
         return Err(ApiError::new(

@@ -82,6 +82,33 @@ pub async fn execute_formatted(
     Ok(())
 }
 
+/// Applies the migrations of `set` that the target's version record (read by `applied`,
+/// written by `record`) does not list yet, in order; how many.
+async fn apply_pending(
+    tx: &tokio_postgres::Transaction<'_>,
+    set: &[Migration],
+    applied: &'static str,
+    record: &'static str,
+    kind: &str,
+) -> anyhow::Result<usize> {
+    let applied: Vec<i32> = tx
+        .query(applied, &[])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut count = 0;
+    for migration in set.iter().filter(|m| !applied.contains(&m.version)) {
+        tx.batch_execute(migration.sql).await.with_context(|| {
+            format!("{kind} migration {} {}", migration.version, migration.name)
+        })?;
+        tx.execute(record, &[&migration.version, &migration.name])
+            .await?;
+        count += 1;
+    }
+    Ok(count)
+}
+
 /// Brings the catalog (schema `tenantpos` of the main database) to the latest version.
 /// Returns how many migrations were applied.
 pub async fn migrate_catalog(client: &mut Client) -> anyhow::Result<usize> {
@@ -99,27 +126,14 @@ pub async fn migrate_catalog(client: &mut Client) -> anyhow::Result<usize> {
              applied_at timestamptz NOT NULL DEFAULT now());",
     )
     .await?;
-    let applied: Vec<i32> = tx
-        .query("SELECT version FROM tenantpos.catalog_migrations", &[])
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-    let mut count = 0;
-    for migration in CATALOG_MIGRATIONS
-        .iter()
-        .filter(|m| !applied.contains(&m.version))
-    {
-        tx.batch_execute(migration.sql).await.with_context(|| {
-            format!("catalog migration {} {}", migration.version, migration.name)
-        })?;
-        tx.execute(
-            "INSERT INTO tenantpos.catalog_migrations (version, name) VALUES ($1, $2)",
-            &[&migration.version, &migration.name],
-        )
-        .await?;
-        count += 1;
-    }
+    let count = apply_pending(
+        &tx,
+        CATALOG_MIGRATIONS,
+        "SELECT version FROM tenantpos.catalog_migrations",
+        "INSERT INTO tenantpos.catalog_migrations (version, name) VALUES ($1, $2)",
+        "catalog",
+    )
+    .await?;
     tx.commit().await?;
     Ok(count)
 }
@@ -230,27 +244,14 @@ pub async fn migrate_tenant_storage_in(
              applied_at timestamptz NOT NULL DEFAULT now());",
     )
     .await?;
-    let applied: Vec<i32> = tx
-        .query("SELECT version FROM schema_migrations", &[])
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-    let mut count = 0;
-    for migration in TENANT_MIGRATIONS
-        .iter()
-        .filter(|m| !applied.contains(&m.version))
-    {
-        tx.batch_execute(migration.sql).await.with_context(|| {
-            format!("tenant migration {} {}", migration.version, migration.name)
-        })?;
-        tx.execute(
-            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-            &[&migration.version, &migration.name],
-        )
-        .await?;
-        count += 1;
-    }
+    let count = apply_pending(
+        tx,
+        TENANT_MIGRATIONS,
+        "SELECT version FROM schema_migrations",
+        "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+        "tenant",
+    )
+    .await?;
     execute_formatted(
         tx,
         "SELECT format('GRANT USAGE ON SCHEMA %I TO %I', $1::text, $2::text)",
