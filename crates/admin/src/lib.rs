@@ -2,10 +2,14 @@
 //! with `tenancy`, that works on tenants without a tenant's request.
 
 pub mod export;
+pub mod import;
 pub mod lifecycle;
+pub mod moving;
 mod operator;
 pub mod provisioning;
 mod routes;
+pub mod storage;
+mod tables;
 
 use std::sync::Arc;
 
@@ -13,7 +17,9 @@ use tenancy::Tenancy;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use export::export_tenant;
+pub use import::{ImportReport, import_tenant};
 pub use lifecycle::{TenantAnalytics, analytics, delete_tenant};
+pub use moving::{MoveTenant, move_tenant};
 pub use operator::OperatorToken;
 pub use provisioning::{CreateTenant, OwnerInput, create_tenant};
 

@@ -9,72 +9,27 @@ use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
-use tenancy::db::{self, naming};
-use tenancy::migrate::{TENANT_TABLES_CHILDREN_FIRST, execute_formatted};
-use tenancy::{ApiError, ResolvedTenant, Strategy, Tenancy, TenantContext, TenantId};
+use tenancy::{ApiError, ResolvedTenant, Tenancy, TenantContext, TenantId};
 use utoipa::ToSchema;
+
+use crate::storage::Placement;
 
 /// Deletes a tenant: its data, users, tokens and cache entries are gone.
 pub async fn delete_tenant(tenancy: &Arc<Tenancy>, id: &TenantId) -> Result<(), ApiError> {
-    let tenant = tenancy
-        .catalog
-        .begin_deletion(id)
-        .await?
-        .ok_or_else(ApiError::tenant_not_found)?;
+    let Some(tenant) = tenancy.catalog.begin_deletion(id).await? else {
+        return Err(match tenancy.catalog.get(id).await? {
+            Some(tenant) if tenant.moving => ApiError::new(
+                tenancy::ErrorCode::Conflict,
+                "the tenant is being moved; delete it once the move ended",
+            ),
+            _ => ApiError::tenant_not_found(),
+        });
+    };
     purge_cache(tenancy, id).await;
-    let config = tenancy.db.config();
-    match tenant.strategy {
-        Strategy::Shared => {
-            let mut client = db::connect(&config.owner).await?;
-            let tx = client.transaction().await?;
-            // Row-level security is forced on the owner too: the deletion is scoped like any
-            // other transaction of the tenant.
-            tx.execute(
-                "SELECT set_config('app.current_tenant_id', $1, true)",
-                &[&id.as_str()],
-            )
-            .await?;
-            for table in TENANT_TABLES_CHILDREN_FIRST {
-                let statement: String = tx
-                    .query_one(
-                        "SELECT format('DELETE FROM public.%I WHERE tenant_id = $1', $1::text)",
-                        &[table],
-                    )
-                    .await?
-                    .get(0);
-                tx.execute(statement.as_str(), &[&id.as_str()]).await?;
-            }
-            tx.commit().await?;
-        }
-        Strategy::Schema => {
-            let client = db::connect(&config.owner).await?;
-            execute_formatted(
-                &client,
-                "SELECT format('DROP SCHEMA IF EXISTS %I CASCADE', $1::text)",
-                &[&id.schema_name()],
-            )
-            .await
-            .map_err(ApiError::internal)?;
-        }
-        Strategy::Database => {
-            tenancy.db.forget_tenant(id);
-            let maintenance = config.clusters.get(&tenant.cluster).ok_or_else(|| {
-                ApiError::internal(anyhow::anyhow!(
-                    "cluster {} is not configured",
-                    tenant.cluster
-                ))
-            })?;
-            let client = db::connect(maintenance).await?;
-            let database = naming::tenant_database_name(&config.deployment_database, id);
-            execute_formatted(
-                &client,
-                "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)",
-                &[&database],
-            )
-            .await
-            .map_err(ApiError::internal)?;
-        }
-    }
+    tenancy.db.forget_tenant(id);
+    crate::storage::remove(tenancy.db.config(), id, &Placement::of(&tenant))
+        .await
+        .map_err(ApiError::internal)?;
     tenancy.catalog.finish_deletion(id).await?;
     // Anything cached while the rows went away goes too.
     purge_cache(tenancy, id).await;

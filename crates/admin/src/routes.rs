@@ -17,6 +17,8 @@ pub(crate) fn router() -> OpenApiRouter<AdminState> {
         .routes(routes!(create, list))
         .routes(routes!(show, delete))
         .routes(routes!(export))
+        .routes(routes!(import))
+        .routes(routes!(move_to))
         .routes(routes!(analytics))
         .routes(routes!(suspend))
         .routes(routes!(resume))
@@ -93,6 +95,47 @@ async fn export(
         .header(axum::http::header::CONTENT_TYPE, "application/x-ndjson")
         .body(axum::body::Body::from_stream(lines))
         .map_err(ApiError::internal)
+}
+
+/// Rebuilds an empty tenant from an export (NDJSON, of any size: the 1 MiB limit of JSON
+/// bodies does not apply): its restore.
+#[utoipa::path(post, path = "/admin/tenants/{id}/import", tag = "admin", params(("id" = String, Path)),
+    request_body(content_type = "application/x-ndjson", description = "an export"),
+    responses((status = 200, body = crate::ImportReport, description = "rows added per table"),
+              (status = 404, description = "tenant_not_found"),
+              (status = 409, description = "conflict: the tenant holds products, orders or payments"),
+              (status = 422, description = "a line that is not part of an export")))]
+async fn import(
+    State(state): State<AdminState>,
+    _: Operator,
+    Path(id): Path<String>,
+    body: axum::body::Body,
+) -> Result<Json<crate::ImportReport>, ApiError> {
+    use futures::TryStreamExt;
+    let id = tenant_id(&id)?;
+    let input =
+        tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
+    Ok(Json(
+        crate::import::import_tenant(&state.tenancy, &id, input).await?,
+    ))
+}
+
+/// Moves a tenant to another strategy or cluster, online.
+#[utoipa::path(post, path = "/admin/tenants/{id}/move", tag = "admin", params(("id" = String, Path)),
+    request_body = crate::MoveTenant,
+    responses((status = 200, body = Tenant), (status = 404, description = "tenant_not_found"),
+              (status = 409, description = "conflict: already there, or being moved"),
+              (status = 422)))]
+async fn move_to(
+    State(state): State<AdminState>,
+    _: Operator,
+    Path(id): Path<String>,
+    Json(request): Json<crate::MoveTenant>,
+) -> Result<Json<Tenant>, ApiError> {
+    let id = tenant_id(&id)?;
+    Ok(Json(
+        crate::moving::move_tenant(&state.tenancy, &id, request).await?,
+    ))
 }
 
 /// Orders and revenue of every tenant: the only cross-tenant read, audited.

@@ -16,6 +16,9 @@ pub async fn release_expired_reservations(tenancy: &Arc<Tenancy>) -> anyhow::Res
         .list()
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?
+        .into_iter()
+        // A tenant being moved is swept where it lands.
+        .filter(|tenant| !tenant.moving)
     {
         let scope = ResolvedTenant::for_operator(Arc::new(tenant), tenancy.clone());
         let context = TenantContext::system(&scope);

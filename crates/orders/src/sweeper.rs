@@ -13,7 +13,15 @@ use crate::saga::undo_elsewhere;
 /// One pass over every tenant; returns how many orders were undone.
 pub async fn undo_stale_orders(state: &OrdersState) -> Result<u64, ApiError> {
     let mut undone = 0;
-    for tenant in state.tenancy.catalog.list().await? {
+    // A tenant being moved is swept where it lands.
+    for tenant in state
+        .tenancy
+        .catalog
+        .list()
+        .await?
+        .into_iter()
+        .filter(|tenant| !tenant.moving)
+    {
         let scope = ResolvedTenant::for_operator(Arc::new(tenant), state.tenancy.clone());
         let context = TenantContext::system(&scope);
         match undo_for_tenant(state, &context).await {

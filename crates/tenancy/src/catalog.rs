@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
+use crate::db::Pool;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Pool;
 
 use crate::cache::{CacheKey, TenantCache};
 use crate::error::ApiError;
@@ -29,7 +29,7 @@ pub struct NewTenant<'a> {
     pub cluster: &'a str,
 }
 
-const SELECT_VISIBLE: &str = "SELECT id, name, business_type, strategy, cluster, status, created_at \
+const SELECT_VISIBLE: &str = "SELECT id, name, business_type, strategy, cluster, status, moving, created_at \
      FROM tenantpos.tenants WHERE id = $1 AND status IN ('active', 'suspended')";
 
 impl Catalog {
@@ -78,7 +78,7 @@ impl Catalog {
         let client = self.owner.get().await?;
         let statement = client
             .prepare_cached(
-                "SELECT id, name, business_type, strategy, cluster, status, created_at \
+                "SELECT id, name, business_type, strategy, cluster, status, moving, created_at \
                  FROM tenantpos.tenants WHERE status IN ('active', 'suspended') ORDER BY id",
             )
             .await?;
@@ -91,7 +91,7 @@ impl Catalog {
     /// Reserves the id with a row in status `provisioning`. `Ok(false)` when the id is taken.
     pub async fn reserve(&self, new: &NewTenant<'_>) -> Result<bool, ApiError> {
         let client = self.owner.get().await?;
-        Ok(Self::insert(&**client, new, "provisioning").await?)
+        Ok(Self::insert(&***client, new, "provisioning").await?)
     }
 
     /// Inserts a catalog entry in `status` through the owner's `client` (a transaction, when
@@ -162,7 +162,7 @@ impl Catalog {
         let row = client
             .query_opt(
                 "UPDATE tenantpos.tenants SET status = $2 WHERE id = $1 AND status = ANY($3) \
-                 RETURNING id, name, business_type, strategy, cluster, status, created_at",
+                 RETURNING id, name, business_type, strategy, cluster, status, moving, created_at",
                 &[&id.as_str(), &to.as_str(), &from],
             )
             .await?;
@@ -177,11 +177,65 @@ impl Catalog {
         let row = client
             .query_opt(
                 "UPDATE tenantpos.tenants SET status = 'deleting' \
-                 WHERE id = $1 AND status IN ('active', 'suspended', 'deleting') \
-                 RETURNING id, name, business_type, strategy, cluster, 'suspended' AS status, created_at",
+                 WHERE id = $1 AND status IN ('active', 'suspended', 'deleting') AND NOT moving \
+                 RETURNING id, name, business_type, strategy, cluster, 'suspended' AS status, moving, created_at",
                 &[&id.as_str()],
             )
             .await?;
+        self.invalidate(id).await;
+        row.map(|row| Tenant::from_row(&row).map_err(ApiError::internal))
+            .transpose()
+    }
+
+    /// Marks a tenant as being moved: its requests answer 503 until `finish_move` or
+    /// `abandon_move`. `None` when there is no such tenant.
+    pub async fn begin_move(&self, id: &TenantId) -> Result<Option<Tenant>, ApiError> {
+        self.set_moving(
+            "UPDATE tenantpos.tenants SET moving = true \
+             WHERE id = $1 AND status IN ('active', 'suspended') \
+             RETURNING id, name, business_type, strategy, cluster, status, moving, created_at",
+            &[&id.as_str()],
+            id,
+        )
+        .await
+    }
+
+    /// Points the catalog at the tenant's new storage and lets its requests in again.
+    pub async fn finish_move(
+        &self,
+        id: &TenantId,
+        strategy: Strategy,
+        cluster: &str,
+    ) -> Result<Option<Tenant>, ApiError> {
+        self.set_moving(
+            "UPDATE tenantpos.tenants SET strategy = $2, cluster = $3, moving = false \
+             WHERE id = $1 AND moving \
+             RETURNING id, name, business_type, strategy, cluster, status, moving, created_at",
+            &[&id.as_str(), &strategy.as_str(), &cluster],
+            id,
+        )
+        .await
+    }
+
+    /// Ends a move that failed: the tenant stays where it was.
+    pub async fn abandon_move(&self, id: &TenantId) -> Result<Option<Tenant>, ApiError> {
+        self.set_moving(
+            "UPDATE tenantpos.tenants SET moving = false WHERE id = $1 AND moving \
+             RETURNING id, name, business_type, strategy, cluster, status, moving, created_at",
+            &[&id.as_str()],
+            id,
+        )
+        .await
+    }
+
+    async fn set_moving(
+        &self,
+        statement: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        id: &TenantId,
+    ) -> Result<Option<Tenant>, ApiError> {
+        let client = self.owner.get().await?;
+        let row = client.query_opt(statement, params).await?;
         self.invalidate(id).await;
         row.map(|row| Tenant::from_row(&row).map_err(ApiError::internal))
             .transpose()
@@ -282,7 +336,7 @@ impl Catalog {
                 "UPDATE tenantpos.tenants \
                  SET name = COALESCE($2, name), business_type = COALESCE($3, business_type) \
                  WHERE id = $1 AND status IN ('active', 'suspended') \
-                 RETURNING id, name, business_type, strategy, cluster, status, created_at",
+                 RETURNING id, name, business_type, strategy, cluster, status, moving, created_at",
                 &[
                     &id.as_str(),
                     &name,

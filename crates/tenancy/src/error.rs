@@ -196,6 +196,16 @@ impl ApiError {
         }
     }
 
+    /// This error as a plain error with its code, message and cause (for the CLI and for
+    /// steps that are not requests).
+    pub fn into_anyhow(self) -> anyhow::Error {
+        let what = format!("{}: {}", self.code.as_str(), self.message);
+        match self.cause {
+            Some(cause) => cause.context(what),
+            None => anyhow::anyhow!(what),
+        }
+    }
+
     /// The envelope this error answers with: `{"error": {"code", "message"}}`.
     pub fn body(&self) -> serde_json::Value {
         serde_json::json!({"error": {"code": self.code.as_str(), "message": self.message}})
@@ -290,11 +300,18 @@ impl From<PathRejection> for ApiError {
 }
 
 impl From<tokio_postgres::Error> for ApiError {
-    /// A lost connection is a dependency that is down (503); anything else is a bug (500).
+    /// A lost connection is a dependency that is down (503), and so is a tenant that moved
+    /// away under a transaction (its retry finds it where it is now); anything else is a bug
+    /// (500).
     fn from(error: tokio_postgres::Error) -> Self {
         let io_failure =
             std::error::Error::source(&error).is_some_and(|source| source.is::<std::io::Error>());
-        if error.is_closed() || io_failure {
+        // A dropped tenant database ends its sessions with `admin_shutdown`.
+        let tenant_moved = error.code().is_some_and(|code| {
+            code.code() == crate::db::TENANT_MOVED
+                || code == &tokio_postgres::error::SqlState::ADMIN_SHUTDOWN
+        });
+        if error.is_closed() || io_failure || tenant_moved {
             Self::unavailable(error)
         } else {
             Self::internal(error)

@@ -73,5 +73,14 @@ async fn resolve(tenancy: &Arc<Tenancy>, headers: &HeaderMap) -> Result<Resolved
             "this tenant is suspended",
         ));
     }
+    // While its rows are copied to another strategy the tenant answers nothing: no request
+    // may see a half-moved tenant. Moves take seconds; the client retries.
+    if tenant.moving {
+        return Err(ApiError::new(
+            ErrorCode::Unavailable,
+            "this tenant is being moved, retry shortly",
+        )
+        .with_retry_after(1));
+    }
     Ok(ResolvedTenant::new(tenant, tenancy.clone()))
 }

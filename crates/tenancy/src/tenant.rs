@@ -47,6 +47,10 @@ pub struct Tenant {
     pub cluster: String,
     pub status: TenantStatus,
     pub created_at: DateTime<Utc>,
+    /// True while the tenant is being moved (`POST /admin/tenants/{id}/move`): its requests
+    /// answer 503 with `Retry-After` until the move ends. Shown only then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub moving: bool,
 }
 
 macro_rules! text_enum {
@@ -91,6 +95,7 @@ impl Tenant {
             cluster: parse("cluster")?,
             status: parse("status")?.parse().map_err(anyhow::Error::msg)?,
             created_at: row.try_get("created_at")?,
+            moving: row.try_get("moving")?,
         })
     }
 

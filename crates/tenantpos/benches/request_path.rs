@@ -33,7 +33,7 @@ struct Fixture {
     tenant: TenantId,
     product: uuid::Uuid,
     token: String,
-    bare_pool: deadpool_postgres::Pool,
+    bare_pool: db::Pool,
 }
 
 fn settings() -> Settings {

@@ -62,7 +62,11 @@ async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<Arc<Tenan
     check_migrated(&owner).await?;
     check_tenant_tables(&owner).await?;
 
-    let tenant_db = Arc::new(TenantDb::new(storage.clone(), 16));
+    let tenant_db = Arc::new(TenantDb::new(
+        storage.clone(),
+        16,
+        settings.connection_budget(),
+    ));
     let cache = Arc::new(
         match settings.redis_url.as_deref().filter(|url| !url.is_empty()) {
             Some(url) => TenantCache::with_redis(&storage.deployment_database, url)

@@ -115,6 +115,29 @@ enum TenantCommand {
         #[command(flatten)]
         settings: Settings,
     },
+    /// Rebuilds an empty tenant from an export (its restore): reads NDJSON from --file or
+    /// standard input, prints the rows added per table.
+    Import {
+        id: String,
+        /// The export to read; standard input if unset.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Moves a tenant to another strategy (and cluster), online: its requests wait or get 503
+    /// during the move, no write is lost.
+    Move {
+        id: String,
+        /// shared, schema or database.
+        #[arg(long)]
+        strategy: String,
+        /// For the database strategy: the cluster (default: default).
+        #[arg(long)]
+        cluster: Option<String>,
+        #[command(flatten)]
+        settings: Settings,
+    },
     /// Deletes a tenant: its data, users, tokens and cache entries; the id is free again.
     Delete {
         id: String,
@@ -168,10 +191,7 @@ fn parse_id(id: &str) -> anyhow::Result<TenantId> {
 }
 
 fn api_error(error: tenancy::ApiError) -> anyhow::Error {
-    match error.cause {
-        Some(cause) => cause.context(format!("{}: {}", error.code.as_str(), error.message)),
-        None => anyhow::anyhow!("{}: {}", error.code.as_str(), error.message),
-    }
+    error.into_anyhow()
 }
 
 async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
@@ -247,6 +267,40 @@ async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
             }
             out.flush().await?;
             Ok(())
+        }
+        TenantCommand::Import { id, file, settings } => {
+            let tenancy = app::connect_operator(&settings).await?;
+            let id = parse_id(&id)?;
+            let report = match file {
+                Some(path) => {
+                    let file = tokio::fs::File::open(&path)
+                        .await
+                        .with_context(|| format!("opening {}", path.display()))?;
+                    admin::import_tenant(&tenancy, &id, tokio::io::BufReader::new(file)).await
+                }
+                None => {
+                    let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+                    admin::import_tenant(&tenancy, &id, stdin).await
+                }
+            }
+            .map_err(api_error)?;
+            print_json(&report)
+        }
+        TenantCommand::Move {
+            id,
+            strategy,
+            cluster,
+            settings,
+        } => {
+            let tenancy = app::connect_operator(&settings).await?;
+            let request = admin::MoveTenant {
+                strategy: strategy.parse::<Strategy>().map_err(anyhow::Error::msg)?,
+                cluster,
+            };
+            let tenant = admin::move_tenant(&tenancy, &parse_id(&id)?, request)
+                .await
+                .map_err(api_error)?;
+            print_json(&tenant)
         }
         TenantCommand::Delete { id, settings } => {
             let tenancy = app::connect_operator(&settings).await?;

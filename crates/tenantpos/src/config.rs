@@ -59,6 +59,14 @@ pub struct Settings {
     /// held stock expires after twice this.
     #[arg(long, env = "TENANTPOS_SAGA_TIMEOUT_MS", default_value = "30000")]
     pub saga_timeout_ms: u64,
+    /// The connection budget of database tenants: how many connections this process keeps
+    /// open to tenant databases, all clusters together; idle ones of the least recently used
+    /// tenants are closed to make room.
+    #[arg(long, env = "TENANTPOS_DATABASE_CONNECTIONS", default_value = "40")]
+    pub database_connections: std::num::NonZeroUsize,
+    /// How many of those one tenant database may hold (a busy tenant waits for its own).
+    #[arg(long, env = "TENANTPOS_TENANT_CONNECTIONS", default_value = "4")]
+    pub tenant_connections: std::num::NonZeroUsize,
     /// Log filter in RUST_LOG syntax.
     #[arg(long, env = "TENANTPOS_LOG", default_value = "info")]
     pub log: String,
@@ -79,6 +87,13 @@ impl Settings {
             self.app_database_url.as_deref(),
             self.clusters.as_deref(),
         )?))
+    }
+
+    pub fn connection_budget(&self) -> tenancy::db::ConnectionBudget {
+        tenancy::db::ConnectionBudget {
+            total: self.database_connections.get(),
+            per_tenant: self.tenant_connections.get(),
+        }
     }
 
     pub fn jwt_keys(&self) -> anyhow::Result<JwtKeys> {

@@ -1,17 +1,18 @@
 //! Tenant-scoped access to PostgreSQL for all three strategies.
 
+mod budget;
 pub mod naming;
 mod scoped;
 pub mod storage_config;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::{Client, Config, NoTls};
 
-pub use scoped::{Durability, Params, ScopedTx};
+pub use budget::{CONNECTION_WAIT, Pool, PoolKey, PooledClient, TenantDatabasePools, pool};
+
+pub use scoped::{Durability, Params, ScopedTx, TENANT_MOVED};
 pub use storage_config::{AppRole, DEFAULT_CLUSTER, StorageConfig};
 pub use tokio_postgres::types::ToSql;
 pub use tokio_postgres::{Error as DbError, Row};
@@ -20,31 +21,10 @@ use crate::error::ApiError;
 use crate::tenant::{Strategy, Tenant};
 use crate::tenant_id::TenantId;
 
-/// How long a request waits for a connection before answering 503.
-const CONNECTION_WAIT: Duration = Duration::from_secs(5);
-
 /// Anything that names a checked tenant: a `TenantContext`, or a `ResolvedTenant` for the few
 /// routes that run before a token exists (login). Only this crate can make one.
 pub trait TenantScope {
     fn tenant(&self) -> &Tenant;
-}
-
-pub fn pool(config: Config, max_size: usize) -> Pool {
-    let manager = Manager::from_config(
-        config,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
-    Pool::builder(manager)
-        .max_size(max_size)
-        .runtime(Runtime::Tokio1)
-        .wait_timeout(Some(CONNECTION_WAIT))
-        .create_timeout(Some(CONNECTION_WAIT))
-        .recycle_timeout(Some(CONNECTION_WAIT))
-        .build()
-        .expect("a pool with a runtime and timeouts always builds")
 }
 
 /// A single connection outside any pool (the owner's, for DDL).
@@ -58,30 +38,43 @@ pub async fn connect(config: &Config) -> Result<Client, tokio_postgres::Error> {
     Ok(client)
 }
 
+/// How many connections the tenant databases of one process may hold open together, and how
+/// many of them one tenant database may take.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionBudget {
+    pub total: usize,
+    pub per_tenant: usize,
+}
+
 /// Routes a tenant to its storage and opens scoped transactions there. Holds the pools of the
 /// app role: two on the main database — one for shared tenants, one for schema tenants, so
 /// that the shared tenants' connections keep one `search_path` and never re-plan their cached
-/// statements — and one per tenant database.
+/// statements — and one per tenant database, under the connection budget.
 pub struct TenantDb {
     config: Arc<StorageConfig>,
     main: Pool,
     schemas: Pool,
-    tenant_databases: Mutex<HashMap<TenantId, Pool>>,
-    tenant_database_pool_size: usize,
+    tenant_databases: Arc<TenantDatabasePools>,
 }
 
 impl TenantDb {
     /// `main_pool_size` connections for shared tenants, as many for schema tenants.
-    pub fn new(config: Arc<StorageConfig>, main_pool_size: usize) -> Self {
+    pub fn new(
+        config: Arc<StorageConfig>,
+        main_pool_size: usize,
+        budget: ConnectionBudget,
+    ) -> Self {
         Self {
             main: pool(config.app.clone(), main_pool_size),
             schemas: pool(config.app.clone(), main_pool_size),
             config,
-            tenant_databases: Mutex::new(HashMap::new()),
-            // Kept small until the connection budget of database tenants (a later issue) lands:
-            // every open tenant database holds its own connections.
-            tenant_database_pool_size: 2,
+            tenant_databases: TenantDatabasePools::new(budget.total, budget.per_tenant),
         }
+    }
+
+    /// The pools of tenant databases (their open connections, for tests and metrics).
+    pub fn tenant_databases(&self) -> &TenantDatabasePools {
+        &self.tenant_databases
     }
 
     pub fn config(&self) -> &StorageConfig {
@@ -120,35 +113,28 @@ impl TenantDb {
             client,
             tenant.id.clone(),
             search_path,
+            tenant.strategy,
             durability,
         ))
     }
 
     fn database_pool(&self, tenant: &Tenant) -> Result<Pool, ApiError> {
-        let mut pools = self.tenant_databases.lock().expect("pool map lock");
-        if let Some(pool) = pools.get(&tenant.id) {
-            return Ok(pool.clone());
-        }
-        let database = naming::tenant_database_name(&self.config.deployment_database, &tenant.id);
-        let config = self
-            .config
-            .app_on(&tenant.cluster, &database)
-            .map_err(ApiError::internal)?;
-        let pool = pool(config, self.tenant_database_pool_size);
-        pools.insert(tenant.id.clone(), pool.clone());
-        Ok(pool)
+        let key = PoolKey {
+            tenant: tenant.id.clone(),
+            cluster: tenant.cluster.clone(),
+        };
+        self.tenant_databases
+            .pool(key, || {
+                let database =
+                    naming::tenant_database_name(&self.config.deployment_database, &tenant.id);
+                self.config.app_on(&tenant.cluster, &database)
+            })
+            .map_err(ApiError::internal)
     }
 
-    /// Closes a tenant database's pool (before its database is dropped or moved).
+    /// Closes a tenant's database pools (before its database is dropped or moved).
     pub fn forget_tenant(&self, tenant: &TenantId) {
-        if let Some(pool) = self
-            .tenant_databases
-            .lock()
-            .expect("pool map lock")
-            .remove(tenant)
-        {
-            pool.close();
-        }
+        self.tenant_databases.forget(tenant);
     }
 
     /// Whether the main database answers (for `/ready`).

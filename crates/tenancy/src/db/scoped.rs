@@ -8,10 +8,11 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use deadpool_postgres::Object;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Error, Row, Statement};
 
+use super::PooledClient as Object;
+use crate::tenant::Strategy;
 use crate::tenant_id::TenantId;
 
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -32,6 +33,7 @@ pub struct ScopedTx {
     client: Option<Object>,
     tenant_id: TenantId,
     search_path: String,
+    strategy: Strategy,
     durability: Durability,
     /// Whether `BEGIN` and the scope were sent.
     opened: AtomicBool,
@@ -40,10 +42,26 @@ pub struct ScopedTx {
 /// Also asks for generic plans: every statement of tenantpos binds its values, and planning
 /// each execution again (PostgreSQL's first custom plans, and every plan after `search_path`
 /// changed) costs more than the statement itself.
-const SET_SCOPE: &str = "SELECT set_config('app.current_tenant_id', $1, true), \
-                         set_config('search_path', $2, true), \
-                         set_config('synchronous_commit', $3, true), \
-                         set_config('plan_cache_mode', 'force_generic_plan', true)";
+///
+/// First of all it passes the tenant's gate on this copy of its data (`$4` names the copy's
+/// strategy): a shared advisory lock that a move of the tenant takes exclusively, so that the
+/// move waits for the tenant's transactions here and holds new ones back. On the main database
+/// `tenantpos.enter_tenant` also refuses (SQLSTATE `TP001`) a transaction that waited there
+/// while its tenant was moved away; a tenant database that was moved away is dropped, which
+/// ends the sessions that waited on it.
+const SET_SCOPE_MAIN: &str = "SELECT tenantpos.enter_tenant($1, $4), \
+                              set_config('app.current_tenant_id', $1, true), \
+                              set_config('search_path', $2, true), \
+                              set_config('synchronous_commit', $3, true), \
+                              set_config('plan_cache_mode', 'force_generic_plan', true)";
+const SET_SCOPE_TENANT_DATABASE: &str = "SELECT pg_advisory_xact_lock_shared(hashtext('tenantpos-tenant:' || $1 || ':' || $4)), \
+     set_config('app.current_tenant_id', $1, true), \
+     set_config('search_path', $2, true), \
+     set_config('synchronous_commit', $3, true), \
+     set_config('plan_cache_mode', 'force_generic_plan', true)";
+
+/// The SQLSTATE of `tenantpos.enter_tenant` refusing a transaction of a tenant that was moved.
+pub const TENANT_MOVED: &str = "TP001";
 
 impl ScopedTx {
     /// A transaction for `tenant_id` on `client`; nothing is sent before the first statement.
@@ -51,12 +69,14 @@ impl ScopedTx {
         client: Object,
         tenant_id: TenantId,
         search_path: String,
+        strategy: Strategy,
         durability: Durability,
     ) -> Self {
         Self {
             client: Some(client),
             tenant_id,
             search_path,
+            strategy,
             durability,
             opened: AtomicBool::new(false),
         }
@@ -86,7 +106,12 @@ impl ScopedTx {
         if self.opened.load(Ordering::Acquire) {
             return run(statement).await;
         }
-        let set_scope = client.prepare_cached(SET_SCOPE).await?;
+        let set_scope = client
+            .prepare_cached(match self.strategy {
+                Strategy::Shared | Strategy::Schema => SET_SCOPE_MAIN,
+                Strategy::Database => SET_SCOPE_TENANT_DATABASE,
+            })
+            .await?;
         if self.opened.swap(true, Ordering::AcqRel) {
             return run(statement).await;
         }
@@ -95,7 +120,9 @@ impl ScopedTx {
             Durability::Durable => "on",
             Durability::Provisional => "off",
         };
-        let params: [&(dyn ToSql + Sync); 3] = [&tenant, &self.search_path, &synchronous_commit];
+        let placement = self.strategy.as_str();
+        let params: [&(dyn ToSql + Sync); 4] =
+            [&tenant, &self.search_path, &synchronous_commit, &placement];
         let (_, _, result) = futures::try_join!(
             client.batch_execute("BEGIN"),
             client.execute(&set_scope, &params),

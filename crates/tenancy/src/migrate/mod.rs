@@ -31,6 +31,11 @@ pub const CATALOG_MIGRATIONS: &[Migration] = &[
         name: "deleting_and_operator_audit",
         sql: include_str!("../../../../migrations/catalog/0002_deleting_and_operator_audit.sql"),
     },
+    Migration {
+        version: 3,
+        name: "moves",
+        sql: include_str!("../../../../migrations/catalog/0003_moves.sql"),
+    },
 ];
 
 /// Every tenant table, children before parents: the order in which a shared tenant's rows are

@@ -210,7 +210,14 @@ async fn one_pooled_connection_carries_nothing_from_one_tenant_to_the_next(
     let second = app.create_tenant("second_shop", strategy).await;
     app.create_product(&first, "FIRST", 1, 1).await;
     app.create_product(&second, "SECOND", 1, 1).await;
-    let single = TenantDb::new(Arc::new(app.tenancy.db.config().clone()), 1);
+    let single = TenantDb::new(
+        Arc::new(app.tenancy.db.config().clone()),
+        1,
+        tenancy::db::ConnectionBudget {
+            total: 1,
+            per_tenant: 1,
+        },
+    );
     let scopes = [
         (scope(&app, "first_shop").await, "FIRST"),
         (scope(&app, "second_shop").await, "SECOND"),

@@ -89,6 +89,9 @@ pub fn settings_for(database: &TestDatabase) -> Settings {
         payments_url: None,
         orders_url: None,
         saga_timeout_ms: 30_000,
+        // Tests run side by side on one PostgreSQL: a small budget each.
+        database_connections: std::num::NonZeroUsize::new(8).unwrap(),
+        tenant_connections: std::num::NonZeroUsize::new(2).unwrap(),
         log: "warn".to_owned(),
     }
 }

@@ -1,0 +1,176 @@
+//! A tenant's storage at a placement (a strategy and, for a database tenant, a cluster): made
+//! empty for a move, removed by a deletion or after a move, and its gate held by a move.
+//! Everything here runs as the owner role; DDL names are quoted by PostgreSQL's `format()`.
+
+use tenancy::db::{self, StorageConfig, naming};
+use tenancy::migrate::{
+    TENANT_TABLES_CHILDREN_FIRST, ensure_app_role, execute_formatted, migrate_tenant_storage,
+};
+use tenancy::{Strategy, Tenant, TenantId};
+use tokio_postgres::Client;
+
+/// Where a tenant's rows live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub strategy: Strategy,
+    /// `default` but for database tenants on another cluster.
+    pub cluster: String,
+}
+
+impl Placement {
+    pub fn of(tenant: &Tenant) -> Self {
+        Self {
+            strategy: tenant.strategy,
+            cluster: tenant.cluster.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for Placement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.strategy {
+            Strategy::Database => write!(f, "database on cluster {}", self.cluster),
+            strategy => write!(f, "{strategy}"),
+        }
+    }
+}
+
+fn cluster_owner<'a>(
+    config: &'a StorageConfig,
+    cluster: &str,
+) -> anyhow::Result<&'a tokio_postgres::Config> {
+    config
+        .clusters
+        .get(cluster)
+        .ok_or_else(|| anyhow::anyhow!("cluster {cluster} is not configured (TENANTPOS_CLUSTERS)"))
+}
+
+/// Makes empty, migrated storage for `id` at `placement`. Leftovers of an earlier failed
+/// attempt there are removed first (this tenant is not stored there, or the move would be a
+/// no-op).
+pub async fn prepare(
+    config: &StorageConfig,
+    id: &TenantId,
+    placement: &Placement,
+) -> anyhow::Result<()> {
+    remove(config, id, placement).await?;
+    match placement.strategy {
+        Strategy::Shared => Ok(()),
+        Strategy::Schema => {
+            let mut owner = db::connect(&config.owner).await?;
+            migrate_tenant_storage(&mut owner, &id.schema_name(), &config.app_role).await?;
+            Ok(())
+        }
+        Strategy::Database => {
+            let database = naming::tenant_database_name(&config.deployment_database, id);
+            let maintenance = db::connect(cluster_owner(config, &placement.cluster)?).await?;
+            execute_formatted(
+                &maintenance,
+                "SELECT format('CREATE DATABASE %I', $1::text)",
+                &[&database],
+            )
+            .await?;
+            ensure_app_role(&maintenance, &config.app_role, &database).await?;
+            let mut owner = db::connect(&config.owner_on(&placement.cluster, &database)?).await?;
+            migrate_tenant_storage(&mut owner, "public", &config.app_role).await?;
+            Ok(())
+        }
+    }
+}
+
+/// Removes `id`'s rows, schema or database at `placement`, if there are any.
+pub async fn remove(
+    config: &StorageConfig,
+    id: &TenantId,
+    placement: &Placement,
+) -> anyhow::Result<()> {
+    match placement.strategy {
+        Strategy::Shared => {
+            let mut owner = db::connect(&config.owner).await?;
+            let tx = owner.transaction().await?;
+            // Row-level security is forced on the owner too: the deletion is scoped like any
+            // other transaction of the tenant.
+            tx.execute(
+                "SELECT set_config('app.current_tenant_id', $1, true)",
+                &[&id.as_str()],
+            )
+            .await?;
+            for table in TENANT_TABLES_CHILDREN_FIRST {
+                let statement: String = tx
+                    .query_one(
+                        "SELECT format('DELETE FROM public.%I WHERE tenant_id = $1', $1::text)",
+                        &[table],
+                    )
+                    .await?
+                    .get(0);
+                tx.execute(statement.as_str(), &[&id.as_str()]).await?;
+            }
+            tx.commit().await?;
+        }
+        Strategy::Schema => {
+            let owner = db::connect(&config.owner).await?;
+            execute_formatted(
+                &owner,
+                "SELECT format('DROP SCHEMA IF EXISTS %I CASCADE', $1::text)",
+                &[&id.schema_name()],
+            )
+            .await?;
+        }
+        Strategy::Database => {
+            let maintenance = db::connect(cluster_owner(config, &placement.cluster)?).await?;
+            let database = naming::tenant_database_name(&config.deployment_database, id);
+            // FORCE also ends sessions that waited at the tenant's gate during a move: they
+            // fail, they never write into a copy that is going away.
+            execute_formatted(
+                &maintenance,
+                "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)",
+                &[&database],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// How long a move waits for the tenant's running transactions before giving up.
+const GATE_WAIT: &str = "15s";
+
+/// Closes the tenant's gate at `placement` (see `ScopedTx`): waits until the tenant's running
+/// transactions there have ended and holds new ones back while the returned session lives.
+pub async fn close_gate(
+    config: &StorageConfig,
+    id: &TenantId,
+    placement: &Placement,
+) -> anyhow::Result<Client> {
+    let connection = match placement.strategy {
+        Strategy::Shared | Strategy::Schema => config.owner.clone(),
+        Strategy::Database => config.owner_on(
+            &placement.cluster,
+            &naming::tenant_database_name(&config.deployment_database, id),
+        )?,
+    };
+    let gate = db::connect(&connection).await?;
+    gate.execute(
+        "SELECT set_config('lock_timeout', $1, false)",
+        &[&GATE_WAIT],
+    )
+    .await?;
+    gate.execute(
+        "SELECT pg_advisory_lock(hashtext('tenantpos-tenant:' || $1 || ':' || $2))",
+        &[&id.as_str(), &placement.strategy.as_str()],
+    )
+    .await?;
+    Ok(gate)
+}
+
+/// Before the gate of a tenant database that was moved away opens again: the app role loses
+/// its rights there, so a session that waited at the gate fails even if the database cannot
+/// be dropped at once.
+pub async fn retire_database(gate: &Client, config: &StorageConfig) -> anyhow::Result<()> {
+    execute_formatted(
+        gate,
+        "SELECT format('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM %I', $1::text)",
+        &[&config.app_role.name],
+    )
+    .await
+}

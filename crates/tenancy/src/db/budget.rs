@@ -1,0 +1,237 @@
+//! The connection budget of database-per-tenant: thousands of tenant databases, each with its
+//! own pool, must never open more connections than PostgreSQL allows. One budget caps the open
+//! connections of all tenant databases on all clusters together:
+//!
+//! - each tenant database's pool holds at most its share, so a noisy tenant waits on its own
+//!   pool while the others go on;
+//! - a connection holds a permit of the budget for as long as it is open, idle in its pool
+//!   or not;
+//! - when the budget is spent, the idle connections of the least recently used pools are
+//!   closed to make room; when none is idle, the request waits, and answers 503 with
+//!   `Retry-After` if no connection frees up in time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use deadpool::managed::{self, Metrics, RecycleResult};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_postgres::{Config, NoTls};
+
+use crate::tenant_id::TenantId;
+
+/// How long a request waits for a connection (a slot in its pool, then room in the budget)
+/// before answering 503.
+pub const CONNECTION_WAIT: Duration = Duration::from_secs(5);
+
+/// How often a connection waiting for room in the budget looks again for idle connections to
+/// close (connections that go idle do not wake it).
+const RETRY_EVICTION: Duration = Duration::from_millis(10);
+
+pub type Pool = managed::Pool<BudgetedManager>;
+pub type PooledClient = managed::Object<BudgetedManager>;
+
+/// A PostgreSQL connection and, for a tenant database, the budget permit it holds while open.
+pub struct BudgetedClient {
+    client: deadpool_postgres::ClientWrapper,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl std::ops::Deref for BudgetedClient {
+    type Target = deadpool_postgres::ClientWrapper;
+    fn deref(&self) -> &Self::Target {
+        &self.client
+    }
+}
+
+/// deadpool-postgres's manager, plus the budget for the pools of tenant databases.
+pub struct BudgetedManager {
+    inner: deadpool_postgres::Manager,
+    /// `None` for the main database's pools, which have their own fixed size.
+    budget: Option<(Weak<TenantDatabasePools>, PoolKey)>,
+}
+
+impl BudgetedManager {
+    pub fn unbudgeted(config: Config) -> Self {
+        Self {
+            inner: manager(config),
+            budget: None,
+        }
+    }
+}
+
+fn manager(config: Config) -> deadpool_postgres::Manager {
+    deadpool_postgres::Manager::from_config(
+        config,
+        NoTls,
+        deadpool_postgres::ManagerConfig {
+            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+        },
+    )
+}
+
+impl managed::Manager for BudgetedManager {
+    type Type = BudgetedClient;
+    type Error = tokio_postgres::Error;
+
+    async fn create(&self) -> Result<BudgetedClient, tokio_postgres::Error> {
+        // The pool's create timeout bounds the wait for a permit.
+        let permit = match &self.budget {
+            Some((pools, key)) => match pools.upgrade() {
+                Some(pools) => Some(pools.permit_for(key).await),
+                None => None,
+            },
+            None => None,
+        };
+        let client = managed::Manager::create(&self.inner).await?;
+        Ok(BudgetedClient {
+            client,
+            _permit: permit,
+        })
+    }
+
+    async fn recycle(
+        &self,
+        object: &mut BudgetedClient,
+        metrics: &Metrics,
+    ) -> RecycleResult<tokio_postgres::Error> {
+        managed::Manager::recycle(&self.inner, &mut object.client, metrics).await
+    }
+
+    fn detach(&self, object: &mut BudgetedClient) {
+        managed::Manager::detach(&self.inner, &mut object.client);
+    }
+}
+
+/// A pool of `max_size` connections outside the budget (the main database's).
+pub fn pool(config: Config, max_size: usize) -> Pool {
+    build_pool(BudgetedManager::unbudgeted(config), max_size)
+}
+
+fn build_pool(manager: BudgetedManager, max_size: usize) -> Pool {
+    Pool::builder(manager)
+        .max_size(max_size)
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(CONNECTION_WAIT))
+        .create_timeout(Some(CONNECTION_WAIT))
+        .recycle_timeout(Some(CONNECTION_WAIT))
+        .build()
+        .expect("a pool with a runtime and timeouts always builds")
+}
+
+/// A tenant database: the tenant and its cluster (a moved tenant may have had another).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PoolKey {
+    pub tenant: TenantId,
+    pub cluster: String,
+}
+
+struct PoolEntry {
+    pool: Pool,
+    last_used: Instant,
+}
+
+/// The pools of every tenant database under one budget of open connections.
+pub struct TenantDatabasePools {
+    budget: Arc<Semaphore>,
+    /// The most connections one tenant database may hold.
+    share: usize,
+    pools: Mutex<HashMap<PoolKey, PoolEntry>>,
+    /// For the managers of the pools this makes, which ask it for room.
+    myself: Weak<TenantDatabasePools>,
+}
+
+impl TenantDatabasePools {
+    /// `budget` connections in all, at most `share` for one tenant database.
+    pub fn new(budget: usize, share: usize) -> Arc<Self> {
+        Arc::new_cyclic(|myself| Self {
+            budget: Arc::new(Semaphore::new(budget)),
+            share: share.clamp(1, budget.max(1)),
+            pools: Mutex::new(HashMap::new()),
+            myself: myself.clone(),
+        })
+    }
+
+    /// The pool of a tenant database, made on first use with `config`.
+    pub fn pool(
+        &self,
+        key: PoolKey,
+        config: impl FnOnce() -> anyhow::Result<Config>,
+    ) -> anyhow::Result<Pool> {
+        let mut pools = self.pools.lock().expect("pool map lock");
+        if let Some(entry) = pools.get_mut(&key) {
+            entry.last_used = Instant::now();
+            return Ok(entry.pool.clone());
+        }
+        let manager = BudgetedManager {
+            inner: manager(config()?),
+            budget: Some((self.myself.clone(), key.clone())),
+        };
+        let pool = build_pool(manager, self.share);
+        pools.insert(
+            key,
+            PoolEntry {
+                pool: pool.clone(),
+                last_used: Instant::now(),
+            },
+        );
+        Ok(pool)
+    }
+
+    /// Closes the pools of a tenant's databases (before one is dropped or after a move).
+    pub fn forget(&self, tenant: &TenantId) {
+        let mut pools = self.pools.lock().expect("pool map lock");
+        pools.retain(|key, entry| {
+            let keep = &key.tenant != tenant;
+            if !keep {
+                entry.pool.close();
+            }
+            keep
+        });
+    }
+
+    /// Open connections of all tenant databases, for tests and metrics.
+    pub fn open_connections(&self) -> usize {
+        let pools = self.pools.lock().expect("pool map lock");
+        pools.values().map(|entry| entry.pool.status().size).sum()
+    }
+
+    /// Room in the budget for one more connection of `key`'s pool: a free permit, else the
+    /// permits of idle connections of the least recently used other pools.
+    async fn permit_for(&self, key: &PoolKey) -> OwnedSemaphorePermit {
+        loop {
+            if let Ok(permit) = self.budget.clone().try_acquire_owned() {
+                return permit;
+            }
+            if self.close_least_recently_used_idle(key) {
+                continue;
+            }
+            if let Ok(Ok(permit)) =
+                tokio::time::timeout(RETRY_EVICTION, self.budget.clone().acquire_owned()).await
+            {
+                return permit;
+            }
+        }
+    }
+
+    /// Closes the idle connections of the least recently used pool that has any (never
+    /// `except`'s); whether it closed one. Pools left without connections are forgotten.
+    fn close_least_recently_used_idle(&self, except: &PoolKey) -> bool {
+        let mut pools = self.pools.lock().expect("pool map lock");
+        pools.retain(|key, entry| {
+            key == except
+                || entry.pool.status().size > 0
+                || entry.last_used.elapsed() < CONNECTION_WAIT
+        });
+        let victim = pools
+            .iter()
+            .filter(|(key, entry)| *key != except && entry.pool.status().available > 0)
+            .min_by_key(|(_, entry)| entry.last_used)
+            .map(|(_, entry)| entry.pool.clone());
+        drop(pools);
+        match victim {
+            Some(pool) => !pool.retain(|_, _| false).removed.is_empty(),
+            None => false,
+        }
+    }
+}
