@@ -154,7 +154,7 @@ async fn copy_verified(
     let destination_scope = ResolvedTenant::for_operator(Arc::new(moved), tenancy.clone());
     let source = tenancy
         .db
-        .begin(&TenantContext::system(&source_scope))
+        .begin_behind_closed_gate(&TenantContext::system(&source_scope))
         .await?;
     let target = tenancy
         .db

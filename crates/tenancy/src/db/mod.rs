@@ -12,7 +12,7 @@ use tokio_postgres::{Client, Config, NoTls};
 
 pub use budget::{CONNECTION_WAIT, Pool, PoolKey, PooledClient, TenantDatabasePools, pool};
 
-pub use scoped::{Durability, Params, ScopedTx, TENANT_MOVED};
+pub use scoped::{Durability, Gate, Params, ScopedTx, TENANT_MOVED};
 pub use storage_config::{AppRole, DEFAULT_CLUSTER, StorageConfig};
 pub use tokio_postgres::types::ToSql;
 pub use tokio_postgres::{Error as DbError, Row};
@@ -88,19 +88,32 @@ impl TenantDb {
 
     /// Opens a transaction scoped to the tenant.
     pub async fn begin(&self, scope: &impl TenantScope) -> Result<ScopedTx, ApiError> {
-        self.begin_with(scope, Durability::Durable).await
+        self.begin_with(scope, Durability::Durable, Gate::Pass)
+            .await
+    }
+
+    /// Opens a transaction for a move that holds the tenant's gate closed at this copy (see
+    /// `Gate`): any other caller would bypass the wait that keeps moves from losing writes.
+    pub async fn begin_behind_closed_gate(
+        &self,
+        scope: &impl TenantScope,
+    ) -> Result<ScopedTx, ApiError> {
+        self.begin_with(scope, Durability::Durable, Gate::HeldClosedByThisMove)
+            .await
     }
 
     /// Opens a transaction for a saga step that a later durable commit confirms (see
     /// `Durability::Provisional`): its commit does not wait for the disk.
     pub async fn begin_provisional(&self, scope: &impl TenantScope) -> Result<ScopedTx, ApiError> {
-        self.begin_with(scope, Durability::Provisional).await
+        self.begin_with(scope, Durability::Provisional, Gate::Pass)
+            .await
     }
 
     async fn begin_with(
         &self,
         scope: &impl TenantScope,
         durability: Durability,
+        gate: Gate,
     ) -> Result<ScopedTx, ApiError> {
         let tenant = scope.tenant();
         let (pool, search_path) = match tenant.strategy {
@@ -114,6 +127,7 @@ impl TenantDb {
             tenant.id.clone(),
             search_path,
             tenant.strategy,
+            gate,
             durability,
         ))
     }

@@ -34,6 +34,7 @@ pub struct ScopedTx {
     tenant_id: TenantId,
     search_path: String,
     strategy: Strategy,
+    gate: Gate,
     durability: Durability,
     /// Whether `BEGIN` and the scope were sent.
     opened: AtomicBool,
@@ -60,6 +61,22 @@ const SET_SCOPE_TENANT_DATABASE: &str = "SELECT pg_advisory_xact_lock_shared(has
      set_config('synchronous_commit', $3, true), \
      set_config('plan_cache_mode', 'force_generic_plan', true)";
 
+/// For the one move that holds the tenant's gate closed at this copy and reads it.
+const SET_SCOPE_BEHIND_CLOSED_GATE: &str = "SELECT $4::text, \
+     set_config('app.current_tenant_id', $1, true), \
+     set_config('search_path', $2, true), \
+     set_config('synchronous_commit', $3, true), \
+     set_config('plan_cache_mode', 'force_generic_plan', true)";
+
+/// Whether a transaction passes the tenant's gate (see `SET_SCOPE_MAIN`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// Every transaction of tenant traffic: waits while a move holds the gate closed.
+    Pass,
+    /// The move's own reads of the copy it holds the gate closed at (it would wait for itself).
+    HeldClosedByThisMove,
+}
+
 /// The SQLSTATE of `tenantpos.enter_tenant` refusing a transaction of a tenant that was moved.
 pub const TENANT_MOVED: &str = "TP001";
 
@@ -70,6 +87,7 @@ impl ScopedTx {
         tenant_id: TenantId,
         search_path: String,
         strategy: Strategy,
+        gate: Gate,
         durability: Durability,
     ) -> Self {
         Self {
@@ -77,6 +95,7 @@ impl ScopedTx {
             tenant_id,
             search_path,
             strategy,
+            gate,
             durability,
             opened: AtomicBool::new(false),
         }
@@ -107,9 +126,10 @@ impl ScopedTx {
             return run(statement).await;
         }
         let set_scope = client
-            .prepare_cached(match self.strategy {
-                Strategy::Shared | Strategy::Schema => SET_SCOPE_MAIN,
-                Strategy::Database => SET_SCOPE_TENANT_DATABASE,
+            .prepare_cached(match (self.gate, self.strategy) {
+                (Gate::HeldClosedByThisMove, _) => SET_SCOPE_BEHIND_CLOSED_GATE,
+                (Gate::Pass, Strategy::Shared | Strategy::Schema) => SET_SCOPE_MAIN,
+                (Gate::Pass, Strategy::Database) => SET_SCOPE_TENANT_DATABASE,
             })
             .await?;
         if self.opened.swap(true, Ordering::AcqRel) {

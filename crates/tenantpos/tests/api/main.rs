@@ -3,11 +3,14 @@
 mod admin;
 mod auth;
 mod bad_input;
+mod budget;
 mod cache;
 mod dashboard;
 mod idempotency;
+mod import;
 mod isolation;
 mod lifecycle;
+mod moving;
 mod order_history;
 mod orders;
 mod products;

@@ -1,0 +1,108 @@
+//! The connection budget of database tenants: many tenant databases served in turn through a
+//! few connections, without an error and without ever holding more than the budget.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use reqwest::Method;
+use tenancy::Strategy;
+
+use crate::support::*;
+
+/// Connections the app role holds to this test's tenant databases, as PostgreSQL counts them.
+async fn tenant_database_connections(app: &TestApp) -> i64 {
+    let owner = app.database().owner().await;
+    owner
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = 'tenantpos_test_app' \
+             AND datname LIKE $1 || '\\_%'",
+            &[&app.database().name],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn two_hundred_tenant_databases_are_served_in_turn_under_a_budget_of_twenty() {
+    const TENANTS: usize = 200;
+    const BUDGET: usize = 20;
+    let app = Arc::new(
+        spawn_app_with(|settings| {
+            settings.database_connections = std::num::NonZeroUsize::new(BUDGET).unwrap();
+            settings.tenant_connections = std::num::NonZeroUsize::new(4).unwrap();
+        })
+        .await,
+    );
+    let tenants: Vec<TestTenant> = futures::stream::iter(0..TENANTS)
+        .map(|n| {
+            let app = app.clone();
+            async move {
+                app.create_tenant(&format!("db_tenant_{n:03}"), Strategy::Database)
+                    .await
+            }
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+
+    // Two rounds over every tenant, eight requests at a time: each round must evict the pools
+    // of tenants served long ago.
+    for round in 0..2 {
+        let answers: Vec<(String, u16)> = futures::stream::iter(tenants.iter())
+            .map(|tenant| {
+                let app = app.clone();
+                async move {
+                    let answer = app.call(Method::GET, "/products", tenant, None).await;
+                    (tenant.id.clone(), answer.status.as_u16())
+                }
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        let failed: Vec<_> = answers
+            .iter()
+            .filter(|(_, status)| *status != 200)
+            .collect();
+        assert!(failed.is_empty(), "round {round}: {failed:?}");
+        let open = app.tenancy.db.tenant_databases().open_connections();
+        assert!(open <= BUDGET, "{open} connections open");
+        let seen = tenant_database_connections(&app).await;
+        assert!(seen <= BUDGET as i64, "PostgreSQL sees {seen}");
+    }
+}
+
+#[tokio::test]
+async fn a_busy_tenant_waits_for_its_own_share_while_others_go_on() {
+    let app = Arc::new(
+        spawn_app_with(|settings| {
+            settings.database_connections = std::num::NonZeroUsize::new(4).unwrap();
+            settings.tenant_connections = std::num::NonZeroUsize::new(2).unwrap();
+        })
+        .await,
+    );
+    let noisy = app.create_tenant("noisy_tenant", Strategy::Database).await;
+    let quiet = app.create_tenant("quiet_tenant", Strategy::Database).await;
+    // The noisy tenant sends far more requests at once than its share of two connections.
+    let flood: Vec<_> = (0..40)
+        .map(|_| {
+            let app = app.clone();
+            let noisy = noisy.clone();
+            tokio::spawn(async move {
+                app.call(Method::GET, "/products", &noisy, None)
+                    .await
+                    .status
+                    .as_u16()
+            })
+        })
+        .collect();
+    for _ in 0..10 {
+        app.call(Method::GET, "/products", &quiet, None)
+            .await
+            .assert_status(200);
+    }
+    for request in flood {
+        assert_eq!(request.await.unwrap(), 200);
+    }
+    assert!(app.tenancy.db.tenant_databases().open_connections() <= 4);
+}
