@@ -12,7 +12,10 @@ use tokio_postgres::{Client, GenericClient};
 use crate::db::AppRole;
 
 mod targets;
-pub use targets::{MigrationReport, migrate_everything};
+pub use targets::{
+    DEFAULT_CONCURRENCY, MigrationEvent, MigrationOptions, MigrationReport, MigrationSummary,
+    TargetOutcome, migrate_everything, migrate_targets,
+};
 
 pub struct Migration {
     pub version: i32,
