@@ -66,6 +66,7 @@ pub async fn delete_tenant(tenancy: &Arc<Tenancy>, id: &TenantId) -> Result<(), 
             })?;
             let client = db::connect(maintenance).await?;
             let database = naming::tenant_database_name(&config.deployment_database, id);
+            may_end_app_sessions(&client, &config.app_role.name, &tenant.cluster).await;
             execute_formatted(
                 &client,
                 "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)",
@@ -89,6 +90,36 @@ pub async fn delete_tenant(tenancy: &Arc<Tenancy>, id: &TenantId) -> Result<(), 
         .await?;
     tracing::info!(tenant = %id, strategy = %tenant.strategy, "tenant deleted");
     Ok(())
+}
+
+/// `DROP DATABASE ... WITH (FORCE)` ends the sessions of every process's pools in the tenant's
+/// database, the app role's. An owner that is no superuser (LOGIN CREATEDB CREATEROLE is
+/// enough) may only end sessions of roles whose privileges it has, so it takes the app role's
+/// on the cluster (it created the role there, so it may grant it). Should that fail, the drop is
+/// still tried: it succeeds when no process holds a session there.
+async fn may_end_app_sessions(client: &tokio_postgres::Client, app_role: &str, cluster: &str) {
+    let granted = async {
+        let has = client
+            .query_opt(
+                "SELECT pg_has_role(current_user, oid, 'USAGE') FROM pg_roles WHERE rolname = $1",
+                &[&app_role],
+            )
+            .await?
+            .is_none_or(|row| row.get::<_, bool>(0));
+        if !has {
+            execute_formatted(
+                client,
+                "SELECT format('GRANT %I TO CURRENT_USER', $1::text)",
+                &[&app_role],
+            )
+            .await?;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    if let Err(error) = granted {
+        tracing::warn!(cluster, error = %format!("{error:#}"), "the owner cannot take the app role's privileges to end its sessions");
+    }
 }
 
 async fn purge_cache(tenancy: &Tenancy, id: &TenantId) {

@@ -4,6 +4,7 @@ mod admin;
 mod auth;
 mod bad_input;
 mod cache;
+mod clusters;
 mod dashboard;
 mod idempotency;
 mod isolation;
