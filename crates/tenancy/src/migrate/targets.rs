@@ -10,10 +10,9 @@
 //! target — a second `migrate` run, a tenant's creation — takes the same lock first and then
 //! reads the version record, so each migration is applied once per target.
 
+mod collisions;
 mod dry_run;
 mod report;
-
-use std::time::Duration;
 
 use futures::StreamExt;
 use tokio_postgres::Client;
@@ -25,6 +24,7 @@ use super::{
 };
 use crate::db::{self, StorageConfig, naming};
 use crate::tenant_id::TenantId;
+use collisions::retrying_concurrent_updates;
 pub use report::{MigrationEvent, MigrationReport, MigrationSummary, TargetOutcome};
 
 /// Targets migrated at once by default. Each holds one owner connection while it runs, so a
@@ -100,9 +100,13 @@ impl Target {
 
     async fn pending(&self, config: &StorageConfig) -> anyhow::Result<TargetOutcome> {
         let (mut client, schema) = self.connect(config).await?;
-        let pending =
-            dry_run::pending_migrations(&mut client, &schema, "schema_migrations", TENANT_MIGRATIONS)
-                .await?;
+        let pending = dry_run::pending_migrations(
+            &mut client,
+            &schema,
+            "schema_migrations",
+            TENANT_MIGRATIONS,
+        )
+        .await?;
         Ok(TargetOutcome::pending(pending))
     }
 
@@ -169,12 +173,22 @@ pub async fn migrate_targets(
     } else {
         Some(prepare_catalog(config, &mut reporter).await?)
     };
-    let (targets, unreadable) = match owner {
-        Some(owner) => list_targets(&owner, options.only_tenant.as_ref()).await?,
-        // A dry run over a database that does not exist yet: its shared tables will be made.
-        None if options.only_tenant.is_none() => (vec![Target::Shared], Vec::new()),
-        None => anyhow::bail!("the main database does not exist, so no tenant does"),
+    let Some(owner) = owner else {
+        // A dry run over a main database that does not exist yet: no tenant exists either,
+        // and the shared tables would be made from nothing.
+        anyhow::ensure!(
+            options.only_tenant.is_none(),
+            "the main database does not exist, so no tenant does"
+        );
+        (reporter.on_event)(MigrationEvent::Planned { targets: 2 });
+        reporter.finished(MigrationReport {
+            target: Target::Shared.name(),
+            outcome: TargetOutcome::pending(TENANT_MIGRATIONS.iter().collect()),
+        });
+        return Ok(reporter.summary);
     };
+    let (targets, unreadable) = list_targets(&owner, options.only_tenant.as_ref()).await?;
+    drop(owner);
     (reporter.on_event)(MigrationEvent::Planned {
         targets: 1 + unreadable.len() + targets.len(),
     });
@@ -265,10 +279,7 @@ async fn list_targets(
     only_tenant: Option<&TenantId>,
 ) -> anyhow::Result<(Vec<Target>, Vec<MigrationReport>)> {
     let catalog_exists: bool = owner
-        .query_one(
-            "SELECT to_regclass('tenantpos.tenants') IS NOT NULL",
-            &[],
-        )
+        .query_one("SELECT to_regclass('tenantpos.tenants') IS NOT NULL", &[])
         .await?
         .get(0);
     let rows = if catalog_exists {
@@ -292,7 +303,10 @@ async fn list_targets(
             matches!(status.as_str(), "active" | "suspended"),
             "tenant {only} is {status}: its creation or deletion owns its storage"
         );
-        return Ok((vec![target_of(only.clone(), &strategy, cluster)], Vec::new()));
+        return Ok((
+            vec![target_of(only.clone(), &strategy, cluster)],
+            Vec::new(),
+        ));
     }
     let mut targets = vec![Target::Shared];
     let mut unreadable = Vec::new();
@@ -349,42 +363,4 @@ fn sql_state(error: &anyhow::Error) -> Option<&SqlState> {
     error
         .chain()
         .find_map(|cause| cause.downcast_ref::<tokio_postgres::Error>()?.code())
-}
-
-/// Runs an idempotent change of a shared catalog row (the app role, a database's grants) again
-/// when it collided with the same change in another session. PostgreSQL refuses such a
-/// collision with "tuple concurrently updated" instead of waiting, and two `migrate` runs, or
-/// the runs of deployments that share an app role, do collide there.
-async fn retrying_concurrent_updates<T, Change, Running>(mut change: Change) -> anyhow::Result<T>
-where
-    Change: FnMut() -> Running,
-    Running: Future<Output = anyhow::Result<T>>,
-{
-    const ATTEMPTS: u32 = 6;
-    for attempt in 1.. {
-        match change().await {
-            Err(error) if attempt < ATTEMPTS && is_concurrent_update(&error) => {
-                // Spread apart, so that the colliding sessions do not collide again.
-                let spread = u64::from(std::process::id() ^ rand_nanos()) % 50;
-                tokio::time::sleep(Duration::from_millis(25 * u64::from(attempt) + spread)).await;
-            }
-            done => return done,
-        }
-    }
-    unreachable!("the loop returns by its last attempt")
-}
-
-fn is_concurrent_update(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause
-            .downcast_ref::<tokio_postgres::Error>()
-            .and_then(tokio_postgres::Error::as_db_error)
-            .is_some_and(|db| db.message().starts_with("tuple concurrently"))
-    })
-}
-
-fn rand_nanos() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.subsec_nanos())
 }

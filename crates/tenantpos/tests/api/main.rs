@@ -9,6 +9,7 @@ mod dashboard;
 mod idempotency;
 mod isolation;
 mod lifecycle;
+mod migrate;
 mod order_history;
 mod orders;
 mod products;

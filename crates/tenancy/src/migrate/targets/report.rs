@@ -71,7 +71,9 @@ impl std::fmt::Display for MigrationReport {
 #[derive(Debug, Clone)]
 pub enum MigrationEvent {
     /// Every target of this run, the catalog included, is known; sent once.
-    Planned { targets: usize },
+    Planned {
+        targets: usize,
+    },
     Finished(MigrationReport),
 }
 
