@@ -3,8 +3,10 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tenancy::db::naming;
+use tenancy::db::{AppRole, naming};
+use tenancy::migrate::{ensure_app_role, execute_formatted, grant_catalog, migrate_tenant_storage};
 use tenancy::{Strategy, TenantId};
+use tenantpos::config::ServiceSet;
 
 use crate::orders::order;
 use crate::support::second_cluster::{CLUSTER_NAME, SecondCluster, second_cluster};
@@ -395,4 +397,122 @@ async fn deleting_ends_what_another_process_holds_open_on_the_cluster() {
         || async { app.send(products()).await.status.as_u16() == 404 },
     )
     .await;
+}
+
+#[tokio::test]
+async fn no_tenant_is_made_on_a_cluster_where_the_app_role_cannot_log_in_or_is_unsafe() {
+    let cluster = second_cluster().await;
+    // A deployment with an app role of its own, so that this test may spoil it on the cluster.
+    let database = TestDatabase::create().await;
+    let role = AppRole {
+        name: format!(
+            "tpt_app_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        ),
+        password: "own-app-password".to_owned(),
+    };
+    let _drop_role = DropRoleAtEnd(role.name.clone());
+    let mut owner = database.owner().await;
+    ensure_app_role(&owner, &role, &database.name)
+        .await
+        .unwrap();
+    grant_catalog(&owner, &role).await.unwrap();
+    migrate_tenant_storage(&mut owner, "public", &role)
+        .await
+        .unwrap();
+    let mut settings = settings_for(&database);
+    settings.app_database_url = Some(app_url(&database.name).replacen(
+        "tenantpos_test_app:tenantpos-test-app",
+        &format!("{}:{}", role.name, role.password),
+        1,
+    ));
+    settings.clusters = Some(cluster.clusters_setting());
+    let app = start(database, settings, &ServiceSet::all()).await;
+    let on_cluster = cluster.connect("postgres").await;
+    let create = || {
+        app.admin(Method::POST, "/admin/tenants").json(&creation(
+            "spoilt_shop",
+            "database",
+            Some(CLUSTER_NAME),
+        ))
+    };
+    let nothing_left = || async {
+        app.send(app.admin(Method::GET, "/admin/tenants/spoilt_shop"))
+            .await
+            .assert_error(404, "tenant_not_found");
+        assert!(
+            !cluster
+                .has_database(&database_of(&app, "spoilt_shop"))
+                .await
+        );
+    };
+
+    // The role exists there with another password: every request would fail.
+    execute_formatted(
+        &on_cluster,
+        "SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', $1::text, 'not-the-same')",
+        &[&role.name],
+    )
+    .await
+    .unwrap();
+    app.send(create()).await.assert_error(500, "internal");
+    nothing_left().await;
+    // The right password, but it could bypass row-level security.
+    execute_formatted(
+        &on_cluster,
+        "SELECT format('ALTER ROLE %I PASSWORD %L BYPASSRLS', $1::text, $2::text)",
+        &[&role.name, &role.password],
+    )
+    .await
+    .unwrap();
+    app.send(create()).await.assert_error(500, "internal");
+    nothing_left().await;
+    // Mended, the same creation succeeds.
+    execute_formatted(
+        &on_cluster,
+        "SELECT format('ALTER ROLE %I NOBYPASSRLS', $1::text)",
+        &[&role.name],
+    )
+    .await
+    .unwrap();
+    app.send(create()).await.assert_status(201);
+    app.login("spoilt_shop", "owner", OWNER_PASSWORD).await;
+
+    app.send(app.admin(Method::DELETE, "/admin/tenants/spoilt_shop"))
+        .await
+        .assert_status(204);
+}
+
+/// Drops a role on both servers when the test ends, passed or not, after its test database
+/// (declared before the app, so dropped after it).
+struct DropRoleAtEnd(String);
+
+impl Drop for DropRoleAtEnd {
+    fn drop(&mut self) {
+        let role = self.0.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let on_cluster = second_cluster().await.connect("postgres").await;
+                let Ok((main, connection)) =
+                    tokio_postgres::connect(&owner_url("postgres"), tokio_postgres::NoTls).await
+                else {
+                    return;
+                };
+                tokio::spawn(connection);
+                for client in [&main, &on_cluster] {
+                    let _ = execute_formatted(
+                        client,
+                        "SELECT format('DROP ROLE IF EXISTS %I', $1::text)",
+                        &[&role],
+                    )
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
 }
