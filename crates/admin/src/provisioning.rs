@@ -6,12 +6,14 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use auth::settings::{INSERT_SETTINGS, SettingsInput, ValidSettings};
 use auth::users::INSERT_USER;
 use auth::{Password, Username};
 use serde::Deserialize;
 use tenancy::catalog::NewTenant;
 use tenancy::db::{self, DEFAULT_CLUSTER, naming};
+use tenancy::invariants::check_app_role;
 use tenancy::migrate::{ensure_app_role, execute_formatted, migrate_tenant_storage_in};
 use tenancy::{ApiError, BusinessType, ErrorCode, Role, Strategy, Tenancy, Tenant, TenantId};
 use tokio_postgres::GenericClient;
@@ -181,6 +183,15 @@ async fn create_database_tenant(
             .await
             .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         tx.commit().await?;
+        if creation.cluster != DEFAULT_CLUSTER {
+            // `serve` checks the app role of the main server only: on another cluster, make
+            // sure now that tenant traffic can log in there (a role left with another password
+            // would fail every request) and cannot bypass row-level security.
+            let app = db::connect(&config.app_on(&creation.cluster, &database)?)
+                .await
+                .context("the app role cannot log in on the cluster")?;
+            check_app_role(&app).await?;
+        }
         anyhow::Ok(())
     }
     .await;

@@ -108,17 +108,27 @@ pub async fn remove(
             tx.commit().await?;
         }
         Strategy::Schema => {
-            let owner = db::connect(&config.owner).await?;
+            let mut owner = db::connect(&config.owner).await?;
+            let tx = owner.transaction().await?;
+            // Under `migrate`'s lock of this schema: a migration that listed the tenant just
+            // before must not make its schema again after the drop.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('tenantpos-migrate:' || $1))",
+                &[&id.schema_name()],
+            )
+            .await?;
             execute_formatted(
-                &owner,
+                &tx,
                 "SELECT format('DROP SCHEMA IF EXISTS %I CASCADE', $1::text)",
                 &[&id.schema_name()],
             )
             .await?;
+            tx.commit().await?;
         }
         Strategy::Database => {
             let maintenance = db::connect(cluster_owner(config, &placement.cluster)?).await?;
             let database = naming::tenant_database_name(&config.deployment_database, id);
+            may_end_app_sessions(&maintenance, &config.app_role.name, &placement.cluster).await;
             // FORCE also ends sessions that waited at the tenant's gate during a move: they
             // fail, they never write into a copy that is going away.
             execute_formatted(
@@ -130,6 +140,36 @@ pub async fn remove(
         }
     }
     Ok(())
+}
+
+/// `DROP DATABASE ... WITH (FORCE)` ends the sessions of every process's pools in the tenant's
+/// database, the app role's. An owner that is no superuser (LOGIN CREATEDB CREATEROLE is
+/// enough) may only end sessions of roles whose privileges it has, so it takes the app role's
+/// on the cluster (it created the role there, so it may grant it). Should that fail, the drop is
+/// still tried: it succeeds when no process holds a session there.
+async fn may_end_app_sessions(client: &tokio_postgres::Client, app_role: &str, cluster: &str) {
+    let granted = async {
+        let has = client
+            .query_opt(
+                "SELECT pg_has_role(current_user, oid, 'USAGE') FROM pg_roles WHERE rolname = $1",
+                &[&app_role],
+            )
+            .await?
+            .is_none_or(|row| row.get::<_, bool>(0));
+        if !has {
+            execute_formatted(
+                client,
+                "SELECT format('GRANT %I TO CURRENT_USER', $1::text)",
+                &[&app_role],
+            )
+            .await?;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    if let Err(error) = granted {
+        tracing::warn!(cluster, error = %format!("{error:#}"), "the owner cannot take the app role's privileges to end its sessions");
+    }
 }
 
 /// How long a move waits for the tenant's running transactions before giving up.

@@ -12,7 +12,10 @@ use tokio_postgres::{Client, GenericClient};
 use crate::db::AppRole;
 
 mod targets;
-pub use targets::{MigrationReport, migrate_everything};
+pub use targets::{
+    DEFAULT_CONCURRENCY, MigrationEvent, MigrationOptions, MigrationReport, MigrationSummary,
+    TargetOutcome, migrate_everything, migrate_targets,
+};
 
 pub struct Migration {
     pub version: i32,
@@ -263,13 +266,17 @@ pub async fn migrate_tenant_storage_in(
         &[&schema, &role.name],
     )
     .await?;
-    // Only tables that hold tenant rows; the version record stays the owner's.
+    // Only tables that hold tenant rows; the version record stays the owner's. Read from
+    // pg_catalog: the information_schema views go through every column of the database,
+    // which made each target's migration grow with the number of tenant schemas.
     let grants = tx
         .query(
-            "SELECT format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I.%I TO %I', c.table_schema, c.table_name, $2::text)
-             FROM information_schema.columns c
-             JOIN information_schema.tables t USING (table_schema, table_name)
-             WHERE c.table_schema = $1 AND c.column_name = 'tenant_id' AND t.table_type = 'BASE TABLE'",
+            "SELECT format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I.%I TO %I', n.nspname, c.relname, $2::text)
+             FROM pg_catalog.pg_namespace n
+             JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
+               AND a.attname = 'tenant_id' AND NOT a.attisdropped",
             &[&schema, &role.name],
         )
         .await?;

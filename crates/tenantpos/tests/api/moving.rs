@@ -35,10 +35,10 @@ pub async fn busy_tenant(app: &TestApp, id: &str, strategy: Strategy) -> TestTen
     let tenant = app.create_tenant(id, strategy).await;
     let coffee = app.create_product(&tenant, "COFFEE", 350, 40).await;
     let cake = app.create_product(&tenant, "CAKE", 500, 10).await;
-    order(&app, &tenant, &[(&coffee, 2), (&cake, 1)], None)
+    order(app, &tenant, &[(&coffee, 2), (&cake, 1)], None)
         .await
         .assert_status(201);
-    let refunded = order(&app, &tenant, &[(&cake, 1)], None).await;
+    let refunded = order(app, &tenant, &[(&cake, 1)], None).await;
     let path = format!(
         "/orders/{}/refund",
         refunded.assert_status(201)["id"].as_str().unwrap()

@@ -33,6 +33,11 @@ async fn connect(url: &str) -> tokio_postgres::Client {
     client
 }
 
+/// A connection to the main test server's `postgres` database.
+pub(super) async fn maintenance() -> tokio_postgres::Client {
+    connect(&owner_url("postgres")).await
+}
+
 fn template_name() -> String {
     let mut hasher = Sha256::new();
     for migration in CATALOG_MIGRATIONS.iter().chain(TENANT_MIGRATIONS) {
@@ -132,8 +137,8 @@ impl TestDatabase {
 }
 
 impl Drop for TestDatabase {
-    /// Drops the database and the tenant databases made from it, on a thread of its own since
-    /// `Drop` cannot wait on the test's runtime.
+    /// Drops the database and the tenant databases made from it (on the second cluster too), on
+    /// a thread of its own since `Drop` cannot wait on the test's runtime.
     fn drop(&mut self) {
         let name = self.name.clone();
         let _ = std::thread::spawn(move || {
@@ -160,6 +165,7 @@ impl Drop for TestDatabase {
                     )
                     .await;
                 }
+                super::second_cluster::drop_tenant_databases(&name).await;
             });
         })
         .join();

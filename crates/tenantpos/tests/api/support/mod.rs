@@ -4,6 +4,7 @@
 mod database;
 pub mod process;
 pub mod redis_server;
+pub mod second_cluster;
 
 use std::sync::Arc;
 
