@@ -1,78 +1,17 @@
-//! The command line: `serve`, `migrate`, `demo` and the operator's `tenant` commands.
+//! `tenantpos tenant ...`: the operator's commands, the same operations as `/admin/tenants`.
 
-use std::io::IsTerminal;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
-use tenancy::migrate::{DEFAULT_CONCURRENCY, MigrationEvent, MigrationOptions, migrate_targets};
+use clap::Subcommand;
 use tenancy::{BusinessType, Strategy, TenantId, TenantStatus};
 
 use crate::app;
-use crate::config::{ServiceSet, Settings};
-
-/// At most this many targets at once: a tenant database holds one connection while it runs,
-/// and PostgreSQL allows 100 by default, shared with the servers and other runs.
-const MAX_MIGRATION_CONCURRENCY: u64 = 32;
-
-#[derive(Parser)]
-#[command(
-    name = "tenantpos",
-    version,
-    about = "A multi-tenant point-of-sale backend"
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-// Parsed once at start; the size of a variant does not matter.
-#[allow(clippy::large_enum_variant)]
-#[derive(Subcommand)]
-enum Command {
-    /// Serves the HTTP API (all services by default).
-    Serve {
-        /// Serve only these services: auth,inventory,orders,payments,dashboard,admin.
-        #[arg(long)]
-        services: Option<String>,
-        #[command(flatten)]
-        settings: Settings,
-    },
-    /// Brings the catalog and every tenant's storage to the latest schema.
-    ///
-    /// Prints a line per target and a summary; exits non-zero when any target failed (the
-    /// others are migrated all the same, and the next run applies only what is pending).
-    Migrate {
-        /// How many tenant schemas and databases to migrate at once; each holds one
-        /// connection to PostgreSQL while it runs.
-        #[arg(long, default_value_t = DEFAULT_CONCURRENCY as u64,
-              value_parser = clap::value_parser!(u64).range(1..=MAX_MIGRATION_CONCURRENCY))]
-        concurrency: u64,
-        /// Migrate only the catalog and this tenant's storage (the shared tables for a shared
-        /// tenant).
-        #[arg(long)]
-        tenant: Option<String>,
-        /// Print what each target would have applied; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        #[command(flatten)]
-        settings: Settings,
-    },
-    /// Migrates, creates the demo tenants if they are missing, then serves.
-    Demo {
-        #[command(flatten)]
-        settings: Settings,
-    },
-    /// The operator's commands on tenants.
-    Tenant {
-        #[command(subcommand)]
-        command: TenantCommand,
-    },
-}
+use crate::config::Settings;
 
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
-enum TenantCommand {
+pub(super) enum TenantCommand {
     /// Creates a tenant, its storage and its owner.
     Create {
         #[arg(long)]
@@ -166,135 +105,12 @@ enum TenantCommand {
     },
 }
 
-pub async fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Serve { services, settings } => {
-            crate::telemetry::init(&settings.log);
-            let services = match services {
-                Some(list) => ServiceSet::parse(&list)?,
-                None => ServiceSet::all(),
-            };
-            let app = app::build(&settings, &services).await?;
-            app::serve(app, &settings.bind).await
-        }
-        Command::Migrate {
-            concurrency,
-            tenant,
-            dry_run,
-            settings,
-        } => {
-            crate::telemetry::init(&settings.log);
-            let options = MigrationOptions {
-                concurrency: usize::try_from(concurrency)?,
-                only_tenant: tenant.as_deref().map(parse_id).transpose()?,
-                dry_run,
-            };
-            migrate_with(&settings, &options).await
-        }
-        Command::Demo { settings } => {
-            crate::telemetry::init(&settings.log);
-            crate::demo::run(settings).await
-        }
-        Command::Tenant { command } => tenant(command).await,
-    }
-}
-
-/// Runs every migration with the default options (as `demo` does).
-pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    migrate_with(settings, &MigrationOptions::default()).await
-}
-
-/// Runs the migrations `options` choose, printing a line per target and a summary; fails
-/// when any target failed.
-pub async fn migrate_with(settings: &Settings, options: &MigrationOptions) -> anyhow::Result<()> {
-    let storage = settings.storage()?;
-    let mut progress = MigrationProgress::new(std::io::stderr().is_terminal());
-    let summary = migrate_targets(&storage, options, |event| progress.show(event)).await;
-    progress.finish();
-    let summary = summary?;
-    println!("{summary}");
-    anyhow::ensure!(
-        summary.all_succeeded() || options.dry_run,
-        "{} of {} targets failed; run `tenantpos migrate` again once fixed (only what is pending is applied)",
-        summary.failed,
-        summary.targets()
-    );
-    anyhow::ensure!(
-        summary.all_succeeded(),
-        "{} of {} targets could not be read",
-        summary.failed,
-        summary.targets()
-    );
-    Ok(())
-}
-
-/// Prints each target's line on stdout as it finishes and, when stderr is a terminal, keeps a
-/// progress bar there, hidden while a line is printed so that the two never garble each other.
-struct MigrationProgress {
-    on_terminal: bool,
-    bar: Option<indicatif::ProgressBar>,
-    finished: u64,
-    failed: u64,
-}
-
-impl MigrationProgress {
-    fn new(on_terminal: bool) -> Self {
-        Self {
-            on_terminal,
-            bar: None,
-            finished: 0,
-            failed: 0,
-        }
-    }
-
-    fn show(&mut self, event: MigrationEvent) {
-        match event {
-            MigrationEvent::Planned { targets } if self.on_terminal => {
-                let style = indicatif::ProgressStyle::with_template(
-                    "{elapsed_precise} [{bar:40}] {pos}/{len} targets, {msg}",
-                )
-                .expect("a valid progress template")
-                .progress_chars("=> ");
-                let bar = indicatif::ProgressBar::new(targets as u64).with_style(style);
-                // The catalog may be done before the count of targets is known.
-                bar.set_position(self.finished);
-                bar.set_message(self.failures());
-                self.bar = Some(bar);
-            }
-            MigrationEvent::Planned { .. } => {}
-            MigrationEvent::Finished(report) => {
-                self.finished += 1;
-                self.failed += u64::from(report.outcome.is_failure());
-                match &self.bar {
-                    Some(bar) => {
-                        bar.suspend(|| println!("{report}"));
-                        bar.inc(1);
-                        bar.set_message(self.failures());
-                    }
-                    None => println!("{report}"),
-                }
-            }
-        }
-    }
-
-    fn failures(&self) -> String {
-        format!("{} failed", self.failed)
-    }
-
-    fn finish(&mut self) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-    }
-}
-
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
-fn parse_id(id: &str) -> anyhow::Result<TenantId> {
+pub(super) fn parse_id(id: &str) -> anyhow::Result<TenantId> {
     TenantId::parse(id).map_err(|error| anyhow::anyhow!("{id:?}: {error}"))
 }
 
@@ -302,7 +118,7 @@ fn api_error(error: tenancy::ApiError) -> anyhow::Error {
     error.into_anyhow()
 }
 
-async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
+pub(super) async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
     match command {
         TenantCommand::Create {
             id,
