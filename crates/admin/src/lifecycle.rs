@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
-use tenancy::{ApiError, ResolvedTenant, Tenancy, TenantContext, TenantId};
+use tenancy::{ApiError, ErrorCode, ResolvedTenant, Tenancy, Tenant, TenantContext, TenantId};
 use utoipa::ToSchema;
 
 use crate::storage::Placement;
@@ -19,7 +19,7 @@ pub async fn delete_tenant(tenancy: &Arc<Tenancy>, id: &TenantId) -> Result<(), 
     let Some(tenant) = tenancy.catalog.begin_deletion(id).await? else {
         return Err(match tenancy.catalog.get(id).await? {
             Some(tenant) if tenant.moving => ApiError::new(
-                tenancy::ErrorCode::Conflict,
+                ErrorCode::Conflict,
                 "the tenant is being moved; delete it once the move ended",
             ),
             _ => ApiError::tenant_not_found(),
@@ -73,25 +73,15 @@ pub async fn analytics(tenancy: &Arc<Tenancy>) -> Result<Vec<TenantAnalytics>, A
     let count = tenants.len();
     let lines: Vec<TenantAnalytics> = futures::stream::iter(tenants)
         .map(|tenant| async move {
-            let scope = ResolvedTenant::for_operator(Arc::new(tenant), tenancy.clone());
-            let context = TenantContext::system(&scope);
-            let tx = tenancy.db.begin(&context).await?;
-            let row = tx
-                .query_one(
-                    "SELECT (SELECT count(*) FROM orders WHERE tenant_id = $1 AND status <> 'pending'), \
-                            (SELECT COALESCE(sum(total_amount), 0)::bigint FROM orders WHERE tenant_id = $1 AND status = 'paid'), \
-                            (SELECT currency FROM settings WHERE tenant_id = $1)",
-                    &[&tx.tenant_id()],
-                )
-                .await?;
-            let line = TenantAnalytics {
-                tenant_id: tx.tenant_id().to_owned(),
-                orders: row.get(0),
-                revenue: row.get(1),
-                currency: row.get::<_, Option<String>>(2).unwrap_or_else(|| "USD".to_owned()),
-            };
-            tx.commit().await?;
-            Ok::<_, ApiError>(line)
+            match tenant_analytics(tenancy, tenant.clone()).await {
+                // A tenant moved while it was read: the move has ended (its gate let the read
+                // through only then), and the catalog says where the tenant is now.
+                Err(error) if error.code == ErrorCode::Unavailable => {
+                    let now = tenancy.catalog.get(&tenant.id).await?;
+                    tenant_analytics(tenancy, now.ok_or_else(ApiError::tenant_not_found)?).await
+                }
+                line => line,
+            }
         })
         .buffered(ANALYTICS_CONCURRENCY)
         .try_collect()
@@ -102,4 +92,31 @@ pub async fn analytics(tenancy: &Arc<Tenancy>) -> Result<Vec<TenantAnalytics>, A
         .await?;
     tracing::info!(tenants = count, "cross-tenant analytics read");
     Ok(lines)
+}
+
+async fn tenant_analytics(
+    tenancy: &Arc<Tenancy>,
+    tenant: Tenant,
+) -> Result<TenantAnalytics, ApiError> {
+    let scope = ResolvedTenant::for_operator(Arc::new(tenant), tenancy.clone());
+    let context = TenantContext::system(&scope);
+    let tx = tenancy.db.begin(&context).await?;
+    let row = tx
+        .query_one(
+            "SELECT (SELECT count(*) FROM orders WHERE tenant_id = $1 AND status <> 'pending'), \
+                    (SELECT COALESCE(sum(total_amount), 0)::bigint FROM orders WHERE tenant_id = $1 AND status = 'paid'), \
+                    (SELECT currency FROM settings WHERE tenant_id = $1)",
+            &[&tx.tenant_id()],
+        )
+        .await?;
+    let line = TenantAnalytics {
+        tenant_id: tx.tenant_id().to_owned(),
+        orders: row.get(0),
+        revenue: row.get(1),
+        currency: row
+            .get::<_, Option<String>>(2)
+            .unwrap_or_else(|| "USD".to_owned()),
+    };
+    tx.commit().await?;
+    Ok(line)
 }
