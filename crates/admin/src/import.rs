@@ -34,7 +34,8 @@ impl ImportReport {
             "users" => &mut self.users,
             "products" => &mut self.products,
             "orders" => &mut self.orders,
-            _ => &mut self.payments,
+            "payments" => &mut self.payments,
+            other => unreachable!("{other} is not one of IMPORTED_TABLES"),
         }
     }
 }
