@@ -18,8 +18,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use tenancy::{
-    ApiError, ErrorCode, ResolvedTenant, Strategy, Tenancy, Tenant, TenantContext, TenantId,
-    db::{self, DEFAULT_CLUSTER},
+    ApiError, ErrorCode, ResolvedTenant, Strategy, Tenancy, Tenant, TenantContext, TenantId, db,
 };
 use tokio_postgres::Client;
 use utoipa::ToSchema;
@@ -38,29 +37,6 @@ pub struct MoveTenant {
     pub cluster: Option<String>,
 }
 
-impl MoveTenant {
-    fn destination(&self, tenancy: &Tenancy) -> Result<Placement, ApiError> {
-        let cluster = match (self.strategy, &self.cluster) {
-            (Strategy::Database, cluster) => cluster
-                .clone()
-                .unwrap_or_else(|| DEFAULT_CLUSTER.to_owned()),
-            (_, None) => DEFAULT_CLUSTER.to_owned(),
-            (_, Some(_)) => {
-                return Err(ApiError::validation(
-                    "a cluster is only for the database strategy",
-                ));
-            }
-        };
-        if !tenancy.db.config().has_cluster(&cluster) {
-            return Err(ApiError::validation(format!("unknown cluster {cluster:?}")));
-        }
-        Ok(Placement {
-            strategy: self.strategy,
-            cluster,
-        })
-    }
-}
-
 fn conflict(message: &'static str) -> ApiError {
     ApiError::new(ErrorCode::Conflict, message)
 }
@@ -71,7 +47,7 @@ pub async fn move_tenant(
     id: &TenantId,
     request: MoveTenant,
 ) -> Result<Tenant, ApiError> {
-    let destination = request.destination(tenancy)?;
+    let destination = Placement::requested(tenancy.db.config(), request.strategy, request.cluster)?;
     let current = tenancy
         .catalog
         .get(id)

@@ -6,19 +6,19 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use auth::settings::{INSERT_SETTINGS, SettingsInput, ValidSettings};
 use auth::users::INSERT_USER;
 use auth::{Password, Username};
 use serde::Deserialize;
 use tenancy::catalog::NewTenant;
-use tenancy::db::{self, DEFAULT_CLUSTER, naming};
-use tenancy::invariants::check_app_role;
-use tenancy::migrate::{ensure_app_role, execute_formatted, migrate_tenant_storage_in};
+use tenancy::db;
+use tenancy::migrate::migrate_tenant_storage_in;
 use tenancy::{ApiError, BusinessType, ErrorCode, Role, Strategy, Tenancy, Tenant, TenantId};
 use tokio_postgres::GenericClient;
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+use crate::storage::{self, Placement};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -66,18 +66,8 @@ async fn validate(tenancy: &Tenancy, request: CreateTenant) -> Result<ValidCreat
     if !(1..=200).contains(&name_length) || request.name.trim().is_empty() {
         return Err(ApiError::validation("name must have 1 to 200 characters"));
     }
-    let cluster = match (request.strategy, request.cluster) {
-        (Strategy::Database, cluster) => cluster.unwrap_or_else(|| DEFAULT_CLUSTER.to_owned()),
-        (_, Some(_)) => {
-            return Err(ApiError::validation(
-                "a cluster is only for the database strategy",
-            ));
-        }
-        (_, None) => DEFAULT_CLUSTER.to_owned(),
-    };
-    if !tenancy.db.config().has_cluster(&cluster) {
-        return Err(ApiError::validation(format!("unknown cluster {cluster:?}")));
-    }
+    let Placement { cluster, .. } =
+        Placement::requested(tenancy.db.config(), request.strategy, request.cluster)?;
     let owner_username = Username::parse(&request.owner.username)?;
     let password = Password::parse(request.owner.password)?;
     let settings = request.settings.unwrap_or_default().validate()?;
@@ -159,57 +149,33 @@ async fn create_database_tenant(
         return Err(tenant_exists());
     }
     let config = tenancy.db.config();
-    let database = naming::tenant_database_name(&config.deployment_database, &creation.id);
-    let maintenance = config
-        .clusters
-        .get(&creation.cluster)
-        .cloned()
-        .ok_or_else(|| ApiError::validation("unknown cluster"))?;
-    let mut created = false;
+    let placement = Placement {
+        strategy: Strategy::Database,
+        cluster: creation.cluster.clone(),
+    };
+    let mut client = match storage::create_database(config, &creation.id, &creation.cluster).await {
+        Ok(client) => client,
+        Err(error) => {
+            tenancy.catalog.release(&creation.id).await?;
+            return Err(ApiError::internal(
+                error.context("creating a tenant database"),
+            ));
+        }
+    };
     let outcome = async {
-        let admin = db::connect(&maintenance).await?;
-        execute_formatted(
-            &admin,
-            "SELECT format('CREATE DATABASE %I', $1::text)",
-            &[&database],
-        )
-        .await?;
-        created = true;
-        ensure_app_role(&admin, &config.app_role, &database).await?;
-        let mut client = db::connect(&config.owner_on(&creation.cluster, &database)?).await?;
         let tx = client.transaction().await?;
         migrate_tenant_storage_in(&tx, "public", &config.app_role).await?;
         seed(&tx, creation, "public")
             .await
             .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         tx.commit().await?;
-        if creation.cluster != DEFAULT_CLUSTER {
-            // `serve` checks the app role of the main server only: on another cluster, make
-            // sure now that tenant traffic can log in there (a role left with another password
-            // would fail every request) and cannot bypass row-level security.
-            let app = db::connect(&config.app_on(&creation.cluster, &database)?)
-                .await
-                .context("the app role cannot log in on the cluster")?;
-            check_app_role(&app).await?;
-        }
-        anyhow::Ok(())
+        storage::check_app_role_on(config, &creation.id, &creation.cluster).await
     }
     .await;
+    drop(client);
     if let Err(error) = outcome {
-        if created {
-            let dropped = async {
-                let admin = db::connect(&maintenance).await?;
-                execute_formatted(
-                    &admin,
-                    "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)",
-                    &[&database],
-                )
-                .await
-            }
-            .await;
-            if let Err(drop_error) = dropped {
-                tracing::error!(error = %format!("{drop_error:#}"), database, "could not drop a half-made tenant database");
-            }
+        if let Err(drop_error) = storage::remove(config, &creation.id, &placement).await {
+            tracing::error!(tenant = %creation.id, error = %format!("{drop_error:#}"), "could not drop a half-made tenant database");
         }
         tenancy.catalog.release(&creation.id).await?;
         return Err(ApiError::internal(

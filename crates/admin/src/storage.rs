@@ -2,11 +2,13 @@
 //! empty for a move, removed by a deletion or after a move, and its gate held by a move.
 //! Everything here runs as the owner role; DDL names are quoted by PostgreSQL's `format()`.
 
-use tenancy::db::{self, StorageConfig, naming};
+use anyhow::Context;
+use tenancy::db::{self, DEFAULT_CLUSTER, StorageConfig, naming};
+use tenancy::invariants::check_app_role;
 use tenancy::migrate::{
     TENANT_TABLES_CHILDREN_FIRST, ensure_app_role, execute_formatted, migrate_tenant_storage,
 };
-use tenancy::{Strategy, Tenant, TenantId};
+use tenancy::{ApiError, Strategy, Tenant, TenantId};
 use tokio_postgres::Client;
 
 /// Where a tenant's rows live.
@@ -18,6 +20,28 @@ pub struct Placement {
 }
 
 impl Placement {
+    /// The placement an operator asked for (creating or moving a tenant): a cluster only for
+    /// the database strategy (`default` when none is named), and one that is configured.
+    pub fn requested(
+        config: &StorageConfig,
+        strategy: Strategy,
+        cluster: Option<String>,
+    ) -> Result<Self, ApiError> {
+        let cluster = match (strategy, cluster) {
+            (Strategy::Database, cluster) => cluster.unwrap_or_else(|| DEFAULT_CLUSTER.to_owned()),
+            (_, None) => DEFAULT_CLUSTER.to_owned(),
+            (_, Some(_)) => {
+                return Err(ApiError::validation(
+                    "a cluster is only for the database strategy",
+                ));
+            }
+        };
+        if !config.has_cluster(&cluster) {
+            return Err(ApiError::validation(format!("unknown cluster {cluster:?}")));
+        }
+        Ok(Self { strategy, cluster })
+    }
+
     pub fn of(tenant: &Tenant) -> Self {
         Self {
             strategy: tenant.strategy,
@@ -62,20 +86,63 @@ pub async fn prepare(
             Ok(())
         }
         Strategy::Database => {
-            let database = naming::tenant_database_name(&config.deployment_database, id);
-            let maintenance = db::connect(cluster_owner(config, &placement.cluster)?).await?;
-            execute_formatted(
-                &maintenance,
-                "SELECT format('CREATE DATABASE %I', $1::text)",
-                &[&database],
-            )
-            .await?;
-            ensure_app_role(&maintenance, &config.app_role, &database).await?;
-            let mut owner = db::connect(&config.owner_on(&placement.cluster, &database)?).await?;
+            let mut owner = create_database(config, id, &placement.cluster).await?;
             migrate_tenant_storage(&mut owner, "public", &config.app_role).await?;
-            Ok(())
+            check_app_role_on(config, id, &placement.cluster).await
         }
     }
+}
+
+/// Creates `id`'s (empty) database on `cluster`, lets the app role connect to it (creating the
+/// role there if missing), and returns the owner's connection to it. A database of that name
+/// that is already there is not this call's: it fails and leaves it alone; one it made and
+/// could not finish it drops.
+pub async fn create_database(
+    config: &StorageConfig,
+    id: &TenantId,
+    cluster: &str,
+) -> anyhow::Result<Client> {
+    let database = naming::tenant_database_name(&config.deployment_database, id);
+    let maintenance = db::connect(cluster_owner(config, cluster)?).await?;
+    execute_formatted(
+        &maintenance,
+        "SELECT format('CREATE DATABASE %I', $1::text)",
+        &[&database],
+    )
+    .await?;
+    let opened = async {
+        ensure_app_role(&maintenance, &config.app_role, &database).await?;
+        Ok(db::connect(&config.owner_on(cluster, &database)?).await?)
+    }
+    .await;
+    if opened.is_err() {
+        let placement = Placement {
+            strategy: Strategy::Database,
+            cluster: cluster.to_owned(),
+        };
+        if let Err(error) = remove(config, id, &placement).await {
+            tracing::error!(tenant = %id, error = %format!("{error:#}"), "could not drop a half-made tenant database");
+        }
+    }
+    opened
+}
+
+/// `serve` checks the app role of the main server only: on another cluster, make sure that
+/// tenant traffic can log in to `id`'s database (a role left with another password would fail
+/// every request) and cannot bypass row-level security.
+pub async fn check_app_role_on(
+    config: &StorageConfig,
+    id: &TenantId,
+    cluster: &str,
+) -> anyhow::Result<()> {
+    if cluster == DEFAULT_CLUSTER {
+        return Ok(());
+    }
+    let database = naming::tenant_database_name(&config.deployment_database, id);
+    let app = db::connect(&config.app_on(cluster, &database)?)
+        .await
+        .context("the app role cannot log in on the cluster")?;
+    check_app_role(&app).await
 }
 
 /// Removes `id`'s rows, schema or database at `placement`, if there are any.

@@ -46,7 +46,8 @@ macro_rules! tenant_table {
 }
 
 /// Every table that holds tenant rows, parents before children (the order rows are copied in).
-/// A test checks that this names the same tables as `TENANT_TABLES_CHILDREN_FIRST`.
+/// A test below checks that this names the same tables as `TENANT_TABLES_CHILDREN_FIRST`,
+/// which an integration test checks against every table holding tenant rows.
 pub const TENANT_TABLES: &[TenantTable] = &[
     tenant_table!("settings", "tenant_id"),
     tenant_table!("users", "id"),
@@ -99,5 +100,22 @@ impl TenantTable {
     pub async fn checksum(&self, tx: &ScopedTx) -> Result<(i64, String), ApiError> {
         let row = tx.query_one(self.checksum, &[&tx.tenant_id()]).await?;
         Ok((row.get(0), row.get(1)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use tenancy::migrate::TENANT_TABLES_CHILDREN_FIRST;
+
+    use super::TENANT_TABLES;
+
+    #[test]
+    fn moves_copy_every_tenant_table() {
+        let copied: BTreeSet<&str> = TENANT_TABLES.iter().map(|table| table.name).collect();
+        let deleted: BTreeSet<&str> = TENANT_TABLES_CHILDREN_FIRST.iter().copied().collect();
+        assert_eq!(copied, deleted);
+        assert_eq!(TENANT_TABLES.len(), TENANT_TABLES_CHILDREN_FIRST.len());
     }
 }

@@ -114,10 +114,6 @@ pub(super) fn parse_id(id: &str) -> anyhow::Result<TenantId> {
     TenantId::parse(id).map_err(|error| anyhow::anyhow!("{id:?}: {error}"))
 }
 
-fn api_error(error: tenancy::ApiError) -> anyhow::Error {
-    error.into_anyhow()
-}
-
 pub(super) async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
     match command {
         TenantCommand::Create {
@@ -158,12 +154,18 @@ pub(super) async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
             };
             let tenant = admin::create_tenant(&tenancy, request)
                 .await
-                .map_err(api_error)?;
+                .map_err(tenancy::ApiError::into_anyhow)?;
             print_json(&tenant)
         }
         TenantCommand::List { settings } => {
             let tenancy = app::connect_operator(&settings).await?;
-            print_json(&tenancy.catalog.list().await.map_err(api_error)?)
+            print_json(
+                &tenancy
+                    .catalog
+                    .list()
+                    .await
+                    .map_err(tenancy::ApiError::into_anyhow)?,
+            )
         }
         TenantCommand::Show { id, settings } => {
             let tenancy = app::connect_operator(&settings).await?;
@@ -171,7 +173,7 @@ pub(super) async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
                 .catalog
                 .get(&parse_id(&id)?)
                 .await
-                .map_err(api_error)?;
+                .map_err(tenancy::ApiError::into_anyhow)?;
             print_json(&tenant.with_context(|| format!("no tenant {id}"))?)
         }
         TenantCommand::Suspend { id, settings } => {
@@ -183,7 +185,7 @@ pub(super) async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
             let tenancy = app::connect_operator(&settings).await?;
             let lines = admin::export_tenant(&tenancy, &parse_id(&id)?)
                 .await
-                .map_err(api_error)?;
+                .map_err(tenancy::ApiError::into_anyhow)?;
             let mut lines = std::pin::pin!(lines);
             let mut out = tokio::io::stdout();
             while let Some(line) = lines.next().await {
@@ -207,7 +209,7 @@ pub(super) async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
                     admin::import_tenant(&tenancy, &id, stdin).await
                 }
             }
-            .map_err(api_error)?;
+            .map_err(tenancy::ApiError::into_anyhow)?;
             print_json(&report)
         }
         TenantCommand::Move {
@@ -223,14 +225,14 @@ pub(super) async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
             };
             let tenant = admin::move_tenant(&tenancy, &parse_id(&id)?, request)
                 .await
-                .map_err(api_error)?;
+                .map_err(tenancy::ApiError::into_anyhow)?;
             print_json(&tenant)
         }
         TenantCommand::Delete { id, settings } => {
             let tenancy = app::connect_operator(&settings).await?;
             admin::delete_tenant(&tenancy, &parse_id(&id)?)
                 .await
-                .map_err(api_error)?;
+                .map_err(tenancy::ApiError::into_anyhow)?;
             println!("deleted tenant {id}");
             Ok(())
         }
@@ -246,6 +248,6 @@ async fn set_status(settings: &Settings, id: &str, status: TenantStatus) -> anyh
         .catalog
         .set_status(&parse_id(id)?, status)
         .await
-        .map_err(api_error)?;
+        .map_err(tenancy::ApiError::into_anyhow)?;
     print_json(&tenant.with_context(|| format!("no tenant {id}"))?)
 }
