@@ -4,15 +4,25 @@
 //! purged, its rows deleted (shared), its schema or database dropped, and its catalog entry
 //! removed, so the id can be created again, empty. A deletion that stops halfway leaves the
 //! tenant invisible and is finished by deleting it again.
+//!
+//! Deletion wins over the tenant's requests still running: once the status says `deleting`,
+//! the tenant's gate refuses every new transaction (503), and the deletion closes the gate
+//! (shared and schema tenants) before it deletes anything, so it waits for the transactions
+//! that passed the gate earlier; a tenant database is dropped `WITH (FORCE)`, which ends them.
+//! A request resolved before the deletion can also not write into a tenant created again under
+//! the id: the gate (and the mark of a tenant database) compares the incarnation.
 
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
-use tenancy::{ApiError, ErrorCode, ResolvedTenant, Tenancy, Tenant, TenantContext, TenantId};
+use tenancy::db::mark::NameTaken;
+use tenancy::{
+    ApiError, ErrorCode, ResolvedTenant, Strategy, Tenancy, Tenant, TenantContext, TenantId,
+};
 use utoipa::ToSchema;
 
-use crate::storage::Placement;
+use crate::storage::{self, Placement};
 
 /// Deletes a tenant: its data, users, tokens and cache entries are gone.
 pub async fn delete_tenant(tenancy: &Arc<Tenancy>, id: &TenantId) -> Result<(), ApiError> {
@@ -27,12 +37,16 @@ pub async fn delete_tenant(tenancy: &Arc<Tenancy>, id: &TenantId) -> Result<(), 
     };
     purge_cache(tenancy, id).await;
     tenancy.db.forget_tenant(id);
-    crate::storage::remove(tenancy.db.config(), id, &Placement::of(&tenant))
-        .await
-        .map_err(ApiError::internal)?;
+    remove_storage(tenancy, &tenant).await?;
     tenancy.catalog.finish_deletion(id).await?;
-    // Anything cached while the rows went away goes too.
+    // Anything cached while the rows went away goes too, and once more a little later: a
+    // request that read before the deletion may put what it read back after this purge.
     purge_cache(tenancy, id).await;
+    let (late, late_id) = (tenancy.clone(), id.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(LATE_PURGE).await;
+        purge_cache(&late, &late_id).await;
+    });
     tenancy.rate_limit.forget(id);
     tenancy
         .catalog
@@ -43,6 +57,34 @@ pub async fn delete_tenant(tenancy: &Arc<Tenancy>, id: &TenantId) -> Result<(), 
         )
         .await?;
     tracing::info!(tenant = %id, strategy = %tenant.strategy, "tenant deleted");
+    Ok(())
+}
+
+/// How long after a deletion its cache entries are purged a last time.
+const LATE_PURGE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Removes the tenant's storage behind its closed gate (see the module's header). A database
+/// under the tenant's name that is not this deployment's for the tenant is left alone: the
+/// tenant has nothing there to delete.
+async fn remove_storage(tenancy: &Tenancy, tenant: &Tenant) -> Result<(), ApiError> {
+    let (config, id, placement) = (tenancy.db.config(), &tenant.id, Placement::of(tenant));
+    let gate = match placement.strategy {
+        Strategy::Shared | Strategy::Schema => Some(
+            storage::close_gate(config, id, &placement)
+                .await
+                .map_err(|error| {
+                    ApiError::unavailable(error.context("waiting for the tenant's transactions"))
+                })?,
+        ),
+        Strategy::Database => None,
+    };
+    match storage::remove(config, id, &placement).await {
+        Err(error) if error.is::<NameTaken>() => {
+            tracing::warn!(tenant = %id, error = %format!("{error:#}"), "not dropping a database this deployment did not make for the tenant");
+        }
+        removed => removed.map_err(ApiError::internal)?,
+    }
+    drop(gate);
     Ok(())
 }
 

@@ -70,7 +70,7 @@ pub async fn move_tenant(
         Err(error) => return Err(abandon(tenancy, id, None, error).await),
     };
     let copied = async {
-        storage::prepare(config, id, &destination).await?;
+        storage::prepare(config, &tenant, &destination).await?;
         copy_verified(tenancy, &tenant, &destination)
             .await
             .map_err(ApiError::into_anyhow)
@@ -178,7 +178,7 @@ async fn abandon(
     if let Err(reopen) = tenancy.catalog.abandon_move(id).await {
         return reopen;
     }
-    ApiError::internal(error.context("moving the tenant"))
+    storage::storage_error(error.context("moving the tenant"))
 }
 
 /// Removes the copy the tenant left behind. Its gate stays closed until the copy is gone or

@@ -122,7 +122,7 @@ async fn create_in_main_database(
 ) -> Result<(), ApiError> {
     let mut client = db::connect(&tenancy.db.config().owner).await?;
     let tx = client.transaction().await?;
-    if !tenancy::Catalog::insert(&tx, new, "active").await? {
+    if tenancy::Catalog::insert(&tx, new, "active").await?.is_none() {
         return Err(tenant_exists());
     }
     let schema = match creation.strategy {
@@ -145,19 +145,21 @@ async fn create_database_tenant(
     creation: &ValidCreation,
     new: &NewTenant<'_>,
 ) -> Result<(), ApiError> {
-    if !tenancy.catalog.reserve(new).await? {
+    let Some(incarnation) = tenancy.catalog.reserve(new).await? else {
         return Err(tenant_exists());
-    }
+    };
     let config = tenancy.db.config();
     let placement = Placement {
         strategy: Strategy::Database,
         cluster: creation.cluster.clone(),
     };
-    let mut client = match storage::create_database(config, &creation.id, &creation.cluster).await {
+    let created =
+        storage::create_database(config, &creation.id, incarnation, &creation.cluster).await;
+    let mut client = match created {
         Ok(client) => client,
         Err(error) => {
             tenancy.catalog.release(&creation.id).await?;
-            return Err(ApiError::internal(
+            return Err(storage::storage_error(
                 error.context("creating a tenant database"),
             ));
         }

@@ -3,13 +3,15 @@
 //! Everything here runs as the owner role; DDL names are quoted by PostgreSQL's `format()`.
 
 use anyhow::Context;
+use tenancy::db::mark::{self, DatabaseUnderName, NameTaken, StorageMark};
 use tenancy::db::{self, DEFAULT_CLUSTER, StorageConfig, naming};
 use tenancy::invariants::check_app_role;
 use tenancy::migrate::{
     TENANT_TABLES_CHILDREN_FIRST, ensure_app_role, execute_formatted, migrate_tenant_storage,
 };
-use tenancy::{ApiError, Strategy, Tenant, TenantId};
+use tenancy::{ApiError, ErrorCode, Strategy, Tenant, TenantId};
 use tokio_postgres::Client;
+use uuid::Uuid;
 
 /// Where a tenant's rows live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,14 +71,15 @@ fn cluster_owner<'a>(
         .ok_or_else(|| anyhow::anyhow!("cluster {cluster} is not configured (TENANTPOS_CLUSTERS)"))
 }
 
-/// Makes empty, migrated storage for `id` at `placement`. Leftovers of an earlier failed
+/// Makes empty, migrated storage for `tenant` at `placement`. Leftovers of an earlier failed
 /// attempt there are removed first (this tenant is not stored there, or the move would be a
-/// no-op).
+/// no-op); a database of that name that is not this tenant's fails it (`NameTaken`).
 pub async fn prepare(
     config: &StorageConfig,
-    id: &TenantId,
+    tenant: &Tenant,
     placement: &Placement,
 ) -> anyhow::Result<()> {
+    let id = &tenant.id;
     remove(config, id, placement).await?;
     match placement.strategy {
         Strategy::Shared => Ok(()),
@@ -86,41 +89,75 @@ pub async fn prepare(
             Ok(())
         }
         Strategy::Database => {
-            let mut owner = create_database(config, id, &placement.cluster).await?;
+            let mut owner =
+                create_database(config, id, tenant.incarnation, &placement.cluster).await?;
             migrate_tenant_storage(&mut owner, "public", &config.app_role).await?;
             check_app_role_on(config, id, &placement.cluster).await
         }
     }
 }
 
-/// Creates `id`'s (empty) database on `cluster`, lets the app role connect to it (creating the
-/// role there if missing), and returns the owner's connection to it. A database of that name
-/// that is already there is not this call's: it fails and leaves it alone; one it made and
-/// could not finish it drops.
+/// The answer to a creation or move whose database name is taken by a database that is not
+/// this tenant's (409, nothing changed); any other failure is a bug (500).
+pub fn storage_error(error: anyhow::Error) -> ApiError {
+    match error.chain().find_map(|cause| cause.downcast_ref::<NameTaken>()) {
+        Some(taken) => ApiError::new(ErrorCode::Conflict, taken.to_string()),
+        None => ApiError::internal(error),
+    }
+}
+
+/// Creates `id`'s (empty) database on `cluster`, marked as this deployment's for this
+/// incarnation of the tenant, lets the app role connect to it (creating the role there if
+/// missing), and returns the owner's connection to it. A leftover of this tenant's own (an
+/// earlier attempt that could not finish) is dropped first; a database of that name that is
+/// anyone else's fails the creation (`NameTaken`) and is left alone. One it made and could not
+/// finish it drops.
 pub async fn create_database(
     config: &StorageConfig,
     id: &TenantId,
+    incarnation: Uuid,
     cluster: &str,
 ) -> anyhow::Result<Client> {
+    let placement = Placement {
+        strategy: Strategy::Database,
+        cluster: cluster.to_owned(),
+    };
+    remove(config, id, &placement).await?;
     let database = naming::tenant_database_name(&config.deployment_database, id);
     let maintenance = db::connect(cluster_owner(config, cluster)?).await?;
-    execute_formatted(
+    let created = execute_formatted(
         &maintenance,
         "SELECT format('CREATE DATABASE %I', $1::text)",
         &[&database],
     )
-    .await?;
+    .await;
+    match created {
+        // Made by someone else since `remove` looked.
+        Err(error) if mark::is_duplicate_database(&error) => {
+            return Err(NameTaken {
+                database,
+                cluster: cluster.to_owned(),
+            }
+            .into());
+        }
+        created => created?,
+    }
     let opened = async {
+        let found = StorageMark::new(config.deployment_id()?, id, incarnation);
+        mark::write_mark(&maintenance, &database, &found).await?;
         ensure_app_role(&maintenance, &config.app_role, &database).await?;
         Ok(db::connect(&config.owner_on(cluster, &database)?).await?)
     }
     .await;
     if opened.is_err() {
-        let placement = Placement {
-            strategy: Strategy::Database,
-            cluster: cluster.to_owned(),
-        };
-        if let Err(error) = remove(config, id, &placement).await {
+        // This call made it (perhaps before it could mark it): dropped without looking.
+        let dropped = execute_formatted(
+            &maintenance,
+            "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)",
+            &[&database],
+        )
+        .await;
+        if let Err(error) = dropped {
             tracing::error!(tenant = %id, error = %format!("{error:#}"), "could not drop a half-made tenant database");
         }
     }
@@ -145,7 +182,9 @@ pub async fn check_app_role_on(
     check_app_role(&app).await
 }
 
-/// Removes `id`'s rows, schema or database at `placement`, if there are any.
+/// Removes `id`'s rows, schema or database at `placement`, if there are any. A database
+/// under the tenant's name that does not bear this deployment's mark for the tenant is not
+/// dropped: `NameTaken`.
 pub async fn remove(
     config: &StorageConfig,
     id: &TenantId,
@@ -195,6 +234,18 @@ pub async fn remove(
         Strategy::Database => {
             let maintenance = db::connect(cluster_owner(config, &placement.cluster)?).await?;
             let database = naming::tenant_database_name(&config.deployment_database, id);
+            match mark::database_under_name(&maintenance, &database).await? {
+                DatabaseUnderName::Absent => return Ok(()),
+                DatabaseUnderName::Present(Some(found))
+                    if found.belongs_to(config.deployment_id()?, id) => {}
+                DatabaseUnderName::Present(_) => {
+                    return Err(NameTaken {
+                        database,
+                        cluster: placement.cluster.clone(),
+                    }
+                    .into());
+                }
+            }
             may_end_app_sessions(&maintenance, &config.app_role.name, &placement.cluster).await;
             // FORCE also ends sessions that waited at the tenant's gate during a move: they
             // fail, they never write into a copy that is going away.
@@ -257,6 +308,13 @@ pub async fn close_gate(
         )?,
     };
     let gate = db::connect(&connection).await?;
+    if placement.strategy == Strategy::Database {
+        let (found, deployment) = (mark::own_mark(&gate).await?, config.deployment_id()?);
+        anyhow::ensure!(
+            found.is_some_and(|found| found.belongs_to(deployment, id)),
+            "the tenant's database does not bear this deployment's mark for the tenant"
+        );
+    }
     gate.execute(
         "SELECT set_config('lock_timeout', $1, false)",
         &[&GATE_WAIT],

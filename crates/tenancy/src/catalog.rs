@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::db::Pool;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use crate::cache::{CacheKey, TenantCache};
 use crate::error::ApiError;
@@ -29,7 +30,7 @@ pub struct NewTenant<'a> {
     pub cluster: &'a str,
 }
 
-const SELECT_VISIBLE: &str = "SELECT id, name, business_type, strategy, cluster, status, moving, created_at \
+const SELECT_VISIBLE: &str = "SELECT id, name, business_type, strategy, cluster, status, moving, created_at, incarnation \
      FROM tenantpos.tenants WHERE id = $1 AND status IN ('active', 'suspended')";
 
 impl Catalog {
@@ -78,7 +79,7 @@ impl Catalog {
         let client = self.owner.get().await?;
         let statement = client
             .prepare_cached(
-                "SELECT id, name, business_type, strategy, cluster, status, moving, created_at \
+                "SELECT id, name, business_type, strategy, cluster, status, moving, created_at, incarnation \
                  FROM tenantpos.tenants WHERE status IN ('active', 'suspended') ORDER BY id",
             )
             .await?;
@@ -88,23 +89,25 @@ impl Catalog {
             .collect()
     }
 
-    /// Reserves the id with a row in status `provisioning`. `Ok(false)` when the id is taken.
-    pub async fn reserve(&self, new: &NewTenant<'_>) -> Result<bool, ApiError> {
+    /// Reserves the id with a row in status `provisioning`; its incarnation, `None` when the id
+    /// is taken.
+    pub async fn reserve(&self, new: &NewTenant<'_>) -> Result<Option<Uuid>, ApiError> {
         let client = self.owner.get().await?;
         Ok(Self::insert(&***client, new, "provisioning").await?)
     }
 
     /// Inserts a catalog entry in `status` through the owner's `client` (a transaction, when
-    /// the tenant's storage is made in the same one). `Ok(false)` when the id is taken.
+    /// the tenant's storage is made in the same one); the new incarnation of the id, `None`
+    /// when the id is taken.
     pub async fn insert(
         client: &impl tokio_postgres::GenericClient,
         new: &NewTenant<'_>,
         status: &str,
-    ) -> Result<bool, tokio_postgres::Error> {
+    ) -> Result<Option<Uuid>, tokio_postgres::Error> {
         let inserted = client
-            .execute(
+            .query_opt(
                 "INSERT INTO tenantpos.tenants (id, name, business_type, strategy, cluster, status) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING incarnation",
                 &[
                     &new.id.as_str(),
                     &new.name,
@@ -115,7 +118,7 @@ impl Catalog {
                 ],
             )
             .await?;
-        Ok(inserted == 1)
+        Ok(inserted.map(|row| row.get(0)))
     }
 
     /// Makes a provisioned tenant visible.
@@ -162,7 +165,7 @@ impl Catalog {
         let row = client
             .query_opt(
                 "UPDATE tenantpos.tenants SET status = $2 WHERE id = $1 AND status = ANY($3) \
-                 RETURNING id, name, business_type, strategy, cluster, status, moving, created_at",
+                 RETURNING id, name, business_type, strategy, cluster, status, moving, created_at, incarnation",
                 &[&id.as_str(), &to.as_str(), &from],
             )
             .await?;
@@ -178,7 +181,7 @@ impl Catalog {
             .query_opt(
                 "UPDATE tenantpos.tenants SET status = 'deleting' \
                  WHERE id = $1 AND status IN ('active', 'suspended', 'deleting') AND NOT moving \
-                 RETURNING id, name, business_type, strategy, cluster, 'suspended' AS status, moving, created_at",
+                 RETURNING id, name, business_type, strategy, cluster, 'suspended' AS status, moving, created_at, incarnation",
                 &[&id.as_str()],
             )
             .await?;
@@ -193,7 +196,7 @@ impl Catalog {
         self.set_moving(
             "UPDATE tenantpos.tenants SET moving = true \
              WHERE id = $1 AND status IN ('active', 'suspended') \
-             RETURNING id, name, business_type, strategy, cluster, status, moving, created_at",
+             RETURNING id, name, business_type, strategy, cluster, status, moving, created_at, incarnation",
             &[&id.as_str()],
             id,
         )
@@ -210,7 +213,7 @@ impl Catalog {
         self.set_moving(
             "UPDATE tenantpos.tenants SET strategy = $2, cluster = $3, moving = false \
              WHERE id = $1 AND moving \
-             RETURNING id, name, business_type, strategy, cluster, status, moving, created_at",
+             RETURNING id, name, business_type, strategy, cluster, status, moving, created_at, incarnation",
             &[&id.as_str(), &strategy.as_str(), &cluster],
             id,
         )
@@ -221,7 +224,7 @@ impl Catalog {
     pub async fn abandon_move(&self, id: &TenantId) -> Result<Option<Tenant>, ApiError> {
         self.set_moving(
             "UPDATE tenantpos.tenants SET moving = false WHERE id = $1 AND moving \
-             RETURNING id, name, business_type, strategy, cluster, status, moving, created_at",
+             RETURNING id, name, business_type, strategy, cluster, status, moving, created_at, incarnation",
             &[&id.as_str()],
             id,
         )
@@ -336,7 +339,7 @@ impl Catalog {
                 "UPDATE tenantpos.tenants \
                  SET name = COALESCE($2, name), business_type = COALESCE($3, business_type) \
                  WHERE id = $1 AND status IN ('active', 'suspended') \
-                 RETURNING id, name, business_type, strategy, cluster, status, moving, created_at",
+                 RETURNING id, name, business_type, strategy, cluster, status, moving, created_at, incarnation",
                 &[
                     &id.as_str(),
                     &name,

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::tenant_id::TenantId;
 
@@ -47,6 +48,9 @@ pub struct Tenant {
     pub cluster: String,
     pub status: TenantStatus,
     pub created_at: DateTime<Utc>,
+    /// Made anew each time the id is created: a request resolved for an earlier incarnation of
+    /// the id (deleted and created again since) is refused by the tenant's gate.
+    pub incarnation: Uuid,
     /// True while the tenant is being moved (`POST /admin/tenants/{id}/move`): its requests
     /// answer 503 with `Retry-After` until the move ends. Shown only then.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -82,7 +86,7 @@ text_enum!(BusinessType { Restaurant => "restaurant", FastFood => "fast_food", R
 text_enum!(TenantStatus { Active => "active", Suspended => "suspended" });
 
 impl Tenant {
-    /// Reads a row of `tenantpos.tenants` selected with `Catalog::COLUMNS`.
+    /// Reads a row of `tenantpos.tenants` selected with `catalog::COLUMNS`.
     pub(crate) fn from_row(row: &tokio_postgres::Row) -> anyhow::Result<Self> {
         let parse = |column: &str| -> anyhow::Result<String> { Ok(row.try_get(column)?) };
         Ok(Self {
@@ -95,6 +99,7 @@ impl Tenant {
             cluster: parse("cluster")?,
             status: parse("status")?.parse().map_err(anyhow::Error::msg)?,
             created_at: row.try_get("created_at")?,
+            incarnation: row.try_get("incarnation")?,
             moving: row.try_get("moving")?,
         })
     }

@@ -61,6 +61,9 @@ async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<Arc<Tenan
         .context("connecting as the owner")?;
     check_migrated(&owner).await?;
     check_tenant_tables(&owner).await?;
+    // In every Redis key and channel: deployments that share a Redis (even with databases of
+    // the same name on different servers) never read each other's entries.
+    let deployment = storage.identify(&owner).await?.to_string();
 
     let tenant_db = Arc::new(TenantDb::new(
         storage.clone(),
@@ -69,9 +72,9 @@ async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<Arc<Tenan
     ));
     let cache = Arc::new(
         match settings.redis_url.as_deref().filter(|url| !url.is_empty()) {
-            Some(url) => TenantCache::with_redis(&storage.deployment_database, url)
+            Some(url) => TenantCache::with_redis(&deployment, url)
                 .context("TENANTPOS_REDIS_URL is not a Redis URL")?,
-            None => TenantCache::in_process(&storage.deployment_database),
+            None => TenantCache::in_process(&deployment),
         },
     );
     let catalog = Catalog::new(

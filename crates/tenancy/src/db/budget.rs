@@ -18,6 +18,7 @@ use deadpool::managed::{self, Metrics, RecycleResult};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::{Config, NoTls};
 
+use super::mark::StorageMark;
 use crate::tenant_id::TenantId;
 
 /// How long a request waits for a connection (a slot in its pool, then room in the budget)
@@ -31,10 +32,14 @@ const RETRY_EVICTION: Duration = Duration::from_millis(10);
 pub type Pool = managed::Pool<BudgetedManager>;
 pub type PooledClient = managed::Object<BudgetedManager>;
 
-/// A PostgreSQL connection and, for a tenant database, the budget permit it holds while open.
+/// A PostgreSQL connection and, for a tenant database, the budget permit it holds while open
+/// and the mark of the database it reached.
 pub struct BudgetedClient {
     client: deadpool_postgres::ClientWrapper,
     _permit: Option<OwnedSemaphorePermit>,
+    /// For a tenant database: its mark, read once when the connection was made (a connection
+    /// stays in the database it reached, so the mark cannot change under it).
+    pub mark: Option<StorageMark>,
 }
 
 impl std::ops::Deref for BudgetedClient {
@@ -84,9 +89,14 @@ impl managed::Manager for BudgetedManager {
             None => None,
         };
         let client = managed::Manager::create(&self.inner).await?;
+        let mark = match self.budget {
+            Some(_) => super::mark::own_mark(&*client).await?,
+            None => None,
+        };
         Ok(BudgetedClient {
             client,
             _permit: permit,
+            mark,
         })
     }
 

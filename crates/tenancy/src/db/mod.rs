@@ -1,6 +1,7 @@
 //! Tenant-scoped access to PostgreSQL for all three strategies.
 
 mod budget;
+pub mod mark;
 pub mod naming;
 mod scoped;
 pub mod storage_config;
@@ -122,14 +123,34 @@ impl TenantDb {
             Strategy::Database => (self.database_pool(tenant)?, "public".to_owned()),
         };
         let client = pool.get().await?;
-        Ok(ScopedTx::new(
-            client,
-            tenant.id.clone(),
-            search_path,
-            tenant.strategy,
-            gate,
-            durability,
-        ))
+        if tenant.strategy == Strategy::Database {
+            self.check_mark(tenant, client.mark.as_ref())?;
+        }
+        Ok(ScopedTx::new(client, tenant, search_path, gate, durability))
+    }
+
+    /// A connection to a tenant database is used only if the database bears the mark of this
+    /// deployment, this tenant and the incarnation the request was resolved for: a database
+    /// of the same name made by someone else, or by an earlier or later creation of the id,
+    /// is not this request's (503, like a tenant that moved under a transaction).
+    fn check_mark(&self, tenant: &Tenant, mark: Option<&mark::StorageMark>) -> Result<(), ApiError> {
+        let deployment = self.config.deployment_id().map_err(ApiError::internal)?;
+        let refused = |message: &'static str| {
+            ApiError::new(crate::ErrorCode::Unavailable, message).with_retry_after(1)
+        };
+        match mark {
+            Some(mark) if mark.belongs_to(deployment, &tenant.id) => {
+                if mark.incarnation == tenant.incarnation {
+                    Ok(())
+                } else {
+                    Err(refused("the tenant was deleted and created again; retry"))
+                }
+            }
+            _ => {
+                tracing::error!(tenant = %tenant.id, found = ?mark, "a tenant database does not bear this deployment's mark for the tenant; it is not used");
+                Err(refused("the tenant's database is unavailable"))
+            }
+        }
     }
 
     fn database_pool(&self, tenant: &Tenant) -> Result<Pool, ApiError> {

@@ -11,8 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Error, Row, Statement};
 
+use uuid::Uuid;
+
 use super::PooledClient as Object;
-use crate::tenant::Strategy;
+use crate::tenant::{Strategy, Tenant};
 use crate::tenant_id::TenantId;
 
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -32,6 +34,8 @@ pub struct ScopedTx {
     /// `None` once committed or rolled back.
     client: Option<Object>,
     tenant_id: TenantId,
+    /// The incarnation of the tenant the request was resolved for; the gate compares it.
+    incarnation: Uuid,
     search_path: String,
     strategy: Strategy,
     gate: Gate,
@@ -45,24 +49,26 @@ pub struct ScopedTx {
 /// changed) costs more than the statement itself.
 ///
 /// First of all it passes the tenant's gate on this copy of its data (`$4` names the copy's
-/// strategy): a shared advisory lock that a move of the tenant takes exclusively, so that the
-/// move waits for the tenant's transactions here and holds new ones back. On the main database
-/// `tenantpos.enter_tenant` also refuses (SQLSTATE `TP001`) a transaction that waited there
-/// while its tenant was moved away; a tenant database that was moved away is dropped, which
-/// ends the sessions that waited on it.
-const SET_SCOPE_MAIN: &str = "SELECT tenantpos.enter_tenant($1, $4), \
+/// strategy): a shared advisory lock that a move or a deletion of the tenant takes
+/// exclusively, so that it waits for the tenant's transactions here and holds new ones back.
+/// On the main database `tenantpos.enter_tenant` also refuses (SQLSTATE `TP001`) a
+/// transaction that waited there while its tenant was moved away or deleted, or whose request
+/// was resolved for another incarnation of the id (`$5`); a tenant database that was moved
+/// away or deleted is dropped, which ends the sessions that waited on it, and a connection
+/// reaches the database of one incarnation only (its mark, checked by `TenantDb::begin`).
+const SET_SCOPE_MAIN: &str = "SELECT tenantpos.enter_tenant($1, $4, $5), \
                               set_config('app.current_tenant_id', $1, true), \
                               set_config('search_path', $2, true), \
                               set_config('synchronous_commit', $3, true), \
                               set_config('plan_cache_mode', 'force_generic_plan', true)";
-const SET_SCOPE_TENANT_DATABASE: &str = "SELECT pg_advisory_xact_lock_shared(hashtext('tenantpos-tenant:' || $1 || ':' || $4)), \
+const SET_SCOPE_TENANT_DATABASE: &str = "SELECT pg_advisory_xact_lock_shared(hashtext('tenantpos-tenant:' || $1 || ':' || $4)), $5::uuid, \
      set_config('app.current_tenant_id', $1, true), \
      set_config('search_path', $2, true), \
      set_config('synchronous_commit', $3, true), \
      set_config('plan_cache_mode', 'force_generic_plan', true)";
 
 /// For the one move that holds the tenant's gate closed at this copy and reads it.
-const SET_SCOPE_BEHIND_CLOSED_GATE: &str = "SELECT $4::text, \
+const SET_SCOPE_BEHIND_CLOSED_GATE: &str = "SELECT $4::text, $5::uuid, \
      set_config('app.current_tenant_id', $1, true), \
      set_config('search_path', $2, true), \
      set_config('synchronous_commit', $3, true), \
@@ -77,24 +83,25 @@ pub enum Gate {
     HeldClosedByThisMove,
 }
 
-/// The SQLSTATE of `tenantpos.enter_tenant` refusing a transaction of a tenant that was moved.
+/// The SQLSTATE of `tenantpos.enter_tenant` refusing a transaction of a tenant that was moved
+/// or deleted.
 pub const TENANT_MOVED: &str = "TP001";
 
 impl ScopedTx {
     /// A transaction for `tenant_id` on `client`; nothing is sent before the first statement.
     pub(crate) fn new(
         client: Object,
-        tenant_id: TenantId,
+        tenant: &Tenant,
         search_path: String,
-        strategy: Strategy,
         gate: Gate,
         durability: Durability,
     ) -> Self {
         Self {
             client: Some(client),
-            tenant_id,
+            tenant_id: tenant.id.clone(),
+            incarnation: tenant.incarnation,
+            strategy: tenant.strategy,
             search_path,
-            strategy,
             gate,
             durability,
             opened: AtomicBool::new(false),
@@ -141,8 +148,13 @@ impl ScopedTx {
             Durability::Provisional => "off",
         };
         let placement = self.strategy.as_str();
-        let params: [&(dyn ToSql + Sync); 4] =
-            [&tenant, &self.search_path, &synchronous_commit, &placement];
+        let params: [&(dyn ToSql + Sync); 5] = [
+            &tenant,
+            &self.search_path,
+            &synchronous_commit,
+            &placement,
+            &self.incarnation,
+        ];
         let (_, _, result) = futures::try_join!(
             client.batch_execute("BEGIN"),
             client.execute(&set_scope, &params),

@@ -1,9 +1,11 @@
 //! Where tenant storage lives: the owner connection, the app role, and the clusters.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use anyhow::{Context, bail};
-use tokio_postgres::Config;
+use tokio_postgres::{Config, GenericClient};
+use uuid::Uuid;
 
 use super::naming::{app_role_name, app_role_password};
 
@@ -35,7 +37,18 @@ pub struct StorageConfig {
     pub clusters: HashMap<String, Config>,
     /// The main database's name, the prefix of tenant database names.
     pub deployment_database: String,
+    /// The deployment's identity (`tenantpos.deployment`), read from the catalog once by
+    /// `identify`.
+    deployment_id: OnceLock<Uuid>,
 }
+
+/// Why the app role's password is not derived from an owner URL without a password: the
+/// derivation's other inputs are public names, so anyone could compute it.
+pub const NO_SECRET_TO_DERIVE_FROM: &str = "TENANTPOS_DATABASE_URL has no password, so the app role's \
+     password cannot be derived from it (it would be computable from public names): set \
+     TENANTPOS_APP_DATABASE_URL=postgres://<app role>:<password>@<host>/<database> (`tenantpos \
+     migrate` creates that role with that password), or give the owner's password in \
+     TENANTPOS_DATABASE_URL";
 
 impl StorageConfig {
     /// `owner_url` is `TENANTPOS_DATABASE_URL`, `app_url` `TENANTPOS_APP_DATABASE_URL` and
@@ -72,12 +85,13 @@ impl StorageConfig {
                 (app, AppRole { name, password })
             }
             None => {
+                let owner_password = owner
+                    .get_password()
+                    .filter(|password| !password.is_empty())
+                    .context(NO_SECRET_TO_DERIVE_FROM)?;
                 let role = AppRole {
                     name: app_role_name(&deployment_database),
-                    password: app_role_password(
-                        owner.get_password().unwrap_or_default(),
-                        &deployment_database,
-                    ),
+                    password: app_role_password(owner_password, &deployment_database),
                 };
                 let mut app = owner.clone();
                 app.user(&role.name).password(&role.password);
@@ -114,7 +128,30 @@ impl StorageConfig {
             app_role,
             clusters: all_clusters,
             deployment_database,
+            deployment_id: OnceLock::new(),
         })
+    }
+
+    /// Reads the deployment's identity from the catalog (`migrate` made it) through the
+    /// owner's `client`, once.
+    pub async fn identify(&self, owner: &impl GenericClient) -> anyhow::Result<Uuid> {
+        if let Some(id) = self.deployment_id.get() {
+            return Ok(*id);
+        }
+        let id: Uuid = owner
+            .query_one("SELECT id FROM tenantpos.deployment", &[])
+            .await
+            .context("reading the deployment's identity: run `tenantpos migrate`")?
+            .get(0);
+        Ok(*self.deployment_id.get_or_init(|| id))
+    }
+
+    /// The deployment's identity; an error if `identify` has not read it (a bug).
+    pub fn deployment_id(&self) -> anyhow::Result<Uuid> {
+        self.deployment_id
+            .get()
+            .copied()
+            .context("the deployment's identity was not read from the catalog")
     }
 
     pub fn has_cluster(&self, name: &str) -> bool {
@@ -145,5 +182,36 @@ impl StorageConfig {
         };
         config.dbname(database);
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_app_password_is_derived_only_from_an_owner_password() {
+        let derived =
+            StorageConfig::new("postgres://owner:secret@localhost/pos", None, None).unwrap();
+        assert_eq!(derived.app_role.name, "pos_app");
+        assert_eq!(
+            derived.app_role.password,
+            app_role_password(b"secret", "pos"),
+            "derived from the owner's password"
+        );
+        for without_secret in [
+            "postgres://owner@localhost/pos",
+            "postgres://owner:@localhost/pos",
+        ] {
+            let error = StorageConfig::new(without_secret, None, None).unwrap_err();
+            assert_eq!(error.to_string(), NO_SECRET_TO_DERIVE_FROM, "{without_secret}");
+        }
+        let given = StorageConfig::new(
+            "postgres://owner@localhost/pos",
+            Some("postgres://pos_app:chosen@localhost/pos"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(given.app_role.password, "chosen");
     }
 }

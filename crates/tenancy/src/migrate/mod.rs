@@ -39,6 +39,11 @@ pub const CATALOG_MIGRATIONS: &[Migration] = &[
         name: "moves",
         sql: include_str!("../../../../migrations/catalog/0003_moves.sql"),
     },
+    Migration {
+        version: 4,
+        name: "incarnations_and_deployment",
+        sql: include_str!("../../../../migrations/catalog/0004_incarnations_and_deployment.sql"),
+    },
 ];
 
 /// Every tenant table, children before parents: the order in which a shared tenant's rows are

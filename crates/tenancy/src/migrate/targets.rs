@@ -12,6 +12,7 @@
 
 mod collisions;
 mod dry_run;
+mod marks;
 mod report;
 
 use futures::StreamExt;
@@ -56,7 +57,12 @@ impl Default for MigrationOptions {
 enum Target {
     Shared,
     Schema(TenantId),
-    Database { tenant: TenantId, cluster: String },
+    Database {
+        tenant: TenantId,
+        cluster: String,
+        /// `None` in a dry run over a catalog made before incarnations.
+        incarnation: Option<uuid::Uuid>,
+    },
 }
 
 impl Target {
@@ -64,7 +70,9 @@ impl Target {
         match self {
             Self::Shared => "shared".to_owned(),
             Self::Schema(tenant) => format!("schema {tenant}"),
-            Self::Database { tenant, cluster } => format!("database {tenant} (cluster {cluster})"),
+            Self::Database {
+                tenant, cluster, ..
+            } => format!("database {tenant} (cluster {cluster})"),
         }
     }
 
@@ -73,7 +81,9 @@ impl Target {
         Ok(match self {
             Self::Shared => (db::connect(&config.owner).await?, "public".to_owned()),
             Self::Schema(tenant) => (db::connect(&config.owner).await?, tenant.schema_name()),
-            Self::Database { tenant, cluster } => {
+            Self::Database {
+                tenant, cluster, ..
+            } => {
                 let database = naming::tenant_database_name(&config.deployment_database, tenant);
                 let owner = config.owner_on(cluster, &database)?;
                 (db::connect(&owner).await?, "public".to_owned())
@@ -81,24 +91,26 @@ impl Target {
         })
     }
 
-    async fn migrate(&self, config: &StorageConfig) -> anyhow::Result<usize> {
-        if let Self::Database { tenant, cluster } = self {
-            let database = naming::tenant_database_name(&config.deployment_database, tenant);
-            let cluster_owner = config.clusters.get(cluster).ok_or_else(|| {
-                anyhow::anyhow!("cluster {cluster} is not configured (TENANTPOS_CLUSTERS)")
-            })?;
-            // Closed before the tenant database's connection opens: one connection per
-            // target at any time keeps the connection budget at the concurrency.
-            let maintenance = db::connect(cluster_owner).await?;
-            let maintenance = &maintenance;
-            let (role, database) = (&config.app_role, database.as_str());
-            retrying_concurrent_updates(|| ensure_app_role(maintenance, role, database)).await?;
+    /// For a tenant database: see `marks::check_tenant_database`.
+    async fn check_database(&self, config: &StorageConfig, read_only: bool) -> anyhow::Result<()> {
+        match self {
+            Self::Database {
+                tenant,
+                cluster,
+                incarnation,
+            } => marks::check_tenant_database(config, tenant, cluster, *incarnation, read_only).await,
+            _ => Ok(()),
         }
+    }
+
+    async fn migrate(&self, config: &StorageConfig) -> anyhow::Result<usize> {
+        self.check_database(config, false).await?;
         let (mut client, schema) = self.connect(config).await?;
         migrate_tenant_storage(&mut client, &schema, &config.app_role).await
     }
 
     async fn pending(&self, config: &StorageConfig) -> anyhow::Result<TargetOutcome> {
+        self.check_database(config, true).await?;
         let (mut client, schema) = self.connect(config).await?;
         let pending = dry_run::pending_migrations(
             &mut client,
@@ -222,6 +234,7 @@ async fn prepare_catalog(
     ensure_main_database(config).await?;
     let mut owner = db::connect(&config.owner).await?;
     let applied = migrate_catalog(&mut owner).await?;
+    config.identify(&owner).await?;
     let (client, role) = (&owner, &config.app_role);
     retrying_concurrent_updates(|| async move {
         ensure_app_role(client, role, &config.deployment_database).await?;
@@ -275,6 +288,8 @@ async fn inspect_catalog(
 ) -> anyhow::Result<Option<Client>> {
     match db::connect(&config.owner).await {
         Ok(mut owner) => {
+            // Missing before the catalog's migration 4; then no tenant database is marked yet.
+            let _ = config.identify(&owner).await;
             let pending = dry_run::pending_migrations(
                 &mut owner,
                 "tenantpos",
@@ -317,7 +332,9 @@ async fn list_targets(
     let rows = if catalog_exists {
         owner
             .query(
-                "SELECT id, strategy, cluster, status FROM tenantpos.tenants \
+                // Through JSON: a dry run may read a catalog made before incarnations.
+                "SELECT id, strategy, cluster, status, (to_jsonb(t) ->> 'incarnation')::uuid \
+                 FROM tenantpos.tenants t \
                  WHERE $1::text IS NULL OR id = $1 ORDER BY id",
                 &[&only_tenant.map(TenantId::as_str)],
             )
@@ -336,7 +353,7 @@ async fn list_targets(
             "tenant {only} is {status}: its creation or deletion owns its storage"
         );
         return Ok((
-            vec![target_of(only.clone(), &strategy, cluster)],
+            vec![target_of(only.clone(), &strategy, cluster, row.get(4))],
             Vec::new(),
         ));
     }
@@ -349,7 +366,7 @@ async fn list_targets(
             continue;
         }
         match TenantId::parse(&id) {
-            Ok(tenant) => targets.push(target_of(tenant, &strategy, cluster)),
+            Ok(tenant) => targets.push(target_of(tenant, &strategy, cluster, row.get(4))),
             Err(error) => unreadable.push(MigrationReport {
                 target: format!("tenant {id}"),
                 outcome: TargetOutcome::Failed(format!("not a valid tenant id: {error}")),
@@ -359,10 +376,19 @@ async fn list_targets(
     Ok((targets, unreadable))
 }
 
-fn target_of(tenant: TenantId, strategy: &str, cluster: String) -> Target {
+fn target_of(
+    tenant: TenantId,
+    strategy: &str,
+    cluster: String,
+    incarnation: Option<uuid::Uuid>,
+) -> Target {
     match strategy {
         "schema" => Target::Schema(tenant),
-        "database" => Target::Database { tenant, cluster },
+        "database" => Target::Database {
+            tenant,
+            cluster,
+            incarnation,
+        },
         _ => Target::Shared,
     }
 }

@@ -104,9 +104,15 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     pub async fn create() -> Self {
+        Self::create_named(format!("tpt_{}", uuid::Uuid::new_v4().simple())).await
+    }
+
+    /// A test database of this name (for tests of names that collide; it starts with `tpt_`
+    /// so that `scripts/test.sh` cleans it up).
+    pub async fn create_named(name: String) -> Self {
+        assert!(name.starts_with("tpt_"));
         let maintenance = connect(&owner_url("postgres")).await;
         let template = ensure_template(&maintenance).await;
-        let name = format!("tpt_{}", uuid::Uuid::new_v4().simple());
         execute_formatted(
             &maintenance,
             "SELECT format('CREATE DATABASE %I TEMPLATE %I', $1::text, $2::text)",
@@ -122,6 +128,13 @@ impl TestDatabase {
         )
         .await
         .unwrap();
+        // A copy of the template is a deployment of its own: it gets its own identity, as a
+        // deployment made by `migrate` does.
+        connect(&owner_url(&name))
+            .await
+            .batch_execute("UPDATE tenantpos.deployment SET id = gen_random_uuid()")
+            .await
+            .unwrap();
         Self { name }
     }
 
