@@ -122,7 +122,10 @@ async fn create_in_main_database(
 ) -> Result<(), ApiError> {
     let mut client = db::connect(&tenancy.db.config().owner).await?;
     let tx = client.transaction().await?;
-    if tenancy::Catalog::insert(&tx, new, "active").await?.is_none() {
+    if tenancy::Catalog::insert(&tx, new, "active")
+        .await?
+        .is_none()
+    {
         return Err(tenant_exists());
     }
     let schema = match creation.strategy {

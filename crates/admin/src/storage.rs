@@ -100,7 +100,10 @@ pub async fn prepare(
 /// The answer to a creation or move whose database name is taken by a database that is not
 /// this tenant's (409, nothing changed); any other failure is a bug (500).
 pub fn storage_error(error: anyhow::Error) -> ApiError {
-    match error.chain().find_map(|cause| cause.downcast_ref::<NameTaken>()) {
+    match error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<NameTaken>())
+    {
         Some(taken) => ApiError::new(ErrorCode::Conflict, taken.to_string()),
         None => ApiError::internal(error),
     }

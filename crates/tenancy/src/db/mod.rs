@@ -133,7 +133,11 @@ impl TenantDb {
     /// deployment, this tenant and the incarnation the request was resolved for: a database
     /// of the same name made by someone else, or by an earlier or later creation of the id,
     /// is not this request's (503, like a tenant that moved under a transaction).
-    fn check_mark(&self, tenant: &Tenant, mark: Option<&mark::StorageMark>) -> Result<(), ApiError> {
+    fn check_mark(
+        &self,
+        tenant: &Tenant,
+        mark: Option<&mark::StorageMark>,
+    ) -> Result<(), ApiError> {
         let deployment = self.config.deployment_id().map_err(ApiError::internal)?;
         let refused = |message: &'static str| {
             ApiError::new(crate::ErrorCode::Unavailable, message).with_retry_after(1)

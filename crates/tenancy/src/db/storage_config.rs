@@ -204,7 +204,11 @@ mod tests {
             "postgres://owner:@localhost/pos",
         ] {
             let error = StorageConfig::new(without_secret, None, None).unwrap_err();
-            assert_eq!(error.to_string(), NO_SECRET_TO_DERIVE_FROM, "{without_secret}");
+            assert_eq!(
+                error.to_string(),
+                NO_SECRET_TO_DERIVE_FROM,
+                "{without_secret}"
+            );
         }
         let given = StorageConfig::new(
             "postgres://owner@localhost/pos",

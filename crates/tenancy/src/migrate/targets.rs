@@ -98,7 +98,9 @@ impl Target {
                 tenant,
                 cluster,
                 incarnation,
-            } => marks::check_tenant_database(config, tenant, cluster, *incarnation, read_only).await,
+            } => {
+                marks::check_tenant_database(config, tenant, cluster, *incarnation, read_only).await
+            }
             _ => Ok(()),
         }
     }

@@ -7,6 +7,8 @@ mod budget;
 mod cache;
 mod clusters;
 mod dashboard;
+mod deletion_race;
+mod deployments;
 mod idempotency;
 mod import;
 mod isolation;

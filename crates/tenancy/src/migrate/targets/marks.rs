@@ -100,7 +100,15 @@ pub(super) async fn check_tenant_database(
     let placement = (cluster, database.as_str());
     match (incarnation, config.deployment_id()) {
         (Some(incarnation), Ok(_)) => {
-            check_or_adopt(config, &maintenance, tenant, incarnation, placement, read_only).await?;
+            check_or_adopt(
+                config,
+                &maintenance,
+                tenant,
+                incarnation,
+                placement,
+                read_only,
+            )
+            .await?;
         }
         // A dry run over a catalog from before marks: nothing is marked yet, and a dry run
         // only reads.

@@ -138,6 +138,11 @@ impl TestDatabase {
         Self { name }
     }
 
+    /// An owner connection to the test server's `postgres` database.
+    pub async fn maintenance_client() -> tokio_postgres::Client {
+        maintenance().await
+    }
+
     /// An owner connection to this test's main database.
     pub async fn owner(&self) -> tokio_postgres::Client {
         connect(&owner_url(&self.name)).await

@@ -111,6 +111,16 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 pub async fn start(database: TestDatabase, settings: Settings, services: &ServiceSet) -> TestApp {
+    start_over(Some(database), settings, services).await
+}
+
+/// Starts the application over `database` (kept until the app is dropped), or over a main
+/// database the test made and removes itself (`None`).
+pub async fn start_over(
+    database: Option<TestDatabase>,
+    settings: Settings,
+    services: &ServiceSet,
+) -> TestApp {
     // Errors the server logs show in the output of a failing test.
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -137,7 +147,7 @@ pub async fn start(database: TestDatabase, settings: Settings, services: &Servic
         tenancy,
         settings,
         faults,
-        database: Some(database),
+        database,
         server,
         _background: background,
     }
