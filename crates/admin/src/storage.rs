@@ -239,9 +239,9 @@ pub async fn remove(
             let database = naming::tenant_database_name(&config.deployment_database, id);
             match mark::database_under_name(&maintenance, &database).await? {
                 DatabaseUnderName::Absent => return Ok(()),
-                DatabaseUnderName::Present(Some(found))
+                DatabaseUnderName::Commented(Some(found))
                     if found.belongs_to(config.deployment_id()?, id) => {}
-                DatabaseUnderName::Present(_) => {
+                DatabaseUnderName::Uncommented | DatabaseUnderName::Commented(_) => {
                     return Err(NameTaken {
                         database,
                         cluster: placement.cluster.clone(),

@@ -79,8 +79,10 @@ impl fmt::Display for StorageMark {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseUnderName {
     Absent,
-    /// A database and the mark on it, if it has one.
-    Present(Option<StorageMark>),
+    /// A database without a comment (as tenantpos made them before marks).
+    Uncommented,
+    /// A database with a comment: the mark it is, if it is one.
+    Commented(Option<StorageMark>),
 }
 
 /// A database name that is taken by a database this deployment did not create for this
@@ -127,11 +129,10 @@ pub async fn database_under_name(
         .await?;
     Ok(match row {
         None => DatabaseUnderName::Absent,
-        Some(row) => DatabaseUnderName::Present(
-            row.get::<_, Option<String>>(0)
-                .as_deref()
-                .and_then(StorageMark::parse),
-        ),
+        Some(row) => match row.get::<_, Option<String>>(0) {
+            None => DatabaseUnderName::Uncommented,
+            Some(comment) => DatabaseUnderName::Commented(StorageMark::parse(&comment)),
+        },
     })
 }
 

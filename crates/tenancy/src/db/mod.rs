@@ -124,7 +124,12 @@ impl TenantDb {
         };
         let client = pool.get().await?;
         if tenant.strategy == Strategy::Database {
-            self.check_mark(tenant, client.mark.as_ref())?;
+            if let Err(refused) = self.check_mark(tenant, client.mark.as_ref()) {
+                // Not pooled again: a later request reads the mark anew on a new connection
+                // (say once `migrate` has marked a database made before marks).
+                drop(PooledClient::take(client));
+                return Err(refused);
+            }
         }
         Ok(ScopedTx::new(client, tenant, search_path, gate, durability))
     }

@@ -247,3 +247,89 @@ fn no_app_role_password_is_derived_without_an_owner_password() {
         "the error names what to set: {stderr}"
     );
 }
+
+/// The mark of a tenant database is read before it is used or migrated: one made before marks
+/// is adopted by `migrate` (it holds the tenant's own rows), one bearing anything else is
+/// neither used (503) nor migrated (the target fails), until the right mark is back.
+#[tokio::test]
+async fn a_tenant_database_without_this_deployments_mark_is_neither_used_nor_migrated() {
+    let app = spawn_app().await;
+    let id = TenantId::parse("marked_shop").unwrap();
+    let tenant = app.create_tenant("marked_shop", Strategy::Database).await;
+    let database = database_of(&app, "marked_shop");
+    let server = TestDatabase::maintenance_client().await;
+    let comment = |text: Option<&'static str>| {
+        let (server, database) = (&server, database.clone());
+        async move {
+            let statement = match text {
+                Some(_) => "SELECT format('COMMENT ON DATABASE %I IS %L', $1::text, $2::text)",
+                None => "SELECT format('COMMENT ON DATABASE %I IS NULL', $1::text, $2::text)",
+            };
+            tenancy::migrate::execute_formatted(server, statement, &[&database, &text])
+                .await
+                .unwrap();
+        }
+    };
+    let migrate = || async {
+        let storage = app.settings.storage().unwrap();
+        let mut failures = Vec::new();
+        tenancy::migrate::migrate_everything(&storage, |report| {
+            if let tenancy::migrate::TargetOutcome::Failed(why) = report.outcome {
+                failures.push(format!("{}: {why}", report.target));
+            }
+        })
+        .await
+        .unwrap();
+        failures
+    };
+    let products = || async {
+        app.tenancy.db.forget_tenant(&id);
+        app.call(Method::GET, "/products", &tenant, None).await
+    };
+
+    // Made before marks: adopted.
+    comment(None).await;
+    assert_eq!(migrate().await, Vec::<String>::new());
+    let found = tenancy::db::mark::database_under_name(&server, &database)
+        .await
+        .unwrap();
+    let incarnation = app
+        .tenancy
+        .catalog
+        .get(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .incarnation;
+    let deployment = app.tenancy.db.config().deployment_id().unwrap();
+    assert_eq!(
+        found,
+        tenancy::db::mark::DatabaseUnderName::Commented(Some(tenancy::db::mark::StorageMark::new(
+            deployment,
+            &id,
+            incarnation
+        )))
+    );
+    products().await.assert_status(200);
+
+    // Someone else's: not used, not migrated.
+    comment(Some("a database of someone else")).await;
+    products().await.assert_error(503, "unavailable");
+    let failures = migrate().await;
+    assert!(
+        failures.len() == 1
+            && failures[0].contains("is taken by a database tenantpos did not create"),
+        "{failures:?}"
+    );
+    // The mark back: served again, by a new connection.
+    tenancy::db::mark::write_mark(
+        &server,
+        &database,
+        &tenancy::db::mark::StorageMark::new(deployment, &id, incarnation),
+    )
+    .await
+    .unwrap();
+    app.call(Method::GET, "/products", &tenant, None)
+        .await
+        .assert_status(200);
+}

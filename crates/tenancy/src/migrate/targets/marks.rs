@@ -30,9 +30,9 @@ async fn check_or_adopt(
     };
     match mark::database_under_name(maintenance, database).await? {
         DatabaseUnderName::Absent => anyhow::bail!("the tenant's database {database} is missing"),
-        DatabaseUnderName::Present(Some(found)) if found.belongs_to(deployment, tenant) => Ok(()),
-        DatabaseUnderName::Present(Some(_)) => Err(taken().into()),
-        DatabaseUnderName::Present(None) => {
+        DatabaseUnderName::Commented(Some(found)) if found.belongs_to(deployment, tenant) => Ok(()),
+        DatabaseUnderName::Commented(_) => Err(taken().into()),
+        DatabaseUnderName::Uncommented => {
             if !holds_tenant(config, tenant, (cluster, database)).await? {
                 return Err(taken().into());
             }
