@@ -123,13 +123,13 @@ impl TenantDb {
             Strategy::Database => (self.database_pool(tenant)?, "public".to_owned()),
         };
         let client = pool.get().await?;
-        if tenant.strategy == Strategy::Database {
-            if let Err(refused) = self.check_mark(tenant, client.mark.as_ref()) {
-                // Not pooled again: a later request reads the mark anew on a new connection
-                // (say once `migrate` has marked a database made before marks).
-                drop(PooledClient::take(client));
-                return Err(refused);
-            }
+        if tenant.strategy == Strategy::Database
+            && let Err(refused) = self.check_mark(tenant, client.mark.as_ref())
+        {
+            // Not pooled again: a later request reads the mark anew on a new connection (say
+            // once `migrate` has marked a database made before marks).
+            drop(PooledClient::take(client));
+            return Err(refused);
         }
         Ok(ScopedTx::new(client, tenant, search_path, gate, durability))
     }
