@@ -32,7 +32,9 @@ fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
 
 /// Creates a tenant, its storage and its owner.
 #[utoipa::path(post, path = "/admin/tenants", tag = "admin", request_body = CreateTenant,
-    responses((status = 201, body = Tenant), (status = 409, description = "tenant_exists"), (status = 422)))]
+    responses((status = 201, body = Tenant),
+              (status = 409, description = "tenant_exists; or conflict: the tenant database's name is taken by a database this deployment did not create for the tenant"),
+              (status = 422)))]
 async fn create(
     State(state): State<AdminState>,
     _: Operator,
@@ -66,10 +68,12 @@ async fn show(
         .ok_or_else(ApiError::tenant_not_found)
 }
 
-/// Deletes a tenant: its data, users, tokens and cache entries are gone; the id can be
-/// created again, empty.
+/// Deletes a tenant: its data, users, tokens and cache entries are gone, including whatever its
+/// requests still running wrote; the id can be created again, empty.
 #[utoipa::path(delete, path = "/admin/tenants/{id}", tag = "admin", params(("id" = String, Path)),
-    responses((status = 204), (status = 404, description = "tenant_not_found")))]
+    responses((status = 204), (status = 404, description = "tenant_not_found"),
+              (status = 409, description = "conflict: the tenant is being moved"),
+              (status = 503, description = "unavailable: the tenant's transactions did not end within 15 s; delete again")))]
 async fn delete(
     State(state): State<AdminState>,
     _: Operator,
@@ -124,7 +128,7 @@ async fn import(
 #[utoipa::path(post, path = "/admin/tenants/{id}/move", tag = "admin", params(("id" = String, Path)),
     request_body = crate::MoveTenant,
     responses((status = 200, body = Tenant), (status = 404, description = "tenant_not_found"),
-              (status = 409, description = "conflict: already there, or being moved"),
+              (status = 409, description = "conflict: already there, being moved, or the tenant database's name is taken by a database this deployment did not create for the tenant"),
               (status = 422)))]
 async fn move_to(
     State(state): State<AdminState>,
