@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
-use tenancy::{ApiError, ErrorCode, ResolvedTenant, Tenancy, Tenant, TenantContext, TenantId};
+use tenancy::{ApiError, ErrorCode, OperatorAccess, Tenant, TenantId};
 use utoipa::ToSchema;
 
 use crate::storage::Placement;
 
 /// Deletes a tenant: its data, users, tokens and cache entries are gone.
-pub async fn delete_tenant(tenancy: &Arc<Tenancy>, id: &TenantId) -> Result<(), ApiError> {
+pub async fn delete_tenant(tenancy: &OperatorAccess, id: &TenantId) -> Result<(), ApiError> {
     let Some(tenant) = tenancy.catalog.begin_deletion(id).await? else {
         return Err(match tenancy.catalog.get(id).await? {
             Some(tenant) if tenant.moving => ApiError::new(
@@ -27,7 +27,7 @@ pub async fn delete_tenant(tenancy: &Arc<Tenancy>, id: &TenantId) -> Result<(), 
     };
     purge_cache(tenancy, id).await;
     tenancy.db.forget_tenant(id);
-    crate::storage::remove(tenancy.db.config(), id, &Placement::of(&tenant))
+    crate::storage::remove(tenancy.storage(), id, &Placement::of(&tenant))
         .await
         .map_err(ApiError::internal)?;
     tenancy.catalog.finish_deletion(id).await?;
@@ -46,7 +46,7 @@ pub async fn delete_tenant(tenancy: &Arc<Tenancy>, id: &TenantId) -> Result<(), 
     Ok(())
 }
 
-async fn purge_cache(tenancy: &Tenancy, id: &TenantId) {
+async fn purge_cache(tenancy: &OperatorAccess, id: &TenantId) {
     if let Err(error) = tenancy.cache.purge(id).await {
         tracing::warn!(tenant = %id, error = %format!("{error:#}"), "could not purge the tenant's cache entries");
     }
@@ -68,7 +68,7 @@ const ANALYTICS_CONCURRENCY: usize = 8;
 
 /// Orders and revenue of every tenant, suspended ones too, on every strategy: the only
 /// cross-tenant read. Each tenant is read in a transaction scoped to it, and the read is audited.
-pub async fn analytics(tenancy: &Arc<Tenancy>) -> Result<Vec<TenantAnalytics>, ApiError> {
+pub async fn analytics(tenancy: &OperatorAccess) -> Result<Vec<TenantAnalytics>, ApiError> {
     let tenants = tenancy.catalog.list().await?;
     let count = tenants.len();
     let lines: Vec<TenantAnalytics> = futures::stream::iter(tenants)
@@ -95,11 +95,11 @@ pub async fn analytics(tenancy: &Arc<Tenancy>) -> Result<Vec<TenantAnalytics>, A
 }
 
 async fn tenant_analytics(
-    tenancy: &Arc<Tenancy>,
+    tenancy: &OperatorAccess,
     tenant: Tenant,
 ) -> Result<TenantAnalytics, ApiError> {
-    let scope = ResolvedTenant::for_operator(Arc::new(tenant), tenancy.clone());
-    let context = TenantContext::system(&scope);
+    let scope = tenancy.scope(Arc::new(tenant));
+    let context = tenancy.system_context(&scope);
     let tx = tenancy.db.begin(&context).await?;
     let row = tx
         .query_one(

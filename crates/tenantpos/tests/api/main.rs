@@ -20,6 +20,7 @@ mod public_routes;
 mod resolver;
 mod safety_net;
 mod saga;
+mod service_tokens;
 mod settings;
 mod split;
 mod support;

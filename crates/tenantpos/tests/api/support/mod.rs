@@ -23,6 +23,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub tenancy: Arc<Tenancy>,
+    /// The operator's access, as the binary hands it to admin and the sweepers.
+    pub operator: tenancy::OperatorAccess,
     pub settings: Settings,
     /// Fault injection for the placement saga.
     pub faults: Arc<orders::FaultInjection>,
@@ -122,6 +124,7 @@ pub async fn start(database: TestDatabase, settings: Settings, services: &Servic
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let tenancy = app.tenancy.clone();
+    let operator = app.operator.clone();
     let faults = app.faults.clone();
     let background = app.background;
     let router = app.router;
@@ -135,6 +138,7 @@ pub async fn start(database: TestDatabase, settings: Settings, services: &Servic
             .build()
             .unwrap(),
         tenancy,
+        operator,
         settings,
         faults,
         database: Some(database),
