@@ -3,6 +3,7 @@
 mod admin;
 mod auth;
 mod bad_input;
+mod bounded_waits;
 mod budget;
 mod cache;
 mod clusters;
@@ -23,5 +24,6 @@ mod saga;
 mod service_tokens;
 mod settings;
 mod split;
+mod split_recovery;
 mod support;
 mod tokens;
