@@ -221,3 +221,78 @@ async fn postgresql_ending_the_connections_answers_503_never_500() {
 fn product_of(round: usize) -> String {
     format!("00000000-0000-7000-8000-{round:012}")
 }
+
+/// What each failure of PostgreSQL answers, from real errors of a real server: whatever says
+/// PostgreSQL cannot serve now is a 503, wherever it surfaces; a statement that is wrong —
+/// a row-level security refusal above all — stays a 500.
+#[tokio::test]
+async fn postgresql_failures_map_to_503_and_statement_failures_to_500() {
+    use tenancy::{ApiError, ErrorCode};
+    let app = spawn_app().await;
+    let owner = app.database().owner().await;
+    let raised = |sqlstate: &'static str| {
+        let owner = &owner;
+        async move {
+            let sql = format!(
+                "DO $$ BEGIN RAISE EXCEPTION 'raised' USING ERRCODE = '{sqlstate}'; END $$"
+            );
+            owner.batch_execute(&sql).await.unwrap_err()
+        }
+    };
+    for sqlstate in [
+        "08000", "08003", "08006", "08P01", // connection exceptions
+        "57P01", "57P02", "57P03", // admin shutdown, crash shutdown, cannot connect now
+        "53300", // too many connections
+        "55P03", "57014", // lock_timeout, statement_timeout
+        "TP001", // the tenant moved away
+    ] {
+        let error = raised(sqlstate).await;
+        assert_eq!(
+            ApiError::from(error).code,
+            ErrorCode::Unavailable,
+            "SQLSTATE {sqlstate}"
+        );
+        // Wrapped in any context on its way to a 500, it is still PostgreSQL being down.
+        let wrapped = anyhow::Error::from(raised(sqlstate).await).context("doing something");
+        assert_eq!(
+            ApiError::internal(wrapped).code,
+            ErrorCode::Unavailable,
+            "SQLSTATE {sqlstate} wrapped"
+        );
+    }
+    for sqlstate in ["23505", "22P02", "42501", "XX000"] {
+        assert_eq!(
+            ApiError::from(raised(sqlstate).await).code,
+            ErrorCode::Internal,
+            "SQLSTATE {sqlstate}"
+        );
+    }
+
+    // The app role refused a table (its rights were revoked: a retired copy): 503.
+    owner
+        .batch_execute("CREATE TABLE not_for_the_app (x int)")
+        .await
+        .unwrap();
+    let app_role = app.database().app().await;
+    let refused = app_role
+        .query("SELECT x FROM not_for_the_app", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(ApiError::from(refused).code, ErrorCode::Unavailable);
+    // A row another tenant's policy refuses is a bug: 500.
+    app.create_tenant("policy_shop", Strategy::Shared).await;
+    app_role
+        .batch_execute("BEGIN; SELECT set_config('app.current_tenant_id', 'policy_shop', true)")
+        .await
+        .unwrap();
+    let violation = app_role
+        .execute(
+            "INSERT INTO products (tenant_id, id, sku, name, price) \
+             VALUES ('someone_else', gen_random_uuid(), 'S', 'S', 1)",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(violation.code().map(|code| code.code()), Some("42501"));
+    assert_eq!(ApiError::from(violation).code, ErrorCode::Internal);
+}
