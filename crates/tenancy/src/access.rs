@@ -1,34 +1,34 @@
 //! Capabilities of the work tenantpos does on tenants without a tenant's request: only this
-//! crate can make them, and only for the one who builds the tenancy core (`Tenancy::new`,
+//! crate can make them, and only for the one who builds the tenancy core (`Tenancy::assemble`,
 //! called by the binary), which hands `OperatorAccess` to the operator's crate (`admin`) and
 //! `SystemAccess` to the sweepers it starts. A domain crate is given tenants (a
 //! `TenantContext`, a `ResolvedTenant`) and cannot make a context for any other:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0599
 //! // No scope for a tenant of one's choosing...
 //! fn forge(tenancy: std::sync::Arc<tenancy::Tenancy>, tenant: std::sync::Arc<tenancy::Tenant>) {
 //!     let _ = tenancy::ResolvedTenant::for_operator(tenant, tenancy);
 //! }
 //! ```
-//! ```compile_fail
+//! ```compile_fail,E0624
 //! // ...no system context from a tenant one was given for a user...
 //! fn escalate(scope: &tenancy::ResolvedTenant) {
 //!     let _ = tenancy::TenantContext::system(scope);
 //! }
 //! ```
-//! ```compile_fail
+//! ```compile_fail,E0451
 //! // ...no capability made by hand...
 //! fn forge(tenancy: std::sync::Arc<tenancy::Tenancy>) {
 //!     let _ = tenancy::SystemAccess { tenancy };
 //! }
 //! ```
-//! ```compile_fail
+//! ```compile_fail,E0624
 //! // ...no owner's pool...
 //! fn owner(tenancy: &tenancy::Tenancy) {
 //!     let _ = tenancy.catalog.owner_pool();
 //! }
 //! ```
-//! ```compile_fail
+//! ```compile_fail,E0624
 //! // ...and no owner's connection settings.
 //! fn owner(tenancy: &tenancy::Tenancy) {
 //!     let _ = &tenancy.db.config().owner;

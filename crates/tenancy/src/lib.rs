@@ -54,7 +54,7 @@ impl Tenancy {
     /// Builds the tenancy core. Its builder (the binary) alone gets the operator's access to
     /// it, to hand to the operator's crate and, as `SystemAccess`, to the sweepers; the
     /// domain crates get the core itself (`OperatorAccess::tenancy`).
-    pub fn new(
+    pub fn assemble(
         db: Arc<TenantDb>,
         catalog: Catalog,
         keys: JwtKeys,

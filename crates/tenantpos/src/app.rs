@@ -84,7 +84,7 @@ async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<OperatorA
         db::pool(storage.owner.clone(), 4),
         cache.clone(),
     );
-    Ok(Tenancy::new(
+    Ok(Tenancy::assemble(
         tenant_db,
         catalog,
         keys,

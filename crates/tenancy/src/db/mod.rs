@@ -29,7 +29,7 @@ use crate::tenant_id::TenantId;
 /// routes that run before a token exists (login). Only this crate can make one, and no other
 /// crate can implement it (it is sealed): a domain crate works on the tenants it was given.
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// // A domain crate cannot pass a tenant of its choosing off as a checked one.
 /// struct Forged(tenancy::Tenant);
 /// impl tenancy::TenantScope for Forged {
