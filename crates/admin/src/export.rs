@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
-use tenancy::{ApiError, ResolvedTenant, Tenancy, TenantContext, TenantId};
+use tenancy::{ApiError, OperatorAccess, ResolvedTenant, TenantId};
 
 /// The tables of an export, in the order an import needs them, with the query that reads one.
 const TABLES: &[(&str, &str)] = &[
@@ -38,7 +38,7 @@ const BUFFERED_LINES: usize = 256;
 /// The export of `id` as a stream of NDJSON lines. 404 `tenant_not_found` before anything is
 /// sent; a failure later ends the stream early (the client sees a truncated body).
 pub async fn export_tenant(
-    tenancy: &Arc<Tenancy>,
+    tenancy: &OperatorAccess,
     id: &TenantId,
 ) -> Result<impl Stream<Item = Result<String, std::io::Error>> + Send + 'static, ApiError> {
     let tenant = tenancy
@@ -46,13 +46,13 @@ pub async fn export_tenant(
         .get(id)
         .await?
         .ok_or_else(ApiError::tenant_not_found)?;
-    let scope = ResolvedTenant::for_operator(Arc::new(tenant), tenancy.clone());
+    let scope = tenancy.scope(Arc::new(tenant));
     let (lines, receiver) =
         tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(BUFFERED_LINES);
     audit_export(&scope).await;
     let tenancy = tenancy.clone();
     tokio::spawn(async move {
-        let context = TenantContext::system(&scope);
+        let context = tenancy.system_context(&scope);
         let result = async {
             let tx = tenancy.db.begin(&context).await?;
             for (table, sql) in TABLES {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tenancy::{ApiError, ErrorCode, ResolvedTenant, ScopedTx, Tenancy, TenantContext, TenantId};
+use tenancy::{ApiError, ErrorCode, OperatorAccess, ScopedTx, TenantId};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 use utoipa::ToSchema;
 
@@ -64,7 +64,7 @@ struct Batch {
 
 /// Imports the export read from `input` into tenant `id`.
 pub async fn import_tenant(
-    tenancy: &Arc<Tenancy>,
+    tenancy: &OperatorAccess,
     id: &TenantId,
     input: impl AsyncBufRead + Unpin,
 ) -> Result<ImportReport, ApiError> {
@@ -79,8 +79,8 @@ pub async fn import_tenant(
             "the tenant is being moved",
         ));
     }
-    let scope = ResolvedTenant::for_operator(Arc::new(tenant), tenancy.clone());
-    let context = TenantContext::system(&scope);
+    let scope = tenancy.scope(Arc::new(tenant));
+    let context = tenancy.system_context(&scope);
     let tx = tenancy.db.begin(&context).await?;
     let holds_data: bool = tx
         .query_one(

@@ -13,7 +13,7 @@ mod tables;
 
 use std::sync::Arc;
 
-use tenancy::Tenancy;
+use tenancy::OperatorAccess;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use export::export_tenant;
@@ -25,7 +25,7 @@ pub use provisioning::{CreateTenant, OwnerInput, create_tenant};
 
 #[derive(Clone)]
 pub struct AdminState {
-    pub tenancy: Arc<Tenancy>,
+    pub tenancy: OperatorAccess,
     pub operator_token: Arc<OperatorToken>,
 }
 

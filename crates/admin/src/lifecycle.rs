@@ -17,15 +17,13 @@ use std::sync::Arc;
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use tenancy::db::mark::NameTaken;
-use tenancy::{
-    ApiError, ErrorCode, ResolvedTenant, Strategy, Tenancy, Tenant, TenantContext, TenantId,
-};
+use tenancy::{ApiError, ErrorCode, OperatorAccess, Strategy, Tenant, TenantId};
 use utoipa::ToSchema;
 
 use crate::storage::{self, Placement};
 
 /// Deletes a tenant: its data, users, tokens and cache entries are gone.
-pub async fn delete_tenant(tenancy: &Arc<Tenancy>, id: &TenantId) -> Result<(), ApiError> {
+pub async fn delete_tenant(tenancy: &OperatorAccess, id: &TenantId) -> Result<(), ApiError> {
     let Some(tenant) = tenancy.catalog.begin_deletion(id).await? else {
         return Err(match tenancy.catalog.get(id).await? {
             Some(tenant) if tenant.moving => ApiError::new(
@@ -66,8 +64,8 @@ const LATE_PURGE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Removes the tenant's storage behind its closed gate (see the module's header). A database
 /// under the tenant's name that is not this deployment's for the tenant is left alone: the
 /// tenant has nothing there to delete.
-async fn remove_storage(tenancy: &Tenancy, tenant: &Tenant) -> Result<(), ApiError> {
-    let (config, id, placement) = (tenancy.db.config(), &tenant.id, Placement::of(tenant));
+async fn remove_storage(tenancy: &OperatorAccess, tenant: &Tenant) -> Result<(), ApiError> {
+    let (config, id, placement) = (tenancy.storage(), &tenant.id, Placement::of(tenant));
     let gate = match placement.strategy {
         Strategy::Shared | Strategy::Schema => Some(
             storage::close_gate(config, id, &placement)
@@ -88,7 +86,7 @@ async fn remove_storage(tenancy: &Tenancy, tenant: &Tenant) -> Result<(), ApiErr
     Ok(())
 }
 
-async fn purge_cache(tenancy: &Tenancy, id: &TenantId) {
+async fn purge_cache(tenancy: &OperatorAccess, id: &TenantId) {
     if let Err(error) = tenancy.cache.purge(id).await {
         tracing::warn!(tenant = %id, error = %format!("{error:#}"), "could not purge the tenant's cache entries");
     }
@@ -110,7 +108,7 @@ const ANALYTICS_CONCURRENCY: usize = 8;
 
 /// Orders and revenue of every tenant, suspended ones too, on every strategy: the only
 /// cross-tenant read. Each tenant is read in a transaction scoped to it, and the read is audited.
-pub async fn analytics(tenancy: &Arc<Tenancy>) -> Result<Vec<TenantAnalytics>, ApiError> {
+pub async fn analytics(tenancy: &OperatorAccess) -> Result<Vec<TenantAnalytics>, ApiError> {
     let tenants = tenancy.catalog.list().await?;
     let count = tenants.len();
     let lines: Vec<TenantAnalytics> = futures::stream::iter(tenants)
@@ -137,11 +135,11 @@ pub async fn analytics(tenancy: &Arc<Tenancy>) -> Result<Vec<TenantAnalytics>, A
 }
 
 async fn tenant_analytics(
-    tenancy: &Arc<Tenancy>,
+    tenancy: &OperatorAccess,
     tenant: Tenant,
 ) -> Result<TenantAnalytics, ApiError> {
-    let scope = ResolvedTenant::for_operator(Arc::new(tenant), tenancy.clone());
-    let context = TenantContext::system(&scope);
+    let scope = tenancy.scope(Arc::new(tenant));
+    let context = tenancy.system_context(&scope);
     let tx = tenancy.db.begin(&context).await?;
     let row = tx
         .query_one(

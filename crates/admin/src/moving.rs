@@ -17,9 +17,7 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
-use tenancy::{
-    ApiError, ErrorCode, ResolvedTenant, Strategy, Tenancy, Tenant, TenantContext, TenantId, db,
-};
+use tenancy::{ApiError, ErrorCode, OperatorAccess, Strategy, Tenant, TenantId, db};
 use tokio_postgres::Client;
 use utoipa::ToSchema;
 
@@ -43,11 +41,11 @@ fn conflict(message: &'static str) -> ApiError {
 
 /// Moves tenant `id` to the requested placement; the tenant as it is afterwards.
 pub async fn move_tenant(
-    tenancy: &Arc<Tenancy>,
+    tenancy: &OperatorAccess,
     id: &TenantId,
     request: MoveTenant,
 ) -> Result<Tenant, ApiError> {
-    let destination = Placement::requested(tenancy.db.config(), request.strategy, request.cluster)?;
+    let destination = Placement::requested(tenancy.storage(), request.strategy, request.cluster)?;
     let current = tenancy
         .catalog
         .get(id)
@@ -64,7 +62,7 @@ pub async fn move_tenant(
         .await?
         .ok_or_else(ApiError::tenant_not_found)?;
     tracing::info!(tenant = %id, from = %source, to = %destination, "moving a tenant");
-    let config = tenancy.db.config();
+    let config = tenancy.storage();
     let gate = match storage::close_gate(config, id, &source).await {
         Ok(gate) => gate,
         Err(error) => return Err(abandon(tenancy, id, None, error).await),
@@ -99,8 +97,8 @@ pub async fn move_tenant(
 
 /// One move of a tenant at a time, across processes: a session lock on the main database,
 /// held by the returned connection. 409 when another move of the tenant runs.
-async fn lock_moves_of(tenancy: &Tenancy, id: &TenantId) -> Result<Client, ApiError> {
-    let client = db::connect(&tenancy.db.config().owner).await?;
+async fn lock_moves_of(tenancy: &OperatorAccess, id: &TenantId) -> Result<Client, ApiError> {
+    let client = db::connect(&tenancy.storage().owner).await?;
     let locked: bool = client
         .query_one(
             "SELECT pg_try_advisory_lock(hashtext('tenantpos-move:' || $1))",
@@ -117,24 +115,24 @@ async fn lock_moves_of(tenancy: &Tenancy, id: &TenantId) -> Result<Client, ApiEr
 /// Copies every row of `tenant` (still at its old placement in the catalog) to `destination`
 /// in one transaction, committed only once every table's count and checksum match.
 async fn copy_verified(
-    tenancy: &Arc<Tenancy>,
+    tenancy: &OperatorAccess,
     tenant: &Tenant,
     destination: &Placement,
 ) -> Result<(), ApiError> {
-    let source_scope = ResolvedTenant::for_operator(Arc::new(tenant.clone()), tenancy.clone());
+    let source_scope = tenancy.scope(Arc::new(tenant.clone()));
     let moved = Tenant {
         strategy: destination.strategy,
         cluster: destination.cluster.clone(),
         ..tenant.clone()
     };
-    let destination_scope = ResolvedTenant::for_operator(Arc::new(moved), tenancy.clone());
+    let destination_scope = tenancy.scope(Arc::new(moved));
     let source = tenancy
         .db
-        .begin_behind_closed_gate(&TenantContext::system(&source_scope))
+        .begin_behind_closed_gate(&tenancy.system_context(&source_scope))
         .await?;
     let target = tenancy
         .db
-        .begin(&TenantContext::system(&destination_scope))
+        .begin(&tenancy.system_context(&destination_scope))
         .await?;
     for table in TENANT_TABLES {
         table.copy(&source, &target).await?;
@@ -161,7 +159,7 @@ async fn copy_verified(
 /// Undoes a failed move: removes what was made at `destination`, lets the tenant's requests in
 /// again where it was. The error to answer with.
 async fn abandon(
-    tenancy: &Tenancy,
+    tenancy: &OperatorAccess,
     id: &TenantId,
     destination: Option<&Placement>,
     error: anyhow::Error,
@@ -171,7 +169,7 @@ async fn abandon(
         if destination.strategy == Strategy::Database {
             tenancy.db.forget_tenant(id);
         }
-        if let Err(cleanup) = storage::remove(tenancy.db.config(), id, destination).await {
+        if let Err(cleanup) = storage::remove(tenancy.storage(), id, destination).await {
             tracing::error!(tenant = %id, error = %format!("{cleanup:#}"), "could not remove a failed move's copy; moving again removes it");
         }
     }
@@ -183,8 +181,13 @@ async fn abandon(
 
 /// Removes the copy the tenant left behind. Its gate stays closed until the copy is gone or
 /// unusable, so that a transaction that waited there fails instead of writing into it.
-async fn remove_old_copy(tenancy: &Tenancy, id: &TenantId, source: &Placement, gate: Client) {
-    let config = tenancy.db.config();
+async fn remove_old_copy(
+    tenancy: &OperatorAccess,
+    id: &TenantId,
+    source: &Placement,
+    gate: Client,
+) {
+    let config = tenancy.storage();
     if source.strategy == Strategy::Database {
         if let Err(error) = storage::retire_database(&gate, config).await {
             tracing::error!(tenant = %id, error = %format!("{error:#}"), "could not retire a moved tenant's old database");

@@ -4,8 +4,6 @@
 //! everyone), its database made and filled, then the entry activated, and on any failure the
 //! database is dropped and the reservation released.
 
-use std::sync::Arc;
-
 use auth::settings::{INSERT_SETTINGS, SettingsInput, ValidSettings};
 use auth::users::INSERT_USER;
 use auth::{Password, Username};
@@ -13,7 +11,9 @@ use serde::Deserialize;
 use tenancy::catalog::NewTenant;
 use tenancy::db;
 use tenancy::migrate::migrate_tenant_storage_in;
-use tenancy::{ApiError, BusinessType, ErrorCode, Role, Strategy, Tenancy, Tenant, TenantId};
+use tenancy::{
+    ApiError, BusinessType, ErrorCode, OperatorAccess, Role, Strategy, Tenant, TenantId,
+};
 use tokio_postgres::GenericClient;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -61,13 +61,16 @@ struct ValidCreation {
     settings: ValidSettings,
 }
 
-async fn validate(tenancy: &Tenancy, request: CreateTenant) -> Result<ValidCreation, ApiError> {
+async fn validate(
+    tenancy: &OperatorAccess,
+    request: CreateTenant,
+) -> Result<ValidCreation, ApiError> {
     let name_length = request.name.chars().count();
     if !(1..=200).contains(&name_length) || request.name.trim().is_empty() {
         return Err(ApiError::validation("name must have 1 to 200 characters"));
     }
     let Placement { cluster, .. } =
-        Placement::requested(tenancy.db.config(), request.strategy, request.cluster)?;
+        Placement::requested(tenancy.storage(), request.strategy, request.cluster)?;
     let owner_username = Username::parse(&request.owner.username)?;
     let password = Password::parse(request.owner.password)?;
     let settings = request.settings.unwrap_or_default().validate()?;
@@ -85,7 +88,7 @@ async fn validate(tenancy: &Tenancy, request: CreateTenant) -> Result<ValidCreat
 
 /// Creates a tenant with its owner; 409 `tenant_exists` when the id is taken.
 pub async fn create_tenant(
-    tenancy: &Arc<Tenancy>,
+    tenancy: &OperatorAccess,
     request: CreateTenant,
 ) -> Result<Tenant, ApiError> {
     let creation = validate(tenancy, request).await?;
@@ -116,11 +119,11 @@ fn tenant_exists() -> ApiError {
 }
 
 async fn create_in_main_database(
-    tenancy: &Tenancy,
+    tenancy: &OperatorAccess,
     creation: &ValidCreation,
     new: &NewTenant<'_>,
 ) -> Result<(), ApiError> {
-    let mut client = db::connect(&tenancy.db.config().owner).await?;
+    let mut client = db::connect(&tenancy.storage().owner).await?;
     let tx = client.transaction().await?;
     if tenancy::Catalog::insert(&tx, new, "active")
         .await?
@@ -131,7 +134,7 @@ async fn create_in_main_database(
     let schema = match creation.strategy {
         Strategy::Schema => {
             let schema = creation.id.schema_name();
-            migrate_tenant_storage_in(&tx, &schema, &tenancy.db.config().app_role)
+            migrate_tenant_storage_in(&tx, &schema, &tenancy.storage().app_role)
                 .await
                 .map_err(ApiError::internal)?;
             schema
@@ -144,14 +147,14 @@ async fn create_in_main_database(
 }
 
 async fn create_database_tenant(
-    tenancy: &Tenancy,
+    tenancy: &OperatorAccess,
     creation: &ValidCreation,
     new: &NewTenant<'_>,
 ) -> Result<(), ApiError> {
     let Some(incarnation) = tenancy.catalog.reserve(new).await? else {
         return Err(tenant_exists());
     };
-    let config = tenancy.db.config();
+    let config = tenancy.storage();
     let placement = Placement {
         strategy: Strategy::Database,
         cluster: creation.cluster.clone(),

@@ -1,15 +1,15 @@
 //! Releases the reservations whose time ran out: a process that died while placing an order
 //! leaves stock held, and this gives it back.
 
-use std::sync::Arc;
-
-use tenancy::{ResolvedTenant, Tenancy, TenantContext};
+use tenancy::{SystemAccess, TenantContext};
 
 use crate::cache::forget_products;
 use crate::reservations;
 
-/// One pass over every tenant; returns how many reservations were released.
-pub async fn release_expired_reservations(tenancy: &Arc<Tenancy>) -> anyhow::Result<u64> {
+/// One pass over every tenant, each in a system context that `system` makes; returns how many
+/// reservations were released.
+pub async fn release_expired_reservations(system: &SystemAccess) -> anyhow::Result<u64> {
+    let tenancy = system.tenancy();
     let mut released = 0;
     for tenant in tenancy
         .catalog
@@ -20,8 +20,7 @@ pub async fn release_expired_reservations(tenancy: &Arc<Tenancy>) -> anyhow::Res
         // A tenant being moved is swept where it lands.
         .filter(|tenant| !tenant.moving)
     {
-        let scope = ResolvedTenant::for_operator(Arc::new(tenant), tenancy.clone());
-        let context = TenantContext::system(&scope);
+        let context = system.context(tenant);
         let result = async {
             let tx = tenancy.db.begin(&context).await?;
             let (count, products) = reservations::release_expired(&tx).await?;
@@ -49,13 +48,13 @@ fn context_tenant(context: &TenantContext) -> String {
 }
 
 /// Runs `release_expired_reservations` every `interval` until the process ends.
-pub fn spawn(tenancy: Arc<Tenancy>, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn(system: SystemAccess, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            if let Err(error) = release_expired_reservations(&tenancy).await {
+            if let Err(error) = release_expired_reservations(&system).await {
                 tracing::warn!(error = %format!("{error:#}"), "the reservation sweeper failed; it will try again");
             }
         }

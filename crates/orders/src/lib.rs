@@ -57,14 +57,18 @@ pub fn router(state: OrdersState) -> OpenApiRouter {
         .with_state(state)
 }
 
-/// Runs the sweeper of dead placements until the process ends.
-pub fn spawn_sweeper(state: OrdersState) -> tokio::task::JoinHandle<()> {
+/// Runs the sweeper of dead placements until the process ends, with the system access the
+/// process that runs it was given.
+pub fn spawn_sweeper(
+    state: OrdersState,
+    system: tenancy::SystemAccess,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(state.timings.sweep_interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            if let Err(error) = sweeper::undo_stale_orders(&state).await {
+            if let Err(error) = sweeper::undo_stale_orders(&state, &system).await {
                 tracing::warn!(
                     code = error.code.as_str(),
                     "the order sweeper failed; it will try again"

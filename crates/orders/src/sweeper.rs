@@ -2,16 +2,18 @@
 //! (stock released, payment voided, the pending order deleted). Each is locked while it is
 //! undone, so two sweepers — or a sweeper and a late request — never undo one twice.
 
-use std::sync::Arc;
-
-use tenancy::{ApiError, ResolvedTenant, TenantContext};
+use tenancy::{ApiError, SystemAccess, TenantContext};
 
 use crate::OrdersState;
 use crate::repository;
 use crate::saga::undo_elsewhere;
 
-/// One pass over every tenant; returns how many orders were undone.
-pub async fn undo_stale_orders(state: &OrdersState) -> Result<u64, ApiError> {
+/// One pass over every tenant (suspended ones too), each in a system context that `system`
+/// makes; returns how many orders were undone.
+pub async fn undo_stale_orders(
+    state: &OrdersState,
+    system: &SystemAccess,
+) -> Result<u64, ApiError> {
     let mut undone = 0;
     // A tenant being moved is swept where it lands.
     for tenant in state
@@ -22,8 +24,7 @@ pub async fn undo_stale_orders(state: &OrdersState) -> Result<u64, ApiError> {
         .into_iter()
         .filter(|tenant| !tenant.moving)
     {
-        let scope = ResolvedTenant::for_operator(Arc::new(tenant), state.tenancy.clone());
-        let context = TenantContext::system(&scope);
+        let context = system.context(tenant);
         match undo_for_tenant(state, &context).await {
             Ok(count) => undone += count,
             Err(error) => {

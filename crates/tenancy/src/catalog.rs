@@ -42,7 +42,8 @@ impl Catalog {
         }
     }
 
-    pub fn owner_pool(&self) -> &Pool {
+    /// The operator's (`OperatorAccess::owner_pool`).
+    pub(crate) fn owner_pool(&self) -> &Pool {
         &self.owner
     }
 

@@ -43,7 +43,7 @@ impl Role {
 }
 
 /// A tenant that passed checks 1–4 (header, existence, status). Made only by the resolver
-/// middleware (or, for the operator, by `for_operator`); login starts from it.
+/// middleware (or, for the operator, by `OperatorAccess::scope`); login starts from it.
 #[derive(Debug, Clone)]
 pub struct ResolvedTenant {
     tenant: Arc<Tenant>,
@@ -55,16 +55,12 @@ impl ResolvedTenant {
         Self { tenant, tenancy }
     }
 
-    /// A scope for the operator's own work on a tenant (provisioning its first user, say).
-    pub fn for_operator(tenant: Arc<Tenant>, tenancy: Arc<Tenancy>) -> Self {
-        Self::new(tenant, tenancy)
-    }
-
     pub fn tenancy(&self) -> &Arc<Tenancy> {
         &self.tenancy
     }
 }
 
+impl crate::db::sealed::Sealed for ResolvedTenant {}
 impl TenantScope for ResolvedTenant {
     fn tenant(&self) -> &Tenant {
         &self.tenant
@@ -96,9 +92,12 @@ pub enum Principal {
         role: Role,
         token: Arc<str>,
     },
-    /// tenantpos itself (a sweeper finishing or undoing a saga), known to peer services by the
-    /// service token alone.
+    /// tenantpos itself, in the process doing the work (a sweeper finishing or undoing a
+    /// saga, the operator): made only through `SystemAccess` or `OperatorAccess`.
     System,
+    /// Another tenantpos service calling an internal route for this tenant without a user,
+    /// proven by a service token for this tenant and this service alone.
+    Service { caller: Arc<str> },
 }
 
 /// The context every service, client and repository requires: a checked tenant, on whose
@@ -106,24 +105,38 @@ pub enum Principal {
 #[derive(Debug, Clone)]
 pub struct TenantContext {
     tenant: Arc<Tenant>,
-    pub principal: Principal,
-    pub request_id: Option<Arc<str>>,
+    principal: Principal,
+    request_id: Option<Arc<str>>,
 }
 
 impl TenantContext {
-    /// A context for tenantpos's own background work on a tenant.
-    pub fn system(scope: &ResolvedTenant) -> Self {
+    /// A context for tenantpos's own background work on a tenant; outside this crate only
+    /// through `SystemAccess` or `OperatorAccess`.
+    pub(crate) fn system(scope: &ResolvedTenant) -> Self {
         Self {
             tenant: scope.tenant.clone(),
             principal: Principal::System,
             request_id: None,
         }
     }
+
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
 }
 
+impl crate::db::sealed::Sealed for TenantContext {}
 impl TenantScope for TenantContext {
     fn tenant(&self) -> &Tenant {
         &self.tenant
+    }
+
+    fn is_background_work(&self) -> bool {
+        matches!(self.principal, Principal::System)
     }
 }
 
@@ -178,9 +191,10 @@ impl<S: Send + Sync, P: RolePolicy> FromRequestParts<S> for Authorized<P> {
     }
 }
 
-/// The caller of an internal route: another tenantpos service, proven by `x-service-token`,
-/// acting for a user (whose token goes through checks 5–9 again) or for tenantpos itself.
-/// The request budget was spent by the request that started the call.
+/// The caller of an internal route: another tenantpos service, proven by a service token for
+/// this tenant and this service (checked by the resolver, see `ServiceCall`), acting for a
+/// user (whose token goes through checks 5–9 again) or for itself. The request budget was
+/// spent by the request that started the call.
 pub struct PeerCall<P: RolePolicy> {
     pub context: TenantContext,
     policy: PhantomData<P>,
@@ -195,26 +209,31 @@ impl<P: RolePolicy> Deref for PeerCall<P> {
 
 pub const SERVICE_TOKEN_HEADER: &str = "x-service-token";
 
+/// A request to an internal route whose service token the resolver verified: for the tenant of
+/// `x-tenant-id`, to the service the route belongs to.
+#[derive(Debug, Clone)]
+pub(crate) struct ServiceCall {
+    pub(crate) caller: Arc<str>,
+}
+
 impl<S: Send + Sync, P: RolePolicy> FromRequestParts<S> for PeerCall<P> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let resolved = ResolvedTenant::from_request_parts(parts, state).await?;
-        let from_peer = parts
-            .headers
-            .get(SERVICE_TOKEN_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|token| resolved.tenancy.keys.is_service_token(token));
-        if !from_peer {
+        let Some(service) = parts.extensions.get::<ServiceCall>().cloned() else {
             // To anyone else an internal route does not exist.
             return Err(ApiError::not_found());
-        }
+        };
         let context = if parts.headers.contains_key(http::header::AUTHORIZATION) {
             check_user::<P>(parts, &resolved).await?.context
         } else {
             TenantContext {
+                tenant: resolved.tenant.clone(),
+                principal: Principal::Service {
+                    caller: service.caller,
+                },
                 request_id: request_id(parts),
-                ..TenantContext::system(&resolved)
             }
         };
         Ok(Self {

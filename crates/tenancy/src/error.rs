@@ -178,9 +178,15 @@ impl ApiError {
         Self::new(ErrorCode::InvalidToken, "the bearer token is not valid")
     }
 
+    /// A bug (500) — unless the cause is PostgreSQL being unavailable, which is a 503
+    /// wherever it surfaces.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        let cause = cause.into();
+        if caused_by_unavailability(&cause) {
+            return Self::unavailable(cause);
+        }
         Self {
-            cause: Some(cause.into()),
+            cause: Some(cause),
             ..Self::new(ErrorCode::Internal, "internal error")
         }
     }
@@ -300,18 +306,10 @@ impl From<PathRejection> for ApiError {
 }
 
 impl From<tokio_postgres::Error> for ApiError {
-    /// A lost connection is a dependency that is down (503), and so is a tenant that moved
-    /// away under a transaction (its retry finds it where it is now); anything else is a bug
-    /// (500).
+    /// A failure of PostgreSQL rather than of the statement (see `is_unavailability`) is a
+    /// dependency that is down (503); anything else is a bug (500).
     fn from(error: tokio_postgres::Error) -> Self {
-        let io_failure =
-            std::error::Error::source(&error).is_some_and(|source| source.is::<std::io::Error>());
-        // A dropped tenant database ends its sessions with `admin_shutdown`.
-        let tenant_moved = error.code().is_some_and(|code| {
-            code.code() == crate::db::TENANT_MOVED
-                || code == &tokio_postgres::error::SqlState::ADMIN_SHUTDOWN
-        });
-        if error.is_closed() || io_failure || tenant_moved {
+        if is_unavailability(&error) {
             Self::unavailable(error)
         } else {
             Self::internal(error)
@@ -323,6 +321,59 @@ impl From<deadpool_postgres::PoolError> for ApiError {
     fn from(error: deadpool_postgres::PoolError) -> Self {
         Self::unavailable(error)
     }
+}
+
+/// Whether `error` says PostgreSQL could not serve the statement now, rather than that the
+/// statement is wrong: the client retries (503 with `Retry-After`) and finds it served.
+///
+/// - the connection failed, was refused or closed (I/O errors, SQLSTATE class 08), or
+///   PostgreSQL is shutting down, restarting or full (57P01..57P03, 53300);
+/// - a bounded wait ran out: a lock (`lock_timeout`, 55P03: a tenant's gate held by a move),
+///   a statement (`statement_timeout`, 57014), an idle transaction (25P03);
+/// - the tenant moved away under the transaction: `tenantpos.enter_tenant` refused it
+///   (`TP001`), or its old database was retired, taking the app role's rights
+///   (42501 from a privilege check; never a row-level security refusal, which is a bug),
+///   or dropped.
+pub fn is_unavailability(error: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    if error.is_closed()
+        || std::error::Error::source(error).is_some_and(|source| source.is::<std::io::Error>())
+    {
+        return true;
+    }
+    let Some(code) = error.code() else {
+        return false;
+    };
+    let retired_copy = code == &SqlState::INSUFFICIENT_PRIVILEGE
+        && error
+            .as_db_error()
+            .and_then(|db| db.routine())
+            .is_some_and(|routine| routine.starts_with("aclcheck_error"));
+    code.code().starts_with("08")
+        || [
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+            SqlState::TOO_MANY_CONNECTIONS,
+            SqlState::LOCK_NOT_AVAILABLE,
+            SqlState::QUERY_CANCELED,
+            SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
+            SqlState::UNDEFINED_DATABASE,
+        ]
+        .contains(code)
+        || code.code() == crate::db::TENANT_MOVED
+        || retired_copy
+}
+
+/// Whether a failure on its way to a 500 was in fact PostgreSQL (or its pool) being
+/// unavailable, somewhere in its chain of causes.
+fn caused_by_unavailability(cause: &anyhow::Error) -> bool {
+    cause.chain().any(|source| {
+        source
+            .downcast_ref::<tokio_postgres::Error>()
+            .is_some_and(is_unavailability)
+            || source.is::<deadpool_postgres::PoolError>()
+    })
 }
 
 /// True when a statement failed on a unique constraint (a duplicate key).

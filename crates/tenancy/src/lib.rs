@@ -2,6 +2,7 @@
 //! database transaction a tenant's transaction. Domain crates reach PostgreSQL only through
 //! `TenantDb::begin`, which needs a checked tenant.
 
+pub mod access;
 pub mod cache;
 pub mod catalog;
 pub mod context;
@@ -20,6 +21,7 @@ pub mod token;
 use std::sync::Arc;
 use uuid::Uuid;
 
+pub use access::{OperatorAccess, SystemAccess};
 pub use cache::{CacheKey, TenantCache};
 pub use catalog::Catalog;
 pub use context::{
@@ -49,20 +51,23 @@ impl std::fmt::Debug for Tenancy {
 }
 
 impl Tenancy {
-    pub fn new(
+    /// Builds the tenancy core. Its builder (the binary) alone gets the operator's access to
+    /// it, to hand to the operator's crate and, as `SystemAccess`, to the sweepers; the
+    /// domain crates get the core itself (`OperatorAccess::tenancy`).
+    pub fn assemble(
         db: Arc<TenantDb>,
         catalog: Catalog,
         keys: JwtKeys,
         rate_limit: TenantRateLimiter,
         cache: Arc<TenantCache>,
-    ) -> Self {
-        Self {
+    ) -> OperatorAccess {
+        OperatorAccess::new(Arc::new(Self {
             db,
             catalog,
             keys,
             rate_limit,
             cache,
-        }
+        }))
     }
 
     /// Check 8: the role of an existing, active user, or `None`.

@@ -1,6 +1,8 @@
 //! Calls from one tenantpos service to another over HTTP. Every call carries the caller's
 //! tenant (`x-tenant-id`), the user's bearer token when there is a user, the request id and
-//! the service token; the receiving service runs the checks of API.md §3 again. A peer that
+//! a service token made for that call: this tenant, this calling service, the receiving
+//! service as audience, valid for a minute. The receiving service runs the checks of API.md §3
+//! again. A peer that
 //! cannot be reached in time answers 503 `unavailable` with `Retry-After`; a peer's error
 //! answer comes back as the same error.
 
@@ -14,7 +16,7 @@ use crate::context::{Principal, SERVICE_TOKEN_HEADER, TenantContext};
 use crate::db::TenantScope;
 use crate::error::{ApiError, ErrorCode};
 use crate::resolver::TENANT_HEADER;
-use crate::token::JwtKeys;
+use crate::token::{JwtKeys, SERVICES, ServiceSigner};
 
 /// How long a call to a peer may take before it counts as unreachable.
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -23,7 +25,7 @@ pub const PEER_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct PeerClient {
     base_url: String,
     http: reqwest::Client,
-    service_token: String,
+    signer: ServiceSigner,
 }
 
 impl std::fmt::Debug for PeerClient {
@@ -34,8 +36,21 @@ impl std::fmt::Debug for PeerClient {
     }
 }
 
+/// The service an internal path belongs to (`/internal/<service>/...`): the audience of the
+/// service token of a call to it.
+pub fn service_of_internal_path(path: &str) -> Option<&'static str> {
+    let service = path.strip_prefix("/internal/")?.split('/').next()?;
+    SERVICES.into_iter().find(|known| *known == service)
+}
+
 impl PeerClient {
-    pub fn new(base_url: &str, keys: &JwtKeys) -> anyhow::Result<Self> {
+    /// A client of the peer at `base_url` for the service `caller` (one of `token::SERVICES`),
+    /// whose name its service tokens carry.
+    pub fn new(base_url: &str, keys: &JwtKeys, caller: &'static str) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            SERVICES.contains(&caller),
+            "{caller:?} is not a tenantpos service"
+        );
         let http = reqwest::Client::builder()
             .timeout(PEER_TIMEOUT)
             .connect_timeout(Duration::from_secs(2))
@@ -44,7 +59,7 @@ impl PeerClient {
         Ok(Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
             http,
-            service_token: keys.service_token(),
+            signer: keys.service_signer(caller),
         })
     }
 
@@ -56,16 +71,24 @@ impl PeerClient {
         path: &str,
         body: Option<&(impl Serialize + Sync)>,
     ) -> Result<T, ApiError> {
+        let audience = service_of_internal_path(path).ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("{path} is not an internal route"))
+        })?;
+        let service_token = self
+            .signer
+            .issue(&context.tenant().id, audience)
+            .map_err(ApiError::internal)?;
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base_url))
             .header(TENANT_HEADER, context.tenant().id.as_str())
-            .header(SERVICE_TOKEN_HEADER, &self.service_token);
-        if let Principal::User { token, .. } = &context.principal {
+            .header(SERVICE_TOKEN_HEADER, service_token);
+        // A system or service principal is known to the peer by the service token alone.
+        if let Principal::User { token, .. } = context.principal() {
             request = request.bearer_auth(token);
         }
-        if let Some(request_id) = &context.request_id {
-            request = request.header("x-request-id", request_id.as_ref());
+        if let Some(request_id) = context.request_id() {
+            request = request.header("x-request-id", request_id);
         }
         if let Some(body) = body {
             request = request.json(body);

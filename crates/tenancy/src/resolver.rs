@@ -1,6 +1,11 @@
 //! The resolver middleware: checks 1–4 of API.md §3 (the `x-tenant-id` header, the tenant's
 //! existence and status), in that order, before any tenant route runs. Checks 5–10 follow in
 //! the `Authorized` extractor.
+//!
+//! An internal route (`/internal/<service>/...`) exists only for a caller with a service token
+//! for the tenant of the header and that service (404 to anyone else). Such a call is served
+//! for a suspended tenant too: the sweepers of other processes must still finish or undo its
+//! sagas. A deleted tenant does not exist for it either.
 
 use std::sync::Arc;
 
@@ -10,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::Tenancy;
-use crate::context::ResolvedTenant;
+use crate::context::{ResolvedTenant, SERVICE_TOKEN_HEADER, ServiceCall};
 use crate::error::{ApiError, ErrorCode};
 use crate::tenant_id::{TenantId, TenantIdError};
 
@@ -21,16 +26,25 @@ pub async fn resolve_tenant(
     mut request: Request,
     next: Next,
 ) -> Response {
-    match resolve(&tenancy, request.headers()).await {
-        Ok(resolved) => {
+    let internal = crate::peer::service_of_internal_path(request.uri().path());
+    match resolve(&tenancy, request.headers(), internal).await {
+        Ok((resolved, service_call)) => {
             request.extensions_mut().insert(resolved);
+            if let Some(service_call) = service_call {
+                request.extensions_mut().insert(service_call);
+            }
             next.run(request).await
         }
         Err(error) => error.into_response(),
     }
 }
 
-async fn resolve(tenancy: &Arc<Tenancy>, headers: &HeaderMap) -> Result<ResolvedTenant, ApiError> {
+/// Checks 1–4; for an internal route of `internal_service`, its service token too.
+async fn resolve(
+    tenancy: &Arc<Tenancy>,
+    headers: &HeaderMap,
+    internal_service: Option<&'static str>,
+) -> Result<(ResolvedTenant, Option<ServiceCall>), ApiError> {
     let mut values = headers.get_all(TENANT_HEADER).iter();
     // 1. Present and not empty.
     let value = match values.next() {
@@ -60,14 +74,18 @@ async fn resolve(tenancy: &Arc<Tenancy>, headers: &HeaderMap) -> Result<Resolved
         Err(TenantIdError::Malformed) => return Err(invalid()),
     };
     tracing::Span::current().record("tenant_id", id.as_str());
+    let service_call = match internal_service {
+        Some(service) => Some(service_call(tenancy, headers, &id, service)?),
+        None => None,
+    };
     // 3. The tenant exists.
     let tenant = tenancy
         .catalog
         .lookup(&id)
         .await?
         .ok_or_else(ApiError::tenant_not_found)?;
-    // 4. It is active.
-    if !tenant.is_active() {
+    // 4. It is active (or a service works on it for its own sake).
+    if !tenant.is_active() && service_call.is_none() {
         return Err(ApiError::new(
             ErrorCode::TenantSuspended,
             "this tenant is suspended",
@@ -82,5 +100,27 @@ async fn resolve(tenancy: &Arc<Tenancy>, headers: &HeaderMap) -> Result<Resolved
         )
         .with_retry_after(1));
     }
-    Ok(ResolvedTenant::new(tenant, tenancy.clone()))
+    Ok((ResolvedTenant::new(tenant, tenancy.clone()), service_call))
+}
+
+/// The verified service token of a call to an internal route of `service`; 404 without one.
+fn service_call(
+    tenancy: &Tenancy,
+    headers: &HeaderMap,
+    tenant: &TenantId,
+    service: &str,
+) -> Result<ServiceCall, ApiError> {
+    let token = headers
+        .get(SERVICE_TOKEN_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(ApiError::not_found)?;
+    match tenancy.keys.verify_service(token, tenant.as_str(), service) {
+        Ok(claims) => Ok(ServiceCall {
+            caller: claims.sub.into(),
+        }),
+        Err(error) => {
+            tracing::warn!(reason = %error, service, "service token refused");
+            Err(ApiError::not_found())
+        }
+    }
 }

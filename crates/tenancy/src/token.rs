@@ -1,5 +1,10 @@
 //! Access tokens: HS256 JWTs with a `kid`, signed by the first configured secret and verified
 //! by any of them, so secrets can be rotated (`TENANTPOS_JWT_SECRETS=kid:secret,...`).
+//!
+//! Two kinds, never accepted for one another: a user's token (`iss` = `aud` = `tenantpos`,
+//! API.md §4), and a service token, which one tenantpos service presents to another for one
+//! tenant (`iss` = `tenantpos-service`, header `typ` = `tenantpos-service+jwt`, `sub` = the
+//! calling service, `aud` = the receiving one, `tenant_id`, valid for a minute).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -17,6 +22,22 @@ const ISSUER: &str = "tenantpos";
 const AUDIENCE: &str = "tenantpos";
 const MIN_SECRET_BYTES: usize = 32;
 
+const SERVICE_ISSUER: &str = "tenantpos-service";
+/// The header `typ` of service tokens; a user's token has none or `JWT`.
+const SERVICE_TOKEN_TYPE: &str = "tenantpos-service+jwt";
+/// How long a service token is valid: one call, plus the clock skew between processes.
+pub const SERVICE_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+
+/// The services tenantpos is made of: the `sub` and `aud` of service tokens.
+pub const SERVICES: [&str; 6] = [
+    "auth",
+    "inventory",
+    "orders",
+    "payments",
+    "dashboard",
+    "admin",
+];
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: Uuid,
@@ -30,28 +51,61 @@ pub struct Claims {
     pub jti: Uuid,
 }
 
-/// The credential tenantpos processes present to each other (`x-service-token`), derived from
-/// the JWT secrets so that a deployment has nothing more to configure: HMAC-SHA256 of a fixed
-/// label under each secret. Users never see it.
-fn service_token_for(secret: &str) -> [u8; 32] {
-    use hmac::{Hmac, Mac};
-    let mut mac =
-        Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
-    mac.update(b"tenantpos-service-call");
-    mac.finalize().into_bytes().into()
+/// What a service token says: `sub` called `aud` for the tenant `tenant_id`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceClaims {
+    /// The calling service.
+    pub sub: String,
+    pub tenant_id: String,
+    /// The receiving service.
+    pub aud: String,
+    pub iss: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: Uuid,
 }
 
+#[derive(Clone)]
 struct SigningKey {
     kid: String,
     encoding: EncodingKey,
+}
+
+/// Signs the service tokens of one calling service (for `PeerClient`).
+#[derive(Clone)]
+pub(crate) struct ServiceSigner {
+    key: SigningKey,
+    caller: &'static str,
+}
+
+impl ServiceSigner {
+    /// A token for one call of `audience` on behalf of `tenant`.
+    pub(crate) fn issue(&self, tenant: &TenantId, audience: &str) -> anyhow::Result<String> {
+        let now = Utc::now().timestamp();
+        let claims = ServiceClaims {
+            sub: self.caller.to_owned(),
+            tenant_id: tenant.as_str().to_owned(),
+            aud: audience.to_owned(),
+            iss: SERVICE_ISSUER.to_owned(),
+            iat: now,
+            nbf: now,
+            exp: now + SERVICE_TOKEN_LIFETIME.as_secs() as i64,
+            jti: Uuid::now_v7(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some(SERVICE_TOKEN_TYPE.to_owned());
+        header.kid = Some(self.key.kid.clone());
+        Ok(jsonwebtoken::encode(&header, &claims, &self.key.encoding)?)
+    }
 }
 
 pub struct JwtKeys {
     signing: SigningKey,
     verifying: HashMap<String, DecodingKey>,
     validation: Validation,
+    service_validation: Validation,
     lifetime: Duration,
-    service_tokens: Vec<[u8; 32]>,
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -93,6 +147,11 @@ impl JwtKeys {
         validation.set_audience(&[AUDIENCE]);
         validation.validate_nbf = true;
         validation.leeway = 5;
+        let mut service_validation = validation.clone();
+        service_validation.set_issuer(&[SERVICE_ISSUER]);
+        // The audience is the receiving service, checked by `verify_service`.
+        service_validation.validate_aud = false;
+        service_validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         Ok(Self {
             signing: SigningKey {
                 kid: kid.clone(),
@@ -100,11 +159,8 @@ impl JwtKeys {
             },
             verifying,
             validation,
+            service_validation,
             lifetime,
-            service_tokens: secrets
-                .iter()
-                .map(|(_, secret)| service_token_for(secret))
-                .collect(),
         })
     }
 
@@ -134,23 +190,66 @@ impl JwtKeys {
         Self::new(pairs, lifetime)
     }
 
-    /// The service token this process sends to its peers (from the signing secret).
-    pub fn service_token(&self) -> String {
-        hex::encode(self.service_tokens[0])
+    /// The signer of the service tokens `caller` (one of `SERVICES`) sends to its peers.
+    /// Only this crate issues them: a domain crate cannot speak for a tenant it was not given.
+    pub(crate) fn service_signer(&self, caller: &'static str) -> ServiceSigner {
+        ServiceSigner {
+            key: self.signing.clone(),
+            caller,
+        }
     }
 
-    /// Whether `presented` is the service token of any configured secret, compared in
-    /// constant time.
-    pub fn is_service_token(&self, presented: &str) -> bool {
-        use subtle::ConstantTimeEq;
-        let Ok(bytes) = hex::decode(presented) else {
-            return false;
-        };
-        let mut matched = subtle::Choice::from(0);
-        for token in &self.service_tokens {
-            matched |= token.as_slice().ct_eq(&bytes);
+    /// Checks a service token presented to `audience` for `tenant`: signature, algorithm,
+    /// `kid`, `typ`, `exp`, `nbf`, `iss`, `aud`, the tenant, and a caller that is a service.
+    pub fn verify_service(
+        &self,
+        token: &str,
+        tenant: &str,
+        audience: &str,
+    ) -> Result<ServiceClaims, InvalidToken> {
+        let (header, key) = self.key_for(token)?;
+        if header.typ.as_deref() != Some(SERVICE_TOKEN_TYPE) {
+            return Err(InvalidToken("not a service token".into()));
         }
-        matched.into()
+        let claims = jsonwebtoken::decode::<ServiceClaims>(token, key, &self.service_validation)
+            .map(|data| data.claims)
+            .map_err(|e| InvalidToken(e.to_string()))?;
+        if claims.aud != audience {
+            return Err(InvalidToken(format!(
+                "a service token for {:?} presented to {audience:?}",
+                claims.aud
+            )));
+        }
+        if claims.tenant_id != tenant {
+            return Err(InvalidToken(format!(
+                "a service token for tenant {:?} presented for {tenant:?}",
+                claims.tenant_id
+            )));
+        }
+        if !SERVICES.contains(&claims.sub.as_str()) {
+            return Err(InvalidToken(format!(
+                "unknown calling service {:?}",
+                claims.sub
+            )));
+        }
+        Ok(claims)
+    }
+
+    /// The header of `token` and the key of its `kid`, if HS256.
+    fn key_for(&self, token: &str) -> Result<(Header, &DecodingKey), InvalidToken> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| InvalidToken(e.to_string()))?;
+        if header.alg != Algorithm::HS256 {
+            return Err(InvalidToken("algorithm not allowed".into()));
+        }
+        let kid = header
+            .kid
+            .as_deref()
+            .ok_or_else(|| InvalidToken("no kid".into()))?;
+        let key = self
+            .verifying
+            .get(kid)
+            .ok_or_else(|| InvalidToken("unknown kid".into()))?;
+        Ok((header, key))
     }
 
     pub fn lifetime(&self) -> Duration {
@@ -182,17 +281,13 @@ impl JwtKeys {
         Ok((token, claims))
     }
 
-    /// Checks signature, algorithm, `kid`, `exp`, `nbf`, `iss` and `aud`.
+    /// Checks a user's token: signature, algorithm, `kid`, `exp`, `nbf`, `iss` and `aud`.
     pub fn verify(&self, token: &str) -> Result<Claims, InvalidToken> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| InvalidToken(e.to_string()))?;
-        if header.alg != Algorithm::HS256 {
-            return Err(InvalidToken("algorithm not allowed".into()));
+        let (header, key) = self.key_for(token)?;
+        // Its `iss` would refuse it too; the type says what it is first.
+        if header.typ.as_deref() == Some(SERVICE_TOKEN_TYPE) {
+            return Err(InvalidToken("a service token is not a user's token".into()));
         }
-        let kid = header.kid.ok_or_else(|| InvalidToken("no kid".into()))?;
-        let key = self
-            .verifying
-            .get(&kid)
-            .ok_or_else(|| InvalidToken("unknown kid".into()))?;
         jsonwebtoken::decode::<Claims>(token, key, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| InvalidToken(e.to_string()))
@@ -234,6 +329,33 @@ mod tests {
         assert!(
             old.verify(&token).is_err(),
             "the old deployment does not know kid new"
+        );
+    }
+
+    #[test]
+    fn a_service_token_is_bound_to_its_tenant_and_audience_and_is_no_user_token() {
+        let keys = keys(&[("a", &"x".repeat(32))]);
+        let tenant = TenantId::parse("shop_01").unwrap();
+        let token = keys
+            .service_signer("orders")
+            .issue(&tenant, "payments")
+            .unwrap();
+        let claims = keys.verify_service(&token, "shop_01", "payments").unwrap();
+        assert_eq!(
+            (claims.sub.as_str(), claims.aud.as_str()),
+            ("orders", "payments")
+        );
+        assert!(claims.exp - claims.iat <= 60);
+        assert!(keys.verify_service(&token, "shop_02", "payments").is_err());
+        assert!(keys.verify_service(&token, "shop_01", "inventory").is_err());
+        assert!(
+            keys.verify(&token).is_err(),
+            "a service token is no user token"
+        );
+        let (user_token, _) = keys.issue(&tenant, Uuid::now_v7(), Role::Owner).unwrap();
+        assert!(
+            keys.verify_service(&user_token, "shop_01", "payments")
+                .is_err()
         );
     }
 

@@ -21,7 +21,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use http::Request;
 use tenancy::db;
 use tenancy::migrate::{execute_formatted, migrate_everything};
-use tenancy::{CacheKey, ResolvedTenant, Strategy, TenantId};
+use tenancy::{CacheKey, Strategy, TenantId};
 use tenantpos::config::{ServiceSet, Settings};
 use tower::ServiceExt;
 
@@ -76,7 +76,7 @@ async fn fixture() -> Fixture {
         .unwrap();
     let tenant = TenantId::parse("bench_shop").unwrap();
     let created = admin::create_tenant(
-        &app.tenancy,
+        &app.operator,
         admin::CreateTenant {
             id: tenant.clone(),
             name: "Bench".into(),
@@ -92,7 +92,7 @@ async fn fixture() -> Fixture {
     )
     .await
     .unwrap();
-    let scope = ResolvedTenant::for_operator(Arc::new(created), app.tenancy.clone());
+    let scope = app.operator.scope(Arc::new(created));
     let tx = app.tenancy.db.begin(&scope).await.unwrap();
     let product = inventory::products::create(
         &tx,
@@ -155,7 +155,7 @@ fn request_path(c: &mut Criterion) {
             .await
             .unwrap()
             .unwrap();
-        ResolvedTenant::for_operator(tenant, tenancy.clone())
+        fixture.app.operator.scope(tenant)
     });
     let mut group = c.benchmark_group("point_read");
     group.bench_function("bare", |b| {
@@ -210,7 +210,7 @@ fn cache_reads(c: &mut Criterion) {
             .await
             .unwrap()
             .unwrap();
-        ResolvedTenant::for_operator(tenant, tenancy.clone())
+        fixture.app.operator.scope(tenant)
     });
     let in_process = Arc::new(tenancy::TenantCache::in_process("bench_in_process"));
     let redis = runtime.block_on(async {

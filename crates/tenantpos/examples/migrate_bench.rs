@@ -122,7 +122,7 @@ async fn run(bench: &Bench, storage: &StorageConfig) -> anyhow::Result<()> {
 /// Creates the tenants `bench_<strategy>_<n>` for `n` in `numbers`, `concurrency` at once,
 /// and prints how long that took.
 async fn provision(
-    tenancy: &std::sync::Arc<tenancy::Tenancy>,
+    tenancy: &tenancy::OperatorAccess,
     strategy: Strategy,
     numbers: std::ops::Range<usize>,
     concurrency: usize,

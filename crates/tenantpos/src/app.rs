@@ -12,7 +12,9 @@ use axum::routing::get;
 use tenancy::db::{self, TenantDb};
 use tenancy::invariants::{check_app_role, check_migrated, check_tenant_tables};
 use tenancy::resolver::resolve_tenant;
-use tenancy::{ApiError, Catalog, ErrorCode, JwtKeys, Tenancy, TenantCache, TenantRateLimiter};
+use tenancy::{
+    ApiError, Catalog, ErrorCode, JwtKeys, OperatorAccess, Tenancy, TenantCache, TenantRateLimiter,
+};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -36,6 +38,9 @@ struct ApiDoc;
 pub struct App {
     pub router: Router,
     pub tenancy: Arc<Tenancy>,
+    /// The operator's access to the tenancy core, which only this crate holds: admin gets it,
+    /// the sweepers its `SystemAccess`.
+    pub operator: OperatorAccess,
     pub openapi: utoipa::openapi::OpenApi,
     /// Fault injection for the placement saga; inert unless a test sets it.
     pub faults: Arc<orders::FaultInjection>,
@@ -47,7 +52,7 @@ pub struct App {
 
 /// Connects to storage and checks the isolation invariants: a role of tenant traffic that
 /// could bypass row-level security, or a tenant table without it, stops here.
-async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<Arc<Tenancy>> {
+async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<OperatorAccess> {
     let storage = settings.storage()?;
     let app_client = db::connect(&storage.app).await.with_context(|| {
         format!(
@@ -82,18 +87,18 @@ async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<Arc<Tenan
         db::pool(storage.owner.clone(), 4),
         cache.clone(),
     );
-    Ok(Arc::new(Tenancy::new(
+    Ok(Tenancy::assemble(
         tenant_db,
         catalog,
         keys,
         TenantRateLimiter::new(settings.tenant_rate),
         cache,
-    )))
+    ))
 }
 
 /// The tenancy core for the operator's CLI, which issues no tokens: its signing key is random
 /// and thrown away.
-pub async fn connect_operator(settings: &Settings) -> anyhow::Result<Arc<Tenancy>> {
+pub async fn connect_operator(settings: &Settings) -> anyhow::Result<OperatorAccess> {
     let throwaway = hex::encode(rand::random::<[u8; 32]>());
     let keys = JwtKeys::new(
         vec![("cli".to_owned(), throwaway)],
@@ -104,7 +109,8 @@ pub async fn connect_operator(settings: &Settings) -> anyhow::Result<Arc<Tenancy
 
 /// Connects to storage, checks the isolation invariants, and builds the router.
 pub async fn build(settings: &Settings, services: &ServiceSet) -> anyhow::Result<App> {
-    let tenancy = connect(settings, settings.jwt_keys()?).await?;
+    let operator = connect(settings, settings.jwt_keys()?).await?;
+    let tenancy = operator.tenancy().clone();
     let operator_token = if services.serves(Service::Admin) {
         Some(Arc::new(admin::OperatorToken::new(
             settings.admin_token()?,
@@ -112,11 +118,12 @@ pub async fn build(settings: &Settings, services: &ServiceSet) -> anyhow::Result
     } else {
         None
     };
-    let wiring = crate::services::wire(settings, services, &tenancy)?;
-    let (router, openapi) = compose(wiring.routes, tenancy.clone(), operator_token);
+    let wiring = crate::services::wire(settings, services, &tenancy, operator.system())?;
+    let (router, openapi) = compose(wiring.routes, operator.clone(), operator_token);
     Ok(App {
         router,
         tenancy,
+        operator,
         openapi,
         faults: wiring.faults,
         background: wiring.background,
@@ -126,9 +133,10 @@ pub async fn build(settings: &Settings, services: &ServiceSet) -> anyhow::Result
 
 fn compose(
     tenant_routes: OpenApiRouter,
-    tenancy: Arc<Tenancy>,
+    operator: OperatorAccess,
     operator_token: Option<Arc<admin::OperatorToken>>,
 ) -> (Router, utoipa::openapi::OpenApi) {
+    let tenancy = operator.tenancy().clone();
     // Checks 1–4 of every tenant route; `route_layer` keeps unknown routes and methods at
     // 404/405 before any check.
     let tenant_routes =
@@ -137,7 +145,7 @@ fn compose(
     let mut api = OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(tenant_routes);
     if let Some(operator_token) = operator_token {
         api = api.merge(admin::router(admin::AdminState {
-            tenancy: tenancy.clone(),
+            tenancy: operator,
             operator_token,
         }));
     }

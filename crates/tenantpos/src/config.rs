@@ -133,6 +133,18 @@ impl Service {
         Service::Admin,
     ];
 
+    /// Its name in `--services`, and in the service tokens it sends and receives.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auth => "auth",
+            Self::Inventory => "inventory",
+            Self::Orders => "orders",
+            Self::Payments => "payments",
+            Self::Dashboard => "dashboard",
+            Self::Admin => "admin",
+        }
+    }
+
     fn parse(name: &str) -> anyhow::Result<Self> {
         Ok(match name {
             "auth" => Self::Auth,

@@ -8,7 +8,7 @@ use auth::{NewUser, Password, Username};
 use inventory::products::{self, NewProduct};
 use orders::{OrdersState, PlaceOrder};
 use serde_json::json;
-use tenancy::{BusinessType, ResolvedTenant, Role, Strategy, Tenancy, TenantContext, TenantId};
+use tenancy::{BusinessType, OperatorAccess, Role, Strategy, TenantId};
 use uuid::Uuid;
 
 use crate::app;
@@ -98,14 +98,14 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         .clone()
         .context("the demo serves the orders service")?;
     for demo in &DEMO_TENANTS {
-        ensure_tenant(&app.tenancy, &orders, demo).await?;
+        ensure_tenant(&app.operator, &orders, demo).await?;
     }
     print_instructions(&settings, generated_admin_token);
     app::serve(app, &settings.bind).await
 }
 
 async fn ensure_tenant(
-    tenancy: &Arc<Tenancy>,
+    tenancy: &OperatorAccess,
     orders: &OrdersState,
     demo: &DemoTenant,
 ) -> anyhow::Result<()> {
@@ -128,7 +128,7 @@ async fn ensure_tenant(
     let tenant = admin::create_tenant(tenancy, request)
         .await
         .map_err(error)?;
-    let scope = ResolvedTenant::for_operator(Arc::new(tenant), tenancy.clone());
+    let scope = tenancy.scope(Arc::new(tenant));
     let mut product_ids = Vec::new();
     let tx = tenancy.db.begin(&scope).await.map_err(error)?;
     let cashier = NewUser {
@@ -153,7 +153,7 @@ async fn ensure_tenant(
         }
     }
     tx.commit().await?;
-    place_demo_orders(orders, &scope, &product_ids).await?;
+    place_demo_orders(orders, &tenancy.system_context(&scope), &product_ids).await?;
     println!(
         "created demo tenant {} ({} strategy)",
         demo.id, demo.strategy
@@ -164,10 +164,9 @@ async fn ensure_tenant(
 /// A day's worth of sales: some orders in cash, some by card, one refunded.
 async fn place_demo_orders(
     orders: &OrdersState,
-    scope: &ResolvedTenant,
+    context: &tenancy::TenantContext,
     product_ids: &[Uuid],
 ) -> anyhow::Result<()> {
-    let context = TenantContext::system(scope);
     let mut placed = Vec::new();
     for (index, product_id) in product_ids.iter().enumerate().take(8) {
         let next = product_ids[(index + 3) % product_ids.len()];
@@ -182,13 +181,13 @@ async fn place_demo_orders(
         }))?;
         let valid = request.validate().map_err(error)?;
         placed.push(
-            orders::saga::place_order(orders, &context, valid)
+            orders::saga::place_order(orders, context, valid)
                 .await
                 .map_err(error)?,
         );
     }
     if let Some(last) = placed.last() {
-        orders::saga::refund_order(orders, &context, last.id)
+        orders::saga::refund_order(orders, context, last.id)
             .await
             .map_err(error)?;
     }

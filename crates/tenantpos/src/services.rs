@@ -7,8 +7,8 @@ use std::time::Duration;
 use inventory::{HttpInventory, InventoryApi, LocalInventory};
 use orders::{FaultInjection, HttpOrders, LocalOrders, OrdersApi, SagaTimings};
 use payments::{HttpPayments, LocalPayments, PaymentsApi};
-use tenancy::Tenancy;
 use tenancy::peer::PeerClient;
+use tenancy::{SystemAccess, Tenancy};
 use tokio::task::JoinHandle;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -35,25 +35,28 @@ pub struct Wiring {
     pub orders: Option<orders::OrdersState>,
 }
 
-/// A client of `service`: the local one if it is served here or has no URL.
+/// A client of `service` for the service `caller`: the local one if it is served here or has
+/// no URL; over HTTP, its service tokens name `caller`.
 fn client<T: ?Sized>(
     services: &ServiceSet,
-    service: Service,
+    (caller, service): (Service, Service),
     url: Option<&str>,
     tenancy: &Tenancy,
     local: impl FnOnce() -> Arc<T>,
     remote: impl FnOnce(PeerClient) -> Arc<T>,
 ) -> anyhow::Result<Arc<T>> {
     match url.filter(|url| !url.is_empty() && !services.serves(service)) {
-        Some(url) => Ok(remote(PeerClient::new(url, &tenancy.keys)?)),
+        Some(url) => Ok(remote(PeerClient::new(url, &tenancy.keys, caller.name())?)),
         None => Ok(local()),
     }
 }
 
+/// `system` is for the sweepers this process starts.
 pub fn wire(
     settings: &Settings,
     services: &ServiceSet,
     tenancy: &Arc<Tenancy>,
+    system: SystemAccess,
 ) -> anyhow::Result<Wiring> {
     let timings =
         SagaTimings::from_timeout(Duration::from_millis(settings.saga_timeout_ms.max(100)));
@@ -62,25 +65,29 @@ pub fn wire(
     let local_inventory = Arc::new(LocalInventory::new(tenancy.clone(), reservation_ttl));
     let local_payments = Arc::new(LocalPayments::new(tenancy.clone()));
     let local_orders = Arc::new(LocalOrders::new(tenancy.clone()));
-    let inventory: Arc<dyn InventoryApi> = client(
-        services,
-        Service::Inventory,
-        settings.inventory_url.as_deref(),
-        tenancy,
-        || local_inventory.clone() as Arc<dyn InventoryApi>,
-        |peer| Arc::new(HttpInventory::new(peer)) as Arc<dyn InventoryApi>,
-    )?;
-    let payments: Arc<dyn PaymentsApi> = client(
-        services,
-        Service::Payments,
-        settings.payments_url.as_deref(),
-        tenancy,
-        || local_payments.clone() as Arc<dyn PaymentsApi>,
-        |peer| Arc::new(HttpPayments::new(peer)) as Arc<dyn PaymentsApi>,
-    )?;
+    let inventory_for = |caller| {
+        client(
+            services,
+            (caller, Service::Inventory),
+            settings.inventory_url.as_deref(),
+            tenancy,
+            || local_inventory.clone() as Arc<dyn InventoryApi>,
+            |peer| Arc::new(HttpInventory::new(peer)) as Arc<dyn InventoryApi>,
+        )
+    };
+    let payments_for = |caller| {
+        client(
+            services,
+            (caller, Service::Payments),
+            settings.payments_url.as_deref(),
+            tenancy,
+            || local_payments.clone() as Arc<dyn PaymentsApi>,
+            |peer| Arc::new(HttpPayments::new(peer)) as Arc<dyn PaymentsApi>,
+        )
+    };
     let orders_client: Arc<dyn OrdersApi> = client(
         services,
-        Service::Orders,
+        (Service::Dashboard, Service::Orders),
         settings.orders_url.as_deref(),
         tenancy,
         || local_orders.clone() as Arc<dyn OrdersApi>,
@@ -100,37 +107,39 @@ pub fn wire(
     if services.serves(Service::Inventory) {
         routes = routes.merge(inventory::router(inventory::InventoryState {
             tenancy: tenancy.clone(),
-            local: local_inventory,
+            local: local_inventory.clone(),
         }));
         background.0.push(inventory::sweeper::spawn(
-            tenancy.clone(),
+            system.clone(),
             timings.pending_timeout,
         ));
     }
     if services.serves(Service::Payments) {
         routes = routes.merge(payments::router(payments::PaymentsState {
             tenancy: tenancy.clone(),
-            local: local_payments,
+            local: local_payments.clone(),
         }));
     }
     if services.serves(Service::Orders) {
         let state = orders::OrdersState {
             tenancy: tenancy.clone(),
-            inventory: inventory.clone(),
-            payments: payments.clone(),
+            inventory: inventory_for(Service::Orders)?,
+            payments: payments_for(Service::Orders)?,
             local: local_orders,
             timings,
             faults: faults.clone(),
         };
-        background.0.push(orders::spawn_sweeper(state.clone()));
+        background
+            .0
+            .push(orders::spawn_sweeper(state.clone(), system.clone()));
         orders_state = Some(state.clone());
         routes = routes.merge(orders::router(state));
     }
     if services.serves(Service::Dashboard) {
         routes = routes.merge(dashboard::router(dashboard::DashboardState {
             orders: orders_client,
-            inventory,
-            payments,
+            inventory: inventory_for(Service::Dashboard)?,
+            payments: payments_for(Service::Dashboard)?,
             cache: tenancy.cache.clone(),
         }));
     }

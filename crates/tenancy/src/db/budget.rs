@@ -9,6 +9,10 @@
 //! - when the budget is spent, the idle connections of the least recently used pools are
 //!   closed to make room; when none is idle, the request waits, and answers 503 with
 //!   `Retry-After` if no connection frees up in time.
+//!
+//! Every connection of tenant traffic is made with bounded waits (`lock_timeout`,
+//! `statement_timeout`), so that nothing it does can hold a connection for long: a request
+//! parked at its tenant's gate during a move answers 503 after `LOCK_WAIT`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -25,12 +29,57 @@ use crate::tenant_id::TenantId;
 /// before answering 503.
 pub const CONNECTION_WAIT: Duration = Duration::from_secs(5);
 
+/// How long a statement of tenant traffic waits for a lock — its tenant's gate while a move
+/// holds it closed, a row another transaction holds — before answering 503 (`lock_timeout`).
+pub const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// How long one statement of tenant traffic may run before answering 503
+/// (`statement_timeout`). tenantpos's own work lifts it (see `TenantScope`).
+pub const STATEMENT_TIME: Duration = Duration::from_secs(15);
+
 /// How often a connection waiting for room in the budget looks again for idle connections to
 /// close (connections that go idle do not wake it).
 const RETRY_EVICTION: Duration = Duration::from_millis(10);
 
 pub type Pool = managed::Pool<BudgetedManager>;
-pub type PooledClient = managed::Object<BudgetedManager>;
+
+/// A connection taken from a pool of tenant traffic, and the tenant's slot it holds meanwhile
+/// (see `TenantSlots`). Dropped, it goes back to its pool, then frees the slot.
+pub struct PooledClient {
+    object: managed::Object<BudgetedManager>,
+    _slot: Option<OwnedSemaphorePermit>,
+}
+
+impl PooledClient {
+    pub(crate) fn new(
+        object: managed::Object<BudgetedManager>,
+        slot: Option<OwnedSemaphorePermit>,
+    ) -> Self {
+        Self {
+            object,
+            _slot: slot,
+        }
+    }
+
+    /// Takes the connection out of its pool for good (it is broken).
+    pub fn take(this: Self) -> BudgetedClient {
+        managed::Object::take(this.object)
+    }
+}
+
+impl std::ops::Deref for PooledClient {
+    type Target = managed::Object<BudgetedManager>;
+    fn deref(&self) -> &Self::Target {
+        &self.object
+    }
+}
+
+/// The answer to a request that found no connection within `CONNECTION_WAIT`.
+pub(crate) fn no_connection_in_time() -> crate::error::ApiError {
+    crate::error::ApiError::unavailable(anyhow::anyhow!(
+        "no connection to PostgreSQL was free within {CONNECTION_WAIT:?}"
+    ))
+}
 
 /// A PostgreSQL connection and, for a tenant database, the budget permit it holds while open
 /// and the mark of the database it reached.
@@ -113,9 +162,34 @@ impl managed::Manager for BudgetedManager {
     }
 }
 
-/// A pool of `max_size` connections outside the budget (the main database's).
+/// A pool of `max_size` connections outside the budget (the owner's, for the catalog).
 pub fn pool(config: Config, max_size: usize) -> Pool {
     build_pool(BudgetedManager::unbudgeted(config), max_size)
+}
+
+/// A pool of tenant traffic on the main database: `max_size` connections outside the budget,
+/// each with bounded waits.
+pub(crate) fn tenant_traffic_pool(config: Config, max_size: usize) -> Pool {
+    build_pool(
+        BudgetedManager::unbudgeted(with_bounded_waits(config)),
+        max_size,
+    )
+}
+
+/// `config` with `lock_timeout` and `statement_timeout` set when each connection is made (as
+/// startup options: no statement per transaction, nothing a transaction must reset).
+fn with_bounded_waits(mut config: Config) -> Config {
+    let bounds = format!(
+        "-c lock_timeout={} -c statement_timeout={}",
+        LOCK_WAIT.as_millis(),
+        STATEMENT_TIME.as_millis()
+    );
+    let options = match config.get_options() {
+        Some(given) if !given.trim().is_empty() => format!("{given} {bounds}"),
+        _ => bounds,
+    };
+    config.options(&options);
+    config
 }
 
 fn build_pool(manager: BudgetedManager, max_size: usize) -> Pool {
@@ -174,7 +248,7 @@ impl TenantDatabasePools {
             return Ok(entry.pool.clone());
         }
         let manager = BudgetedManager {
-            inner: manager(config()?),
+            inner: manager(with_bounded_waits(config()?)),
             budget: Some((self.myself.clone(), key.clone())),
         };
         let pool = build_pool(manager, self.share);

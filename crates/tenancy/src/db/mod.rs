@@ -4,6 +4,7 @@ mod budget;
 pub mod mark;
 pub mod naming;
 mod scoped;
+mod slots;
 pub mod storage_config;
 
 use std::sync::Arc;
@@ -11,7 +12,10 @@ use std::time::Duration;
 
 use tokio_postgres::{Client, Config, NoTls};
 
-pub use budget::{CONNECTION_WAIT, Pool, PoolKey, PooledClient, TenantDatabasePools, pool};
+pub use budget::{
+    CONNECTION_WAIT, LOCK_WAIT, Pool, PoolKey, PooledClient, STATEMENT_TIME, TenantDatabasePools,
+    pool,
+};
 
 pub use scoped::{Durability, Gate, Params, ScopedTx, TENANT_MOVED};
 pub use storage_config::{AppRole, DEFAULT_CLUSTER, StorageConfig};
@@ -23,9 +27,33 @@ use crate::tenant::{Strategy, Tenant};
 use crate::tenant_id::TenantId;
 
 /// Anything that names a checked tenant: a `TenantContext`, or a `ResolvedTenant` for the few
-/// routes that run before a token exists (login). Only this crate can make one.
-pub trait TenantScope {
+/// routes that run before a token exists (login). Only this crate can make one, and no other
+/// crate can implement it (it is sealed): a domain crate works on the tenants it was given.
+///
+/// ```compile_fail,E0277
+/// // A domain crate cannot pass a tenant of its choosing off as a checked one.
+/// struct Forged(tenancy::Tenant);
+/// impl tenancy::TenantScope for Forged {
+///     fn tenant(&self) -> &tenancy::Tenant {
+///         &self.0
+///     }
+/// }
+/// ```
+pub trait TenantScope: sealed::Sealed {
     fn tenant(&self) -> &Tenant;
+
+    /// tenantpos's own work (a sweeper, the operator), whose statements may run as long as
+    /// they need (a move copies a whole tenant in one statement per table): only tenant
+    /// traffic is bounded by `STATEMENT_TIME`. Its waits for locks stay bounded.
+    #[doc(hidden)]
+    fn is_background_work(&self) -> bool {
+        false
+    }
+}
+
+pub(crate) mod sealed {
+    /// Implemented only in this crate: what makes `TenantScope` sealed.
+    pub trait Sealed {}
 }
 
 /// A single connection outside any pool (the owner's, for DDL).
@@ -55,19 +83,24 @@ pub struct TenantDb {
     config: Arc<StorageConfig>,
     main: Pool,
     schemas: Pool,
+    /// How many connections of `main` and `schemas` one tenant may hold: a tenant whose
+    /// requests wait at its gate (a move) or in its locks never starves the others.
+    main_slots: slots::TenantSlots,
     tenant_databases: Arc<TenantDatabasePools>,
 }
 
 impl TenantDb {
-    /// `main_pool_size` connections for shared tenants, as many for schema tenants.
+    /// `main_pool_size` connections for shared tenants, as many for schema tenants, at most
+    /// half of them for one tenant.
     pub fn new(
         config: Arc<StorageConfig>,
         main_pool_size: usize,
         budget: ConnectionBudget,
     ) -> Self {
         Self {
-            main: pool(config.app.clone(), main_pool_size),
-            schemas: pool(config.app.clone(), main_pool_size),
+            main: budget::tenant_traffic_pool(config.app.clone(), main_pool_size),
+            schemas: budget::tenant_traffic_pool(config.app.clone(), main_pool_size),
+            main_slots: slots::TenantSlots::new((main_pool_size / 2).max(1)),
             config,
             tenant_databases: TenantDatabasePools::new(budget.total, budget.per_tenant),
         }
@@ -78,7 +111,8 @@ impl TenantDb {
         &self.tenant_databases
     }
 
-    pub fn config(&self) -> &StorageConfig {
+    /// The owner's and the app role's connections: the operator's (`OperatorAccess::storage`).
+    pub(crate) fn config(&self) -> &StorageConfig {
         &self.config
     }
 
@@ -117,12 +151,24 @@ impl TenantDb {
         gate: Gate,
     ) -> Result<ScopedTx, ApiError> {
         let tenant = scope.tenant();
+        // Every wait for a connection (a slot of the tenant, then the pool) ends by then.
+        let deadline = tokio::time::Instant::now() + CONNECTION_WAIT;
         let (pool, search_path) = match tenant.strategy {
             Strategy::Shared => (self.main.clone(), "public".to_owned()),
             Strategy::Schema => (self.schemas.clone(), tenant.id.schema_name()),
             Strategy::Database => (self.database_pool(tenant)?, "public".to_owned()),
         };
-        let client = pool.get().await?;
+        let slot = match tenant.strategy {
+            // A tenant database's pool is its own share already.
+            Strategy::Database => None,
+            Strategy::Shared | Strategy::Schema => {
+                Some(self.main_slots.acquire(&tenant.id, deadline).await?)
+            }
+        };
+        let object = tokio::time::timeout_at(deadline, pool.get())
+            .await
+            .map_err(|_| budget::no_connection_in_time())??;
+        let client = PooledClient::new(object, slot);
         if tenant.strategy == Strategy::Database
             && let Err(refused) = self.check_mark(tenant, client.mark.as_ref())
         {
@@ -131,7 +177,13 @@ impl TenantDb {
             drop(PooledClient::take(client));
             return Err(refused);
         }
-        Ok(ScopedTx::new(client, tenant, search_path, gate, durability))
+        let tx = ScopedTx::new(client, tenant, search_path, gate, durability);
+        if scope.is_background_work() {
+            // Sent with BEGIN and the scope, in the same round trip.
+            tx.execute("SELECT set_config('statement_timeout', '0', true)", &[])
+                .await?;
+        }
+        Ok(tx)
     }
 
     /// A connection to a tenant database is used only if the database bears the mark of this

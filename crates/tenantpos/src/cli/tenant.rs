@@ -1,7 +1,5 @@
 //! `tenantpos tenant ...`: the operator's commands, the same operations as `/admin/tenants`.
 
-use std::sync::Arc;
-
 use anyhow::Context;
 use clap::Subcommand;
 use tenancy::{BusinessType, Strategy, TenantId, TenantStatus};
@@ -243,7 +241,7 @@ pub(super) async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
 }
 
 async fn set_status(settings: &Settings, id: &str, status: TenantStatus) -> anyhow::Result<()> {
-    let tenancy: Arc<tenancy::Tenancy> = app::connect_operator(settings).await?;
+    let tenancy = app::connect_operator(settings).await?;
     let tenant = tenancy
         .catalog
         .set_status(&parse_id(id)?, status)

@@ -326,7 +326,7 @@ async fn every_key_names_its_tenant_and_holds_only_its_data_and_a_purge_leaves_n
         let owner = tenants
             .iter()
             .find(|tenant| {
-                let deployment = app.tenancy.db.config().deployment_id().unwrap();
+                let deployment = app.operator.storage().deployment_id().unwrap();
                 key.starts_with(&format!("tp:{deployment}:{{{}}}:", tenant.id))
             })
             .unwrap_or_else(|| panic!("{key} names none of the tenants as its hash tag"));

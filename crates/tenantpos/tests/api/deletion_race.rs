@@ -9,7 +9,7 @@ use reqwest::Method;
 use rstest::rstest;
 use serde_json::json;
 use tenancy::db::naming;
-use tenancy::{ErrorCode, ResolvedTenant, Strategy, TenantContext, TenantId};
+use tenancy::{ErrorCode, Strategy, TenantId};
 use uuid::Uuid;
 
 use crate::support::redis_server::eventually;
@@ -170,8 +170,8 @@ async fn a_context_of_the_deleted_incarnation_cannot_write_into_the_tenant_made_
         .assert_status(204);
     let new = app.create_tenant(TENANT, strategy).await;
 
-    let scope = ResolvedTenant::for_operator(Arc::new(resolved_before), app.tenancy.clone());
-    let context = TenantContext::system(&scope);
+    let scope = app.operator.scope(Arc::new(resolved_before));
+    let context = app.operator.system_context(&scope);
     let written = async {
         let tx = app.tenancy.db.begin(&context).await?;
         tx.execute(

@@ -301,7 +301,7 @@ async fn a_tenant_database_without_this_deployments_mark_is_neither_used_nor_mig
         .unwrap()
         .unwrap()
         .incarnation;
-    let deployment = app.tenancy.db.config().deployment_id().unwrap();
+    let deployment = app.operator.storage().deployment_id().unwrap();
     assert_eq!(
         found,
         tenancy::db::mark::DatabaseUnderName::Commented(Some(tenancy::db::mark::StorageMark::new(

@@ -3,6 +3,7 @@
 mod admin;
 mod auth;
 mod bad_input;
+mod bounded_waits;
 mod budget;
 mod cache;
 mod clusters;
@@ -22,7 +23,9 @@ mod public_routes;
 mod resolver;
 mod safety_net;
 mod saga;
+mod service_tokens;
 mod settings;
 mod split;
+mod split_recovery;
 mod support;
 mod tokens;

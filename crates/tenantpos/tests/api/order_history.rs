@@ -86,8 +86,7 @@ async fn a_refund_puts_stock_back_once(
 async fn archived_stock(app: &TestApp, tenant: &TestTenant, product: &Value) -> i64 {
     let id = tenancy::TenantId::parse(&tenant.id).unwrap();
     let entry = app.tenancy.catalog.get(&id).await.unwrap().unwrap();
-    let scope =
-        tenancy::ResolvedTenant::for_operator(std::sync::Arc::new(entry), app.tenancy.clone());
+    let scope = app.operator.scope(std::sync::Arc::new(entry));
     let tx = app.tenancy.db.begin(&scope).await.unwrap();
     let product_id = uuid::Uuid::parse_str(product["id"].as_str().unwrap()).unwrap();
     let row = tx

@@ -18,7 +18,7 @@ async fn scope(app: &TestApp, id: &str) -> ResolvedTenant {
         .await
         .unwrap()
         .unwrap();
-    ResolvedTenant::for_operator(Arc::new(tenant), app.tenancy.clone())
+    app.operator.scope(Arc::new(tenant))
 }
 
 /// An owner (superuser in tests) connection to where the tenant's rows live, with
@@ -211,7 +211,7 @@ async fn one_pooled_connection_carries_nothing_from_one_tenant_to_the_next(
     app.create_product(&first, "FIRST", 1, 1).await;
     app.create_product(&second, "SECOND", 1, 1).await;
     let single = TenantDb::new(
-        Arc::new(app.tenancy.db.config().clone()),
+        Arc::new(app.operator.storage().clone()),
         1,
         tenancy::db::ConnectionBudget {
             total: 1,

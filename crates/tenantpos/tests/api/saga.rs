@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::Method;
 use rstest::rstest;
 use serde_json::{Value, json};
-use tenancy::{ResolvedTenant, Strategy, TenantContext, TenantId};
+use tenancy::{Strategy, TenantId};
 
 use crate::orders::order;
 use crate::support::redis_server::eventually;
@@ -23,7 +23,7 @@ async fn hidden_state(app: &TestApp, tenant: &str) -> (i64, i64, i64) {
         .await
         .unwrap()
         .unwrap();
-    let scope = ResolvedTenant::for_operator(Arc::new(entry), app.tenancy.clone());
+    let scope = app.operator.scope(Arc::new(entry));
     let tx = app.tenancy.db.begin(&scope).await.unwrap();
     let row = tx
         .query_one(
@@ -97,8 +97,9 @@ async fn held_stock_expires_and_the_reservation_sweeper_gives_it_back() {
         .await
         .unwrap()
         .unwrap();
-    let scope = ResolvedTenant::for_operator(Arc::new(entry), app.tenancy.clone());
-    let context = TenantContext::system(&scope);
+    let context = app
+        .operator
+        .system_context(&app.operator.scope(Arc::new(entry)));
     let inventory = inventory::LocalInventory::new(app.tenancy.clone(), Duration::from_millis(20));
     let item = inventory::ReserveItem {
         product_id: uuid::Uuid::parse_str(product["id"].as_str().unwrap()).unwrap(),
@@ -112,13 +113,13 @@ async fn held_stock_expires_and_the_reservation_sweeper_gives_it_back() {
     assert_eq!((lines[0].quantity, lines[0].unit_price), (7, 500));
     assert_eq!(stock(&app, &tenant, &product).await, 3);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let released = inventory::sweeper::release_expired_reservations(&app.tenancy)
+    let released = inventory::sweeper::release_expired_reservations(&app.operator.system())
         .await
         .unwrap();
     assert_eq!(released, 1);
     assert_eq!(stock(&app, &tenant, &product).await, 10);
     assert_eq!(
-        inventory::sweeper::release_expired_reservations(&app.tenancy)
+        inventory::sweeper::release_expired_reservations(&app.operator.system())
             .await
             .unwrap(),
         0

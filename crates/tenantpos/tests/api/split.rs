@@ -3,8 +3,6 @@
 //! the isolation checks hold through it, and a call between services without the tenant, or
 //! with another tenant's token, is refused by the receiving service.
 
-use std::time::Duration;
-
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -327,9 +325,7 @@ async fn a_service_call_without_the_tenant_or_with_another_tenants_token_is_refu
     };
     let shop = split.create_tenant("call_shop", "schema").await;
     let rival = split.create_tenant("call_rival", "shared").await;
-    let keys =
-        tenancy::JwtKeys::from_settings(None, Some(JWT_SECRET), Duration::from_secs(60)).unwrap();
-    let service_token = keys.service_token();
+    let service_token = crate::service_tokens::service_token("dashboard", "call_shop", "inventory");
     let summary = format!("{}/internal/inventory/summary", split.stock_side.base);
 
     // With the service token and the user's own token: the call goes through.

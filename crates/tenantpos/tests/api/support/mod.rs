@@ -23,6 +23,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub tenancy: Arc<Tenancy>,
+    /// The operator's access, as the binary hands it to admin and the sweepers.
+    pub operator: tenancy::OperatorAccess,
     pub settings: Settings,
     /// Fault injection for the placement saga.
     pub faults: Arc<orders::FaultInjection>,
@@ -132,6 +134,7 @@ pub async fn start_over(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let tenancy = app.tenancy.clone();
+    let operator = app.operator.clone();
     let faults = app.faults.clone();
     let background = app.background;
     let router = app.router;
@@ -145,6 +148,7 @@ pub async fn start_over(
             .build()
             .unwrap(),
         tenancy,
+        operator,
         settings,
         faults,
         database,
