@@ -7,6 +7,7 @@ mod budget;
 mod cache;
 mod clusters;
 mod dashboard;
+mod faults;
 mod idempotency;
 mod import;
 mod isolation;

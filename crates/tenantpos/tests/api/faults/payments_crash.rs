@@ -1,0 +1,72 @@
+//! (c) A split deployment — inventory and payments in one process, auth, orders, dashboard
+//! and admin in another — whose payments process is first frozen (SIGSTOP) for longer than the
+//! peer timeout, so that calls time out while their work is still to run, then thawed; and
+//! then killed (SIGKILL) while a placement is on its way, and started again on its port.
+
+use std::time::{Duration, Instant};
+
+use super::harness::{Deployment, Fault};
+use super::load::Targets;
+use super::verdict::Scenario;
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_and_money_hold_when_the_payments_process_dies() {
+    let deployment = Deployment::start("payments-crash", false).await;
+    let mut stock_side = deployment
+        .serve("inventory_payments", "inventory,payments", &[])
+        .await;
+    let front = deployment
+        .serve(
+            "front",
+            "auth,orders,dashboard,admin",
+            &[
+                ("TENANTPOS_INVENTORY_URL", stock_side.base.clone()),
+                ("TENANTPOS_PAYMENTS_URL", stock_side.base.clone()),
+            ],
+        )
+        .await;
+    let mut tenants = Vec::new();
+    for (id, strategy) in [("split_shared", "shared"), ("split_schema", "schema"), ("split_database", "database")] {
+        tenants.push((deployment.create_tenant(&front.base, &stock_side.base, id, strategy).await, strategy));
+    }
+    let targets = Targets {
+        orders: vec![front.base.clone()],
+        products: vec![stock_side.base.clone()],
+        auth: vec![front.base.clone()],
+    };
+    let loaded: Vec<_> = tenants.iter().map(|(tenant, _)| tenant.clone()).collect();
+    let load = Load::start(&deployment.http, targets, &loaded);
+    let journal = load.journal();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // Frozen past the 5 s a peer call may take: the front gives up while captures, voids and
+    // releases sent to the frozen process wait in its sockets and run when it is thawed.
+    load.wait_for_a_placement(Duration::from_secs(2)).await;
+    let began = Instant::now();
+    stock_side.freeze();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    stock_side.thaw();
+    let frozen = Fault::new("payments process frozen 6 s (SIGSTOP)", began);
+    let mut recoveries = probe_all(&deployment, &journal, &loaded, &[&front, &stock_side], &frozen).await;
+    until(frozen.ended + AFTER_FAULT).await;
+
+    load.wait_for_a_placement(Duration::from_secs(2)).await;
+    let began = Instant::now();
+    stock_side.kill();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stock_side.start().await;
+    let killed = Fault::new("payments process killed (SIGKILL) and restarted", began);
+    recoveries.extend(probe_all(&deployment, &journal, &loaded, &[&front, &stock_side], &killed).await);
+    until(killed.ended + AFTER_FAULT).await;
+
+    let scenario = Scenario {
+        title: "(c) split deployment, payments process frozen then killed",
+        tenants,
+        deleted: Vec::new(),
+        faults: vec![frozen, killed],
+        recoveries,
+        findings: Vec::new(),
+    };
+    conclude(deployment, vec![front, stock_side], load, scenario).await;
+}
