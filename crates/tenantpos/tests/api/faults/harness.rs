@@ -149,7 +149,7 @@ impl Deployment {
             .unwrap();
         let token = login["access_token"].as_str().unwrap().to_owned();
         let mut products = Vec::new();
-        for (sku, price, stock) in [("A", 250, 100_000), ("B", 1_099, 100_000), ("C", 500, 12)] {
+        for (sku, price, stock) in [("A", 250, 100_000), ("B", 1_099, 100_000), ("C", 500, 40)] {
             let product: Value = self
                 .http
                 .post(format!("{inventory}/products"))

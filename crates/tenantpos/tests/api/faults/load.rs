@@ -117,8 +117,13 @@ pub struct Load {
 }
 
 impl Load {
-    /// Starts one client per tenant.
-    pub fn start(http: &reqwest::Client, targets: Targets, tenants: &[Arc<LoadTenant>]) -> Load {
+    /// Starts `clients` clients per tenant.
+    pub fn start(
+        http: &reqwest::Client,
+        targets: Targets,
+        tenants: &[Arc<LoadTenant>],
+        clients: usize,
+    ) -> Load {
         let shared = Arc::new(Shared {
             http: http.clone(),
             targets,
@@ -129,6 +134,7 @@ impl Load {
         });
         let tasks = tenants
             .iter()
+            .flat_map(|tenant| std::iter::repeat_n(tenant, clients))
             .enumerate()
             .map(|(index, tenant)| {
                 let client = Client::new(shared.clone(), tenant.clone(), index as u64);

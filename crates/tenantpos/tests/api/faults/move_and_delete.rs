@@ -40,7 +40,7 @@ async fn orders_hold_while_a_tenant_moves_and_others_are_deleted() {
         auth: bases,
     };
     let loaded: Vec<_> = tenants.iter().map(|(tenant, _)| tenant.clone()).collect();
-    let load = Load::start(&deployment.http, targets, &loaded);
+    let load = Load::start(&deployment.http, targets, &loaded, 1);
     let journal = load.journal();
     tokio::time::sleep(Duration::from_secs(3)).await;
 
@@ -107,6 +107,7 @@ async fn delete_in_flight(
 ) -> Option<String> {
     let burst = load.burst(tenant, 8);
     tokio::time::sleep(Duration::from_millis(25)).await;
+    let sent = Instant::now();
     let answer = deployment
         .http
         .delete(format!("{}/admin/tenants/{}", through.base, tenant.id))
@@ -114,9 +115,24 @@ async fn delete_in_flight(
         .timeout(Duration::from_secs(60))
         .send()
         .await;
+    let answered = Instant::now();
     for request in burst {
         request.await.unwrap();
     }
+    let journal = load.journal();
+    let overlapping: Vec<_> = journal
+        .attempts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|a| a.tenant == tenant.id && a.started < answered && a.finished > sent)
+        .map(|a| (a.op, a.status, a.code.clone()))
+        .collect();
+    println!(
+        "  deleting {} took {:.2?}; its requests in flight meanwhile: {overlapping:?}",
+        tenant.id,
+        answered - sent
+    );
     match answer {
         Ok(answer) if answer.status() == 204 => None,
         Ok(answer) => Some(format!(

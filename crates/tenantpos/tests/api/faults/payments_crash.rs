@@ -36,7 +36,7 @@ async fn orders_and_money_hold_when_the_payments_process_dies() {
         auth: vec![front.base.clone()],
     };
     let loaded: Vec<_> = tenants.iter().map(|(tenant, _)| tenant.clone()).collect();
-    let load = Load::start(&deployment.http, targets, &loaded);
+    let load = Load::start(&deployment.http, targets, &loaded, 2);
     let journal = load.journal();
     tokio::time::sleep(Duration::from_secs(3)).await;
 

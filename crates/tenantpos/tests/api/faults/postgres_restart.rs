@@ -1,6 +1,7 @@
 //! (a) PostgreSQL crashes (an immediate stop: every backend killed, no checkpoint, so what
 //! was committed without waiting for the disk may be gone) and comes back two seconds later;
-//! then it is restarted in order. Two processes serve every service, under load throughout.
+//! crashes again and comes back at once; then it is restarted in order. Two processes serve
+//! every service, under load (two clients per tenant) throughout.
 
 use std::time::{Duration, Instant};
 
@@ -26,15 +27,16 @@ async fn orders_and_money_hold_when_postgresql_restarts() {
         auth: bases,
     };
     let loaded: Vec<_> = tenants.iter().map(|(tenant, _)| tenant.clone()).collect();
-    let load = Load::start(&deployment.http, targets, &loaded);
+    let load = Load::start(&deployment.http, targets, &loaded, 2);
     let journal = load.journal();
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     let mut faults = Vec::new();
     let mut recoveries = Vec::new();
     for (name, mode, down) in [
-        ("PostgreSQL crash (immediate stop)", StopMode::Immediate, Duration::from_secs(2)),
-        ("PostgreSQL restart (fast stop)", StopMode::Fast, Duration::from_secs(1)),
+        ("PostgreSQL crash (immediate stop), 2 s down", StopMode::Immediate, Duration::from_secs(2)),
+        ("PostgreSQL crash (immediate stop), at once", StopMode::Immediate, Duration::ZERO),
+        ("PostgreSQL restart (fast stop), 1 s down", StopMode::Fast, Duration::from_secs(1)),
     ] {
         let began = Instant::now();
         deployment.postgres.stop(mode).await;

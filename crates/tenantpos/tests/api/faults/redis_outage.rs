@@ -48,18 +48,21 @@ async fn orders_and_the_cache_hold_when_redis_pauses_and_restarts() {
         auth: bases.clone(),
     };
     let loaded: Vec<_> = tenants.iter().map(|(tenant, _)| tenant.clone()).collect();
-    let load = Load::start(&deployment.http, targets, &loaded);
+    let load = Load::start(&deployment.http, targets, &loaded, 2);
     let journal = load.journal();
-    // Both processes, and Redis, hold the watched product before Redis goes out.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Both processes, and Redis, hold the watched product before Redis goes out (well after
+    // its creation, whose second invalidation comes half a second later).
     for base in &bases {
         read_price(&deployment.http, base, &watched_tenant, &watched).await;
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
     let mut findings = Vec::new();
 
     let began = Instant::now();
-    deployment.redis_cli(&["CLIENT", "PAUSE", "3000", "ALL"]);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    deployment.redis_cli(&["CLIENT", "PAUSE", "4000", "ALL"]);
+    // The change is made once the processes took Redis for out: a pause shorter than that
+    // only delays the commands already sent, which Redis runs when it resumes.
+    wait_for_degraded_cache(&deployment.http, &bases).await;
     let watch = tokio::spawn(watch_change(
         deployment.http.clone(),
         bases.clone(),
@@ -67,8 +70,8 @@ async fn orders_and_the_cache_hold_when_redis_pauses_and_restarts() {
         watched.clone(),
         201,
     ));
-    until(began + Duration::from_secs(3)).await;
-    let paused = Fault::new("Redis paused 3 s (CLIENT PAUSE ALL)", began);
+    until(began + Duration::from_secs(4)).await;
+    let paused = Fault::new("Redis paused 4 s (CLIENT PAUSE ALL)", began);
     let mut recoveries = probe_all(&deployment, &journal, &loaded, &[&first, &second], &paused).await;
     findings.extend(watch.await.unwrap());
     until(paused.ended + AFTER_FAULT).await;
@@ -96,6 +99,28 @@ async fn orders_and_the_cache_hold_when_redis_pauses_and_restarts() {
         findings,
     };
     conclude(deployment, vec![first, second], load, scenario).await;
+}
+
+/// Waits (at most 2.5 s) until every process says on `/ready` that its cache is degraded.
+async fn wait_for_degraded_cache(http: &reqwest::Client, bases: &[String]) {
+    let give_up = Instant::now() + Duration::from_millis(2500);
+    for base in bases {
+        while Instant::now() < give_up {
+            let ready = http.get(format!("{base}/ready")).send().await;
+            let cache = match ready {
+                Ok(ready) => ready.json::<Value>().await.unwrap_or_default()["cache"].clone(),
+                Err(_) => Value::Null,
+            };
+            if cache == "degraded" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    println!(
+        "  caches degraded {:.2?} into the pause",
+        Instant::now() + Duration::from_millis(2500) - give_up
+    );
 }
 
 async fn read_price(http: &reqwest::Client, base: &str, tenant: &LoadTenant, product: &str) -> Option<i64> {
