@@ -36,7 +36,9 @@ pub fn account_tenant(
     match stored.catalog.get(id) {
         None => fail("is not in the catalog".to_owned()),
         Some(entry) if entry.strategy != strategy || entry.status != "active" || entry.moving => {
-            fail(format!("catalog says {entry:?}, expected active {strategy}"))
+            fail(format!(
+                "catalog says {entry:?}, expected active {strategy}"
+            ))
         }
         Some(_) => {}
     }
@@ -56,10 +58,15 @@ pub fn account_tenant(
                 _ => !main,
             };
             if !expected {
-                fail(format!("its rows are in {location}, not where a {strategy} tenant lives"));
+                fail(format!(
+                    "its rows are in {location}, not where a {strategy} tenant lives"
+                ));
             }
         }
-        _ => fail(format!("its rows are in {} places: {locations:?}", locations.len())),
+        _ => fail(format!(
+            "its rows are in {} places: {locations:?}",
+            locations.len()
+        )),
     }
 
     let orders: Vec<&StoredOrder> = stored.orders.iter().filter(|o| o.tenant == id).collect();
@@ -73,19 +80,28 @@ pub fn account_tenant(
         match order.status.as_str() {
             "paid" => tally.orders_paid += 1,
             "refunded" => tally.orders_refunded += 1,
-            _ => fail(format!("order {} is still {} after the sweepers ran", order.id, order.status)),
+            _ => fail(format!(
+                "order {} is still {} after the sweepers ran",
+                order.id, order.status
+            )),
         }
     }
     for (order_id, copies) in &by_id {
         if copies.len() > 1 {
             let places: Vec<String> = copies.iter().map(|o| o.location.to_string()).collect();
-            fail(format!("order {order_id} is stored {} times: {places:?}", copies.len()));
+            fail(format!(
+                "order {order_id} is stored {} times: {places:?}",
+                copies.len()
+            ));
         }
     }
     for (key, placed) in &by_key {
         if placed.len() > 1 {
             let ids: Vec<_> = placed.iter().map(|o| (&o.id, &o.status, o.total)).collect();
-            fail(format!("one Idempotency-Key {key} placed {} orders: {ids:?}", placed.len()));
+            fail(format!(
+                "one Idempotency-Key {key} placed {} orders: {ids:?}",
+                placed.len()
+            ));
         }
     }
 
@@ -97,11 +113,19 @@ pub fn account_tenant(
             Told::Placed { order_id, total } => {
                 tally.acknowledged += 1;
                 match by_id.get(order_id.as_str()).map(|copies| copies[0]) {
-                    None => fail(format!("acknowledged order {order_id} (key {}) does not exist", placement.key)),
-                    Some(order) if order.note.as_deref() != Some(&placement.key) || order.total != *total => fail(format!(
-                        "acknowledged order {order_id} holds note {:?} total {}, told key {} total {total}",
-                        order.note, order.total, placement.key
+                    None => fail(format!(
+                        "acknowledged order {order_id} (key {}) does not exist",
+                        placement.key
                     )),
+                    Some(order)
+                        if order.note.as_deref() != Some(&placement.key)
+                            || order.total != *total =>
+                    {
+                        fail(format!(
+                            "acknowledged order {order_id} holds note {:?} total {}, told key {} total {total}",
+                            order.note, order.total, placement.key
+                        ))
+                    }
                     Some(_) => tally.found += 1,
                 }
             }
@@ -127,15 +151,23 @@ pub fn account_tenant(
         .map(|r| r.order_id.as_str())
         .collect();
     for refund in refunds.iter().filter(|r| r.tenant == id) {
-        let status = by_id.get(refund.order_id.as_str()).map(|o| o[0].status.as_str());
+        let status = by_id
+            .get(refund.order_id.as_str())
+            .map(|o| o[0].status.as_str());
         match &refund.told {
             RefundTold::Refunded | RefundTold::AlreadyRefunded => {
                 tally.refunds_told += 1;
                 if status != Some("refunded") {
-                    fail(format!("order {} was told refunded ({:?}) but is {status:?}", refund.order_id, refund.told));
+                    fail(format!(
+                        "order {} was told refunded ({:?}) but is {status:?}",
+                        refund.order_id, refund.told
+                    ));
                 }
             }
-            RefundTold::Refused { status: answer, code } => fail(format!(
+            RefundTold::Refused {
+                status: answer,
+                code,
+            } => fail(format!(
                 "refunding acknowledged order {} was refused: {answer} {code}",
                 refund.order_id
             )),
@@ -144,7 +176,10 @@ pub fn account_tenant(
     }
     for order in &orders {
         if order.status == "refunded" && !attempted.contains(order.id.as_str()) {
-            fail(format!("order {} is refunded though no client asked", order.id));
+            fail(format!(
+                "order {} is refunded though no client asked",
+                order.id
+            ));
         }
     }
     drop(refunds);
@@ -168,10 +203,12 @@ pub fn account_tenant(
                 "payment {} ({}, {}) in {} has no order: order {} does not exist",
                 payment.id, payment.status, payment.amount, payment.location, payment.order_id
             )),
-            Some(order) if order.status != expected || order.total != payment.amount => fail(format!(
-                "payment {} ({}, {}) belongs to order {} which is {} with total {}",
-                payment.id, payment.status, payment.amount, order.id, order.status, order.total
-            )),
+            Some(order) if order.status != expected || order.total != payment.amount => {
+                fail(format!(
+                    "payment {} ({}, {}) belongs to order {} which is {} with total {}",
+                    payment.id, payment.status, payment.amount, order.id, order.status, order.total
+                ))
+            }
             Some(_) => {}
         }
     }
@@ -182,7 +219,10 @@ pub fn account_tenant(
     }
     for order in orders.iter().filter(|o| o.status != "pending") {
         if !payments_by_order.contains_key(order.id.as_str()) {
-            fail(format!("{} order {} has no payment", order.status, order.id));
+            fail(format!(
+                "{} order {} has no payment",
+                order.status, order.id
+            ));
         }
     }
 
@@ -201,7 +241,9 @@ fn account_stock(
     let mut reserved_for: BTreeMap<&str, &str> = BTreeMap::new();
     for reservation in stored.reservations.iter().filter(|r| r.tenant == id) {
         reserved_for.insert(&reservation.order_id, &reservation.status);
-        let order = orders.get(reservation.order_id.as_str()).map(|o| o[0].status.as_str());
+        let order = orders
+            .get(reservation.order_id.as_str())
+            .map(|o| o[0].status.as_str());
         let consistent = match reservation.status.as_str() {
             "committed" => order == Some("paid"),
             "returned" => order == Some("refunded"),
@@ -226,7 +268,10 @@ fn account_stock(
         };
         let reservation = reserved_for.get(order.id.as_str()).copied();
         if reservation != Some(expected) {
-            fail(format!("{} order {} has reservation {reservation:?}", order.status, order.id));
+            fail(format!(
+                "{} order {} has reservation {reservation:?}",
+                order.status, order.id
+            ));
         }
     }
     let mut sold: BTreeMap<&str, i64> = BTreeMap::new();
@@ -255,7 +300,12 @@ fn account_stock(
 
 /// A deleted tenant: nothing of it anywhere — catalog, rows of any tenant table in any
 /// schema of any database, its schema, its database, its Redis keys.
-pub fn account_deleted(id: &str, stored: &Stored, redis_keys: &[String], violations: &mut Vec<String>) {
+pub fn account_deleted(
+    id: &str,
+    stored: &Stored,
+    redis_keys: &[String],
+    violations: &mut Vec<String>,
+) {
     if stored.catalog.contains_key(id) {
         violations.push(format!("deleted {id} is still in the catalog"));
     }

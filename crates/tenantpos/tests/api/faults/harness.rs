@@ -93,9 +93,18 @@ impl Deployment {
     }
 
     /// Starts `tenantpos serve --services SERVICES` (with `extra` settings) and waits for it.
-    pub async fn serve(&self, name: &str, services: &str, extra: &[(&str, String)]) -> ServeProcess {
+    pub async fn serve(
+        &self,
+        name: &str,
+        services: &str,
+        extra: &[(&str, String)],
+    ) -> ServeProcess {
         let mut env = self.env();
-        env.extend(extra.iter().map(|(name, value)| ((*name).to_owned(), value.clone())));
+        env.extend(
+            extra
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), value.clone())),
+        );
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -135,7 +144,12 @@ impl Deployment {
             .send()
             .await
             .unwrap();
-        assert_eq!(created.status(), 201, "creating {id}: {:?}", created.text().await);
+        assert_eq!(
+            created.status(),
+            201,
+            "creating {id}: {:?}",
+            created.text().await
+        );
         let login: Value = self
             .http
             .post(format!("{admin}/auth/login"))

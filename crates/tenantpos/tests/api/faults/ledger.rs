@@ -213,7 +213,12 @@ impl Stored {
     }
 
     /// The rows of the tables the accounting needs, wherever they are.
-    async fn read_table(&mut self, client: &tokio_postgres::Client, location: &Location, table: &str) {
+    async fn read_table(
+        &mut self,
+        client: &tokio_postgres::Client,
+        location: &Location,
+        table: &str,
+    ) {
         let schema = &location.schema;
         match table {
             "orders" => {
@@ -331,7 +336,10 @@ async fn select(
     table: &str,
 ) -> Vec<tokio_postgres::Row> {
     let sql: String = client
-        .query_one("SELECT format($1::text, $2::text, $3::text)", &[&template, &schema, &table])
+        .query_one(
+            "SELECT format($1::text, $2::text, $3::text)",
+            &[&template, &schema, &table],
+        )
         .await
         .unwrap()
         .get(0);

@@ -11,6 +11,7 @@
 //! Run alone: `cargo nextest run -p tenantpos --test api faults:: --no-capture`.
 
 mod accounting;
+mod client;
 mod harness;
 mod ledger;
 mod load;
@@ -25,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use harness::{DATABASE, Deployment, Fault, ServeProcess};
 use ledger::Stored;
-use load::{Journal, Load, LoadTenant, probe};
-use verdict::{Recovery, Scenario, judge, settle};
+use load::{Journal, Load, LoadTenant, Op, probe};
+use verdict::{RECOVERY_LIMIT, Recovery, Scenario, judge, settle};
 
 /// Every service in one process.
 const ALL_SERVICES: &str = "auth,inventory,orders,payments,dashboard,admin";
@@ -67,6 +68,31 @@ async fn until(instant: Instant) {
     tokio::time::sleep_until(instant.into()).await;
 }
 
+/// Lets the load run until every tenant had an order placed after `fault` ended (or the
+/// recovery limit passed, which the verdict reports), and a second more: then the next fault
+/// may come without hiding whether the service resumed after this one.
+async fn until_recovered(journal: &Journal, tenants: &[Arc<LoadTenant>], fault: &Fault) {
+    let deadline = fault.ended + RECOVERY_LIMIT;
+    loop {
+        let recovered = {
+            let attempts = journal.attempts.lock().unwrap();
+            tenants.iter().all(|tenant| {
+                attempts.iter().any(|attempt| {
+                    attempt.tenant == tenant.id
+                        && attempt.op == Op::Place
+                        && attempt.status == Some(201)
+                        && attempt.started >= fault.ended
+                })
+            })
+        };
+        if recovered || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
 /// Ends a fault test: the load finishes its requests, the sweepers settle what the faults
 /// left, the processes are stopped (so that nothing changes while the database is read), and
 /// everything is accounted for.
@@ -92,6 +118,9 @@ async fn conclude(
         None => Vec::new(),
     };
     let stored = Stored::read(&deployment.postgres, DATABASE).await;
-    println!("== {}: settled {settled:.2?} after the load ended ==", scenario.title);
+    println!(
+        "== {}: settled {settled:.2?} after the load ended ==",
+        scenario.title
+    );
     judge(&scenario, &journal, &stored, &redis_keys);
 }

@@ -31,7 +31,12 @@ async fn orders_hold_while_a_tenant_moves_and_others_are_deleted() {
         ("doomed_schema", "schema", "schema"),
         ("doomed_database", "database", "database"),
     ] {
-        tenants.push((deployment.create_tenant(&first.base, &first.base, id, strategy).await, end_strategy));
+        tenants.push((
+            deployment
+                .create_tenant(&first.base, &first.base, id, strategy)
+                .await,
+            end_strategy,
+        ));
     }
     let bases = vec![first.base.clone(), second.base.clone()];
     let targets = Targets {
@@ -53,7 +58,10 @@ async fn orders_hold_while_a_tenant_moves_and_others_are_deleted() {
     let moving = async {
         let answer = deployment
             .http
-            .request(Method::POST, format!("{}/admin/tenants/mover/move", first.base))
+            .request(
+                Method::POST,
+                format!("{}/admin/tenants/mover/move", first.base),
+            )
             .bearer_auth(ADMIN_TOKEN)
             .json(&json!({"strategy": "database"}))
             .timeout(Duration::from_secs(60))
@@ -61,18 +69,26 @@ async fn orders_hold_while_a_tenant_moves_and_others_are_deleted() {
             .await;
         let finding = match answer {
             Ok(answer) if answer.status() == 200 => None,
-            Ok(answer) => Some(format!("the move answered {}: {:?}", answer.status(), answer.text().await)),
+            Ok(answer) => Some(format!(
+                "the move answered {}: {:?}",
+                answer.status(),
+                answer.text().await
+            )),
             Err(error) => Some(format!("the move got no answer: {error}")),
         };
         (Fault::new("mover moved shared -> database", began), finding)
     };
     let deleting = async {
-        let findings = futures::future::join_all(doomed.iter().enumerate().map(|(index, tenant)| {
-            let through = if index % 2 == 0 { &first } else { &second };
-            delete_in_flight(&deployment, &load, through, tenant)
-        }))
-        .await;
-        (Fault::new("three tenants deleted under load", began), findings)
+        let findings =
+            futures::future::join_all(doomed.iter().enumerate().map(|(index, tenant)| {
+                let through = if index % 2 == 0 { &first } else { &second };
+                delete_in_flight(&deployment, &load, through, tenant)
+            }))
+            .await;
+        (
+            Fault::new("three tenants deleted under load", began),
+            findings,
+        )
     };
     let ((moved, move_finding), (deleted, deletion_findings)) = tokio::join!(moving, deleting);
     let mut findings: Vec<String> = deletion_findings.into_iter().flatten().collect();

@@ -1,7 +1,7 @@
 //! (c) A split deployment — inventory and payments in one process, auth, orders, dashboard
-//! and admin in another — whose payments process is first frozen (SIGSTOP) for longer than the
+//! and admin in another — whose payments process is twice frozen (SIGSTOP) for longer than the
 //! peer timeout, so that calls time out while their work is still to run, then thawed; and
-//! then killed (SIGKILL) while a placement is on its way, and started again on its port.
+//! then twice killed (SIGKILL) while a placement is on its way, and started again on its port.
 
 use std::time::{Duration, Instant};
 
@@ -27,8 +27,17 @@ async fn orders_and_money_hold_when_the_payments_process_dies() {
         )
         .await;
     let mut tenants = Vec::new();
-    for (id, strategy) in [("split_shared", "shared"), ("split_schema", "schema"), ("split_database", "database")] {
-        tenants.push((deployment.create_tenant(&front.base, &stock_side.base, id, strategy).await, strategy));
+    for (id, strategy) in [
+        ("split_shared", "shared"),
+        ("split_schema", "schema"),
+        ("split_database", "database"),
+    ] {
+        tenants.push((
+            deployment
+                .create_tenant(&front.base, &stock_side.base, id, strategy)
+                .await,
+            strategy,
+        ));
     }
     let targets = Targets {
         orders: vec![front.base.clone()],
@@ -40,31 +49,67 @@ async fn orders_and_money_hold_when_the_payments_process_dies() {
     let journal = load.journal();
     tokio::time::sleep(Duration::from_secs(3)).await;
 
-    // Frozen past the 5 s a peer call may take: the front gives up while captures, voids and
-    // releases sent to the frozen process wait in its sockets and run when it is thawed.
-    load.wait_for_a_placement(Duration::from_secs(2)).await;
-    let began = Instant::now();
-    stock_side.freeze();
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    stock_side.thaw();
-    let frozen = Fault::new("payments process frozen 6 s (SIGSTOP)", began);
-    let mut recoveries = probe_all(&deployment, &journal, &loaded, &[&front, &stock_side], &frozen).await;
-    until(frozen.ended + AFTER_FAULT).await;
-
-    load.wait_for_a_placement(Duration::from_secs(2)).await;
-    let began = Instant::now();
-    stock_side.kill();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    stock_side.start().await;
-    let killed = Fault::new("payments process killed (SIGKILL) and restarted", began);
-    recoveries.extend(probe_all(&deployment, &journal, &loaded, &[&front, &stock_side], &killed).await);
-    until(killed.ended + AFTER_FAULT).await;
+    let mut faults = Vec::new();
+    let mut recoveries = Vec::new();
+    // Frozen past the 5 s a peer call may take: the front gives up while the captures, voids
+    // and releases sent to the frozen process wait in its sockets, and run in whatever order
+    // when it is thawed.
+    for round in 1..=2 {
+        load.wait_for_a_placement(Duration::from_secs(2)).await;
+        let began = Instant::now();
+        stock_side.freeze();
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        stock_side.thaw();
+        let frozen = Fault::new(
+            &format!("payments process frozen 6 s (SIGSTOP) #{round}"),
+            began,
+        );
+        recoveries.extend(
+            probe_all(
+                &deployment,
+                &journal,
+                &loaded,
+                &[&front, &stock_side],
+                &frozen,
+            )
+            .await,
+        );
+        until_recovered(&journal, &loaded, &frozen).await;
+        faults.push(frozen);
+    }
+    for round in 1..=2 {
+        load.wait_for_a_placement(Duration::from_secs(2)).await;
+        let began = Instant::now();
+        stock_side.kill();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        stock_side.start().await;
+        let killed = Fault::new(
+            &format!("payments process killed (SIGKILL), restarted #{round}"),
+            began,
+        );
+        recoveries.extend(
+            probe_all(
+                &deployment,
+                &journal,
+                &loaded,
+                &[&front, &stock_side],
+                &killed,
+            )
+            .await,
+        );
+        if round == 2 {
+            until(killed.ended + AFTER_FAULT).await;
+        } else {
+            until_recovered(&journal, &loaded, &killed).await;
+        }
+        faults.push(killed);
+    }
 
     let scenario = Scenario {
         title: "(c) split deployment, payments process frozen then killed",
         tenants,
         deleted: Vec::new(),
-        faults: vec![frozen, killed],
+        faults,
         recoveries,
         findings: Vec::new(),
     };

@@ -23,8 +23,17 @@ async fn orders_and_the_cache_hold_when_redis_pauses_and_restarts() {
     let first = deployment.serve("first", ALL_SERVICES, &[]).await;
     let second = deployment.serve("second", ALL_SERVICES, &[]).await;
     let mut tenants = Vec::new();
-    for (id, strategy) in [("cache_shared", "shared"), ("cache_schema", "schema"), ("cache_database", "database")] {
-        tenants.push((deployment.create_tenant(&first.base, &first.base, id, strategy).await, strategy));
+    for (id, strategy) in [
+        ("cache_shared", "shared"),
+        ("cache_schema", "schema"),
+        ("cache_database", "database"),
+    ] {
+        tenants.push((
+            deployment
+                .create_tenant(&first.base, &first.base, id, strategy)
+                .await,
+            strategy,
+        ));
     }
     // A product the load does not touch, whose price the test changes during each outage.
     let watched_tenant = tenants[0].0.clone();
@@ -72,7 +81,8 @@ async fn orders_and_the_cache_hold_when_redis_pauses_and_restarts() {
     ));
     until(began + Duration::from_secs(4)).await;
     let paused = Fault::new("Redis paused 4 s (CLIENT PAUSE ALL)", began);
-    let mut recoveries = probe_all(&deployment, &journal, &loaded, &[&first, &second], &paused).await;
+    let mut recoveries =
+        probe_all(&deployment, &journal, &loaded, &[&first, &second], &paused).await;
     findings.extend(watch.await.unwrap());
     until(paused.ended + AFTER_FAULT).await;
 
@@ -86,7 +96,16 @@ async fn orders_and_the_cache_hold_when_redis_pauses_and_restarts() {
     ));
     deployment.restart_redis(Duration::from_secs(2)).await;
     let restarted = Fault::new("Redis stopped 2 s and restarted", began);
-    recoveries.extend(probe_all(&deployment, &journal, &loaded, &[&first, &second], &restarted).await);
+    recoveries.extend(
+        probe_all(
+            &deployment,
+            &journal,
+            &loaded,
+            &[&first, &second],
+            &restarted,
+        )
+        .await,
+    );
     findings.extend(watch.await.unwrap());
     until(restarted.ended + AFTER_FAULT).await;
 
@@ -123,7 +142,12 @@ async fn wait_for_degraded_cache(http: &reqwest::Client, bases: &[String]) {
     );
 }
 
-async fn read_price(http: &reqwest::Client, base: &str, tenant: &LoadTenant, product: &str) -> Option<i64> {
+async fn read_price(
+    http: &reqwest::Client,
+    base: &str,
+    tenant: &LoadTenant,
+    product: &str,
+) -> Option<i64> {
     let answer = http
         .get(format!("{base}/products/{product}"))
         .header("x-tenant-id", &tenant.id)

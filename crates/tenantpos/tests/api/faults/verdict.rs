@@ -51,7 +51,12 @@ pub async fn settle(deployment: &Deployment) -> Duration {
 
 /// Accounts for everything and panics listing every violation. `redis_keys` lists, per
 /// deleted tenant, the Redis keys that still name it.
-pub fn judge(scenario: &Scenario, journal: &Journal, stored: &Stored, redis_keys: &[(String, Vec<String>)]) {
+pub fn judge(
+    scenario: &Scenario,
+    journal: &Journal,
+    stored: &Stored,
+    redis_keys: &[(String, Vec<String>)],
+) {
     println!("== {} ==", scenario.title);
     let mut violations: Vec<String> = journal.anomalies.lock().unwrap().clone();
     violations.extend(scenario.findings.iter().cloned());
@@ -81,13 +86,20 @@ pub fn judge(scenario: &Scenario, journal: &Journal, stored: &Stored, redis_keys
             .unwrap_or_default();
         account_deleted(id, stored, keys, &mut violations);
     }
-    let known: BTreeSet<&str> = scenario.tenants.iter().map(|(t, _)| t.id.as_str()).collect();
+    let known: BTreeSet<&str> = scenario
+        .tenants
+        .iter()
+        .map(|(t, _)| t.id.as_str())
+        .collect();
     account_strangers(&known, stored, &mut violations);
 
     let attempts = journal.attempts.lock().unwrap();
     for attempt in attempts.iter() {
         if attempt.code == "tenant_not_found" && !scenario.deleted.contains(&attempt.tenant) {
-            violations.push(format!("{}: {:?} answered 404 tenant_not_found", attempt.tenant, attempt.op));
+            violations.push(format!(
+                "{}: {:?} answered 404 tenant_not_found",
+                attempt.tenant, attempt.op
+            ));
         }
     }
     let count = |what: &dyn Fn(Option<u16>, &str) -> bool| {

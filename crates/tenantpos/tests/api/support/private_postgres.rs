@@ -2,8 +2,8 @@
 //! (the fault suite). Unlike the second cluster, nothing is shared: the data directory is made
 //! by `initdb` in a fresh directory under /tmp, the server listens on a port of the range
 //! 55500-55599 that this process reserved, and both are removed when the value is dropped —
-//! but for a test that failed, whose directory (with the server's and the processes' logs) is
-//! kept and named on stderr.
+//! but for a test that failed, whose logs (the server's and its processes') are kept there and
+//! named on stderr.
 //!
 //! Host connections are trusted (the server listens on 127.0.0.1 only): the fault tests are
 //! about what happens when the server goes away, not about its passwords. `initdb` and
@@ -44,8 +44,10 @@ impl PrivatePostgres {
     /// `initdb` and start a server on a free port of the range.
     pub async fn start(name: &str) -> Self {
         let (port, port_lock) = reserve_port();
-        let directory =
-            PathBuf::from(format!("/tmp/tenantpos-faults-{name}-{}", uuid::Uuid::new_v4().simple()));
+        let directory = PathBuf::from(format!(
+            "/tmp/tenantpos-faults-{name}-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
         std::fs::create_dir_all(&directory).unwrap();
         let server = Self {
             port,
@@ -75,7 +77,10 @@ impl PrivatePostgres {
 
     /// A URL of `role` (its password is not checked: host connections are trusted).
     pub fn role_url(&self, role: &str, password: &str, database: &str) -> String {
-        format!("postgres://{role}:{password}@127.0.0.1:{}/{database}", self.port)
+        format!(
+            "postgres://{role}:{password}@127.0.0.1:{}/{database}",
+            self.port
+        )
     }
 
     pub async fn connect(&self, database: &str) -> tokio_postgres::Client {
@@ -141,12 +146,21 @@ impl Drop for PrivatePostgres {
         let data = self.data();
         let _ = run_quietly(
             "pg_ctl",
-            &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"],
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
             self.as_postgres,
         );
         if std::thread::panicking() {
+            // The logs tell what went wrong; the data directory is large and of little help.
+            let _ = std::fs::remove_dir_all(&data);
             eprintln!(
-                "the failed test's PostgreSQL data and process logs are kept in {}",
+                "the failed test's PostgreSQL and process logs are kept in {}",
                 self.directory.display()
             );
         } else {
@@ -263,4 +277,3 @@ fn run(program: &str, args: &[&str], as_postgres: bool) {
 fn run_quietly(program: &str, args: &[&str], as_postgres: bool) -> std::io::Result<()> {
     command(program, args, as_postgres).output().map(|_| ())
 }
-
