@@ -76,6 +76,7 @@ impl Client {
                 (first + 1 + self.rng.random_range(0..products.len() - 1)) % products.len();
             items.push(json!({"product_id": products[second].id, "quantity": self.rng.random_range(1..=2)}));
         }
+        // The note carries the key, so that the accounting finds every order a key placed.
         let mut body = json!({"items": items, "note": key});
         match self.rng.random_range(0..10) {
             0..7 => body["payment"] = json!({"method": "card", "card_token": "tok_visa"}),

@@ -1,4 +1,4 @@
-//! The mixed load: one client per tenant placing orders, refunding some, reading, and now and
+//! The mixed load: clients of each tenant placing orders, refunding some, reading, and now and
 //! then registering a user, as a real client would — every `POST /orders` and refund carries an
 //! `Idempotency-Key` and is retried with the same key on 503, 5xx, 409 `request_in_progress`
 //! and timeouts, through whichever process comes next. Every HTTP attempt is journaled (when,
