@@ -88,11 +88,11 @@ pub struct Stored {
     /// Every non-system schema of every database.
     pub schemas: Vec<Location>,
     /// The lines while they are read, before they join their reservations.
-    reservation_lines: Vec<StoredLine>,
+    pub(super) reservation_lines: Vec<StoredLine>,
 }
 
 #[derive(Debug)]
-struct StoredLine {
+pub(super) struct StoredLine {
     location: Location,
     tenant: String,
     order_id: String,

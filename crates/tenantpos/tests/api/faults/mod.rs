@@ -11,6 +11,7 @@
 //! Run alone: `cargo nextest run -p tenantpos --test api faults:: --no-capture`.
 
 mod accounting;
+mod accounting_sees;
 mod client;
 mod harness;
 mod ledger;

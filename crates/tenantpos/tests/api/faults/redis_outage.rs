@@ -163,8 +163,8 @@ async fn read_price(
 }
 
 /// Sets the product's price to `price` through the first process, then reads it through every
-/// process for six seconds: any read showing the old price more than `PROPAGATION_LIMIT` after
-/// the change was answered is a finding.
+/// process for six seconds: any read asked for more than `PROPAGATION_LIMIT` after the change
+/// was answered that still shows the old price is a finding.
 async fn watch_change(
     http: reqwest::Client,
     bases: Vec<String>,
@@ -194,11 +194,13 @@ async fn watch_change(
     let mut last_stale: Option<(Duration, String, i64)> = None;
     while changed.elapsed() < Duration::from_secs(6) {
         for base in &bases {
+            // A stale answer counts from when it was asked for.
+            let asked = changed.elapsed();
             let seen = read_price(&http, base, &tenant, &product).await;
             if let Some(seen) = seen
                 && seen != price
             {
-                last_stale = Some((changed.elapsed(), base.clone(), seen));
+                last_stale = Some((asked, base.clone(), seen));
             }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
