@@ -98,8 +98,16 @@ pub fn account_tenant(
     for (key, placed) in &by_key {
         if placed.len() > 1 {
             let ids: Vec<_> = placed.iter().map(|o| (&o.id, &o.status, o.total)).collect();
+            let answers: Vec<_> = journal
+                .attempts
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|attempt| attempt.key.as_deref() == Some(*key))
+                .map(|attempt| (attempt.status, attempt.code.clone()))
+                .collect();
             fail(format!(
-                "one Idempotency-Key {key} placed {} orders: {ids:?}",
+                "one Idempotency-Key {key} placed {} orders: {ids:?}; its attempts were answered {answers:?}",
                 placed.len()
             ));
         }
@@ -316,10 +324,11 @@ pub fn account_deleted(
             .collect();
         violations.push(format!("deleted {id} left {}", rows.join(", ")));
     }
+    // Named after the tenant (README: `t_<id>`, `<database>_t_<id>`), whatever may follow.
     let schema = format!("t_{id}");
-    let database_suffix = format!("_t_{id}");
+    let database = format!("_t_{id}");
     for location in &stored.schemas {
-        if location.schema == schema || location.database.ends_with(&database_suffix) {
+        if location.schema.starts_with(&schema) || location.database.contains(&database) {
             violations.push(format!("deleted {id} left {location}"));
         }
     }

@@ -285,6 +285,7 @@ impl Client {
                 finished: Instant::now(),
                 status,
                 code: code.clone(),
+                key: key.map(str::to_owned),
             });
             let retry = match status {
                 None => true,

@@ -47,6 +47,8 @@ pub struct Attempt {
     pub finished: Instant,
     pub status: Option<u16>,
     pub code: String,
+    /// The `Idempotency-Key` it carried.
+    pub key: Option<String>,
 }
 
 /// What a client was finally told about an order it placed.
@@ -228,6 +230,7 @@ pub async fn probe(
             finished: Instant::now(),
             status,
             code: String::new(),
+            key: None,
         });
         if status == Some(500) {
             journal.anomaly(format!("probe GET {path} of {} via {base}: 500", tenant.id));
