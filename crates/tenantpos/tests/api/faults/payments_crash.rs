@@ -1,7 +1,8 @@
 //! (c) A split deployment — inventory and payments in one process, auth, orders, dashboard
-//! and admin in another — whose payments process is twice frozen (SIGSTOP) for longer than the
-//! peer timeout, so that calls time out while their work is still to run, then thawed; and
-//! then twice killed (SIGKILL) while a placement is on its way, and started again on its port.
+//! and admin in another — whose payments process is twice frozen (SIGSTOP, 6 s and 11 s),
+//! longer than the peer timeout, so that calls time out while their work is still to run, then
+//! thawed; and then twice killed (SIGKILL) while a placement is on its way, and started again
+//! on its port.
 
 use std::time::{Duration, Instant};
 
@@ -51,19 +52,19 @@ async fn orders_and_money_hold_when_the_payments_process_dies() {
 
     let mut faults = Vec::new();
     let mut recoveries = Vec::new();
-    // Frozen past the 5 s a peer call may take: the front gives up while the captures, voids
-    // and releases sent to the frozen process wait in its sockets, and run in whatever order
-    // when it is thawed.
-    for round in 1..=2 {
+    // Frozen past the 5 s a peer call may take: the front gives up while the captures sent to
+    // the frozen process wait in its sockets. Past 6 s, the compensations that follow (release,
+    // then void) are answered only after the thaw; past 11 s, voids sent by the front and its
+    // sweeper wait beside the captures they are meant to follow, and all run at once when the
+    // process is thawed.
+    for (round, frozen_for) in [(1, 6), (2, 11)] {
         load.wait_for_a_placement(Duration::from_secs(2)).await;
         let began = Instant::now();
         stock_side.freeze();
-        tokio::time::sleep(Duration::from_secs(6)).await;
+        tokio::time::sleep(Duration::from_secs(frozen_for)).await;
         stock_side.thaw();
-        let frozen = Fault::new(
-            &format!("payments process frozen 6 s (SIGSTOP) #{round}"),
-            began,
-        );
+        let name = format!("payments process frozen {frozen_for} s (SIGSTOP) #{round}");
+        let frozen = Fault::new(&name, began);
         recoveries.extend(
             probe_all(
                 &deployment,
