@@ -43,16 +43,17 @@ pub struct PrivatePostgres {
 impl PrivatePostgres {
     /// `initdb` and start a server on a free port of the range.
     pub async fn start(name: &str) -> Self {
-        let (port, port_lock) = reserve_port();
+        let as_postgres = running_as_root();
         let directory = PathBuf::from(format!(
             "/tmp/tenantpos-faults-{name}-{}",
             uuid::Uuid::new_v4().simple()
         ));
+        let (port, port_lock) = reserve_port(&directory, as_postgres);
         std::fs::create_dir_all(&directory).unwrap();
         let server = Self {
             port,
             directory,
-            as_postgres: running_as_root(),
+            as_postgres,
             port_lock,
         };
         let started = Instant::now();
@@ -171,17 +172,36 @@ impl Drop for PrivatePostgres {
 }
 
 /// A port of the range that no other test holds and nothing listens on. A reservation is a
-/// file naming the process that made it; one whose process is gone is taken over.
-fn reserve_port() -> (u16, PathBuf) {
+/// file naming the process that made it and the test's directory; one whose process is gone (a
+/// test killed before its cleanup) is taken over, and its server stopped and directory removed.
+fn reserve_port(directory: &Path, as_postgres: bool) -> (u16, PathBuf) {
     std::fs::create_dir_all(PORT_LOCKS).unwrap();
     let offset = std::process::id() as u16 % PORTS.len() as u16;
     for index in 0..PORTS.len() as u16 {
         let port = PORTS.start + (offset + index) % PORTS.len() as u16;
         let lock = Path::new(PORT_LOCKS).join(port.to_string());
         if let Ok(holder) = std::fs::read_to_string(&lock) {
-            let alive = Path::new(&format!("/proc/{}", holder.trim())).exists();
-            if alive {
+            let mut lines = holder.lines();
+            let pid = lines.next().unwrap_or_default().trim();
+            // An empty file is one being written: its process is alive.
+            if Path::new(&format!("/proc/{pid}")).exists() {
                 continue;
+            }
+            if let Some(orphan) = lines.next().map(PathBuf::from) {
+                let data = orphan.join("data");
+                let _ = run_quietly(
+                    "pg_ctl",
+                    &[
+                        "-D",
+                        data.to_str().unwrap(),
+                        "-m",
+                        "immediate",
+                        "-w",
+                        "stop",
+                    ],
+                    as_postgres,
+                );
+                let _ = std::fs::remove_dir_all(&orphan);
             }
             let _ = std::fs::remove_file(&lock);
         }
@@ -192,7 +212,7 @@ fn reserve_port() -> (u16, PathBuf) {
             let _ = std::fs::remove_file(&lock);
             continue;
         }
-        write!(file, "{}", std::process::id()).unwrap();
+        write!(file, "{}\n{}", std::process::id(), directory.display()).unwrap();
         return (port, lock);
     }
     panic!("no free port in {PORTS:?} for a private PostgreSQL");
