@@ -10,6 +10,7 @@ mod clusters;
 mod dashboard;
 mod deletion_race;
 mod deployments;
+mod faults;
 mod idempotency;
 mod import;
 mod isolation;
