@@ -39,6 +39,12 @@ pub const CATALOG_MIGRATIONS: &[Migration] = &[
         name: "moves",
         sql: include_str!("../../../../migrations/catalog/0003_moves.sql"),
     },
+    // Version 4 is another change's.
+    Migration {
+        version: 5,
+        name: "cache_invalidations",
+        sql: include_str!("../../../../migrations/catalog/0005_cache_invalidations.sql"),
+    },
 ];
 
 /// Every tenant table, children before parents: the order in which a shared tenant's rows are

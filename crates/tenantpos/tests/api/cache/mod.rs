@@ -1,6 +1,11 @@
 //! The tenant-aware cache: keys that always carry the tenant, no stale answer after a write (in
 //! one process, and within a second across processes sharing Redis), and Redis going down and
-//! coming back without a single failed request.
+//! coming back without a single failed request. Lockouts across processes are in `lockout`,
+//! invalidations across a Redis pause in `redis_pause`.
+
+mod lockout;
+pub(crate) use lockout::assert_at_most_five_401s_then_429s;
+mod redis_pause;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,13 +15,33 @@ use rstest::rstest;
 use serde_json::{Value, json};
 use tenancy::{CacheKey, Strategy, TenantCache, TenantId};
 
-use crate::support::process::serve;
+use crate::support::process::{Process, serve};
 use crate::support::redis_server::{RedisServer, eventually};
 use crate::support::*;
 
-async fn ready_cache(app: &TestApp) -> String {
+pub(super) async fn ready_cache(app: &TestApp) -> String {
     let ready = app.send(app.client.get(app.url("/ready"))).await;
     ready.body["cache"].as_str().unwrap_or("").to_owned()
+}
+
+/// The app of the test with Redis at `url`, and a second `tenantpos serve` process serving
+/// `services` over the same database and Redis, once both caches are connected.
+pub(super) async fn two_processes_sharing(url: &str, services: &str) -> (TestApp, Process) {
+    let app = spawn_app_with(|settings| settings.redis_url = Some(url.to_owned())).await;
+    let second = serve(
+        app.database(),
+        services,
+        &[("TENANTPOS_REDIS_URL", url.to_owned())],
+    )
+    .await;
+    eventually("both caches connect", Duration::from_secs(5), || async {
+        let theirs = app
+            .send(app.client.get(format!("{}/ready", second.base)))
+            .await;
+        ready_cache(&app).await == "ok" && theirs.body["cache"] == "ok"
+    })
+    .await;
+    (app, second)
 }
 
 #[rstest]
@@ -435,55 +460,5 @@ async fn redis_going_down_and_coming_back_fails_no_request() {
     assert_eq!(
         app.call(Method::GET, &path, &tenant, None).await.body["name"],
         "Again"
-    );
-}
-
-#[tokio::test]
-async fn failed_logins_count_across_processes_sharing_redis() {
-    let redis = RedisServer::start();
-    let url = redis.url();
-    let app = spawn_app_with(|settings| settings.redis_url = Some(url.clone())).await;
-    let second = serve(
-        app.database(),
-        "auth,admin",
-        &[("TENANTPOS_REDIS_URL", url)],
-    )
-    .await;
-    eventually("both caches connect", Duration::from_secs(5), || async {
-        let theirs = app
-            .send(app.client.get(format!("{}/ready", second.base)))
-            .await;
-        ready_cache(&app).await == "ok" && theirs.body["cache"] == "ok"
-    })
-    .await;
-    app.create_tenant("guarded_shop", Strategy::Shared).await;
-    let attempt = |base: String, password: &'static str| {
-        let request = app
-            .client
-            .post(format!("{base}/auth/login"))
-            .header("x-tenant-id", "guarded_shop")
-            .json(&json!({"username": "Owner", "password": password}));
-        app.send(request)
-    };
-    for index in 0..5 {
-        // Alternate between the two processes: the failures add up in Redis.
-        let base = if index % 2 == 0 {
-            app.address.clone()
-        } else {
-            second.base.clone()
-        };
-        attempt(base, "wrong-password")
-            .await
-            .assert_error(401, "invalid_credentials");
-    }
-    for base in [app.address.clone(), second.base.clone()] {
-        let locked = attempt(base, OWNER_PASSWORD).await;
-        locked.assert_error(429, "rate_limited");
-        assert!(locked.headers.contains_key("retry-after"));
-    }
-    let keys = app.tenancy.cache.redis_keys().await.unwrap();
-    assert!(
-        keys.iter().any(|key| key.contains("{guarded_shop}:login:")),
-        "{keys:?}"
     );
 }
