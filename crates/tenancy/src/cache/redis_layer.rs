@@ -96,7 +96,7 @@ impl RedisLayer {
         self.undelivered
             .add(Target::parse(&target, &self.keys.deployment_pattern()));
         // A read that began before the line above may have put the old entry back.
-        drop_local(&self.local, Some(&target));
+        self.forget_here(&target).await;
         let Some(log) = &self.log else {
             return;
         };
@@ -110,6 +110,15 @@ impl RedisLayer {
             if unlogged.front() != Some(&self.keys.deployment_pattern()) {
                 unlogged.push_back(target);
             }
+        }
+    }
+
+    /// Drops this process's copies of a key or of a pattern's keys, before going on.
+    async fn forget_here(&self, target: &str) {
+        if target.ends_with('*') {
+            drop_local(&self.local, Some(target));
+        } else {
+            self.local.invalidate(target).await;
         }
     }
 
@@ -129,7 +138,7 @@ impl RedisLayer {
                         for target in targets {
                             self.undelivered
                                 .add(Target::parse(&target, &self.keys.deployment_pattern()));
-                            drop_local(&self.local, Some(&target));
+                            self.forget_here(&target).await;
                         }
                     }
                     Err(error) => {

@@ -95,8 +95,12 @@ async fn forty_wrong_passwords_at_once_get_at_most_five_401s() {
     attempt(&app, &tenant.id, "owner", OWNER_PASSWORD)
         .await
         .assert_error(429, "rate_limited");
-    // Another username of the tenant is not affected.
+    // Another username of the tenant is not affected, nor one longer than any can be (it is
+    // neither looked up nor counted with a real one).
     app.user_with_role(&tenant, "clerk", "cashier").await;
+    attempt(&app, &tenant.id, &"o".repeat(10_000), "wrong-password")
+        .await
+        .assert_error(401, "invalid_credentials");
 }
 
 #[tokio::test]

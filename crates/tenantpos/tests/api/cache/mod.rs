@@ -1,8 +1,10 @@
 //! The tenant-aware cache: keys that always carry the tenant, no stale answer after a write (in
 //! one process, and within a second across processes sharing Redis), and Redis going down and
 //! coming back without a single failed request. Lockouts across processes are in `lockout`,
-//! invalidations across a Redis pause in `redis_pause`.
+//! invalidations across a Redis pause in `redis_pause`, the invalidation log in
+//! `invalidation_log`.
 
+mod invalidation_log;
 mod lockout;
 pub(crate) use lockout::assert_at_most_five_401s_then_429s;
 mod redis_pause;
