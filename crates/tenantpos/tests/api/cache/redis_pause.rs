@@ -1,15 +1,17 @@
-//! No invalidation is lost to a Redis pause: a change made while Redis does not answer reaches
-//! every process within a second of Redis answering again, and stays (API.md §3 checks 4 and
-//! 8) — even when the process that made it is gone by then.
+//! Redis faults. Redis going down and coming back fails no request. No invalidation is lost to
+//! a Redis pause: a change made while Redis does not answer reaches every process within a
+//! second of Redis answering again, and stays (API.md §3 checks 4 and 8) — even when the
+//! process that made it is gone by then.
 
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
+use serde_json::json;
 use tenancy::Strategy;
 
-use super::two_processes_sharing;
+use super::{ready_cache, two_processes_sharing};
 use crate::support::redis_server::{RedisServer, eventually};
-use crate::support::{Answer, TestApp};
+use crate::support::{Answer, TestApp, spawn_app_with};
 
 /// `GET /auth/me` as `token` of `tenant` on the process at `base`.
 async fn me(app: &TestApp, base: &str, tenant: &str, token: &str) -> Answer {
@@ -141,4 +143,76 @@ async fn a_suspension_made_by_the_cli_while_redis_is_paused_holds_after_the_cli_
         &[(&paused.id, &paused.owner_token, "tenant_suspended")],
     )
     .await;
+}
+
+#[tokio::test]
+async fn redis_going_down_and_coming_back_fails_no_request() {
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    let app = spawn_app_with(|settings| settings.redis_url = Some(url)).await;
+    eventually("the cache connects", Duration::from_secs(5), || async {
+        ready_cache(&app).await == "ok"
+    })
+    .await;
+    let tenant = app.create_tenant("sturdy_shop", Strategy::Shared).await;
+    let product = app.create_product(&tenant, "P", 100, 5).await;
+    let path = format!("/products/{}", product["id"].as_str().unwrap());
+    let expected = app
+        .call(Method::GET, &path, &tenant, None)
+        .await
+        .assert_status(200)
+        .clone();
+
+    redis.stop();
+    let down_since = Instant::now();
+    // Every request during the outage answers as before, from PostgreSQL.
+    while down_since.elapsed() < Duration::from_millis(1500) {
+        assert_eq!(
+            app.call(Method::GET, &path, &tenant, None)
+                .await
+                .assert_status(200),
+            &expected
+        );
+        app.call(Method::GET, "/settings", &tenant, None)
+            .await
+            .assert_status(200);
+    }
+    assert_eq!(ready_cache(&app).await, "degraded");
+    // Writes are read back at once even now.
+    app.call(
+        Method::PATCH,
+        &path,
+        &tenant,
+        Some(json!({"name": "Renamed"})),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(
+        app.call(Method::GET, &path, &tenant, None).await.body["name"],
+        "Renamed"
+    );
+
+    let _redis = RedisServer::start_on(redis.port);
+    eventually(
+        "the cache comes back by itself",
+        Duration::from_secs(10),
+        || async { ready_cache(&app).await == "ok" },
+    )
+    .await;
+    assert_eq!(
+        app.call(Method::GET, &path, &tenant, None).await.body["name"],
+        "Renamed"
+    );
+    app.call(
+        Method::PATCH,
+        &path,
+        &tenant,
+        Some(json!({"name": "Again"})),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(
+        app.call(Method::GET, &path, &tenant, None).await.body["name"],
+        "Again"
+    );
 }
