@@ -50,6 +50,10 @@ pub struct TokenResponse {
     expires_in: i64,
 }
 
+/// No username is longer (`Username::parse`). A longer one is cut to one character more before
+/// it is counted, so that it is counted with no existing user's, and is never looked up.
+const LONGEST_USERNAME: usize = 64;
+
 /// Logs a user of the tenant in.
 #[utoipa::path(post, path = "/auth/login", tag = "auth",
     params(("x-tenant-id" = String, Header)),
@@ -62,35 +66,31 @@ async fn login(
     Json(request): Json<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let tenant = &scope.tenant().id;
-    state
-        .throttle
-        .check(&state.tenancy.cache, tenant, &request.username)
-        .await?;
-    let record = {
-        let tx = state.tenancy.db.begin(&scope).await?;
-        let record = users::find_for_login(&tx, &request.username).await?;
-        tx.commit().await?;
-        record
+    let cache = &state.tenancy.cache;
+    let username = match request.username.char_indices().nth(LONGEST_USERNAME + 1) {
+        Some((end, _)) => &request.username[..end],
+        None => request.username.as_str(),
     };
-    let (hash, found) = match record {
-        Some(record) => (Some(record.password_hash.clone()), Some(record)),
-        None => (None, None),
+    // Counted before the password is hashed, so that attempts sent at once count as if sent
+    // one after another.
+    let attempt = state.throttle.admit(cache, tenant, username).await?;
+    let user = match authenticate(&state, &scope, username, request.password).await {
+        Ok(Some(user)) => {
+            state.throttle.succeeded(cache, attempt).await;
+            user
+        }
+        Ok(None) => {
+            state.throttle.failed(attempt);
+            return Err(ApiError::new(
+                ErrorCode::InvalidCredentials,
+                "wrong username or password",
+            ));
+        }
+        Err(error) => {
+            state.throttle.withdraw(cache, attempt).await;
+            return Err(error);
+        }
     };
-    let valid = verify_password(request.password, hash).await?;
-    let Some(user) = found.filter(|_| valid) else {
-        state
-            .throttle
-            .record_failure(&state.tenancy.cache, tenant, &request.username)
-            .await;
-        return Err(ApiError::new(
-            ErrorCode::InvalidCredentials,
-            "wrong username or password",
-        ));
-    };
-    state
-        .throttle
-        .clear(&state.tenancy.cache, tenant, &request.username)
-        .await;
     let (token, claims) = state
         .tenancy
         .keys
@@ -101,6 +101,27 @@ async fn login(
         token_type: "Bearer",
         expires_in: claims.exp - claims.iat,
     }))
+}
+
+/// The user whose username and password these are, if any. An unknown username takes as long
+/// as a wrong password.
+async fn authenticate(
+    state: &AuthState,
+    scope: &ResolvedTenant,
+    username: &str,
+    password: String,
+) -> Result<Option<users::LoginRecord>, ApiError> {
+    let record = if username.chars().count() > LONGEST_USERNAME {
+        None
+    } else {
+        let tx = state.tenancy.db.begin(scope).await?;
+        let record = users::find_for_login(&tx, username).await?;
+        tx.commit().await?;
+        record
+    };
+    let hash = record.as_ref().map(|record| record.password_hash.clone());
+    let valid = verify_password(password, hash).await?;
+    Ok(record.filter(|_| valid))
 }
 
 #[derive(Deserialize, ToSchema)]

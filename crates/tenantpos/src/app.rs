@@ -75,18 +75,16 @@ async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<OperatorA
         16,
         settings.connection_budget(),
     ));
+    // The owner's pool of the main database: the catalog's, and the cache's invalidation log.
+    let owner_pool = db::pool(storage.owner.clone(), 4);
     let cache = Arc::new(
         match settings.redis_url.as_deref().filter(|url| !url.is_empty()) {
-            Some(url) => TenantCache::with_redis(&deployment, url)
+            Some(url) => TenantCache::with_redis_and_log(&deployment, url, owner_pool.clone())
                 .context("TENANTPOS_REDIS_URL is not a Redis URL")?,
             None => TenantCache::in_process(&deployment),
         },
     );
-    let catalog = Catalog::new(
-        &tenant_db,
-        db::pool(storage.owner.clone(), 4),
-        cache.clone(),
-    );
+    let catalog = Catalog::new(&tenant_db, owner_pool, cache.clone());
     Ok(Tenancy::assemble(
         tenant_db,
         catalog,

@@ -4,10 +4,15 @@
 //!
 //! The in-process entries live at most a second, so without Redis a change made by another
 //! process is seen within a second; with Redis, a change is published and every process drops
-//! its entry at once. A cache that fails is skipped, never an error.
+//! its entry at once, and one Redis did not acknowledge is kept and logged until it is
+//! delivered (`redis_layer`). A cache that fails is skipped, never an error.
 
+mod invalidation_log;
 mod key;
+mod recent;
 mod redis_backend;
+mod redis_layer;
+mod undelivered;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,9 +21,13 @@ use moka::future::Cache;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use invalidation_log::InvalidationLog;
 pub use key::{CacheKey, KeyBuilder};
+pub use recent::{Admission, RecentTicket};
 use redis_backend::RedisBackend;
+use redis_layer::RedisLayer;
 
+use crate::db::Pool;
 use crate::tenant_id::TenantId;
 
 /// How long an entry lives in process: the bound on staleness between processes when an
@@ -28,11 +37,14 @@ const LOCAL_TTL: Duration = Duration::from_secs(1);
 /// committed put the old value back meanwhile.
 const SECOND_INVALIDATION: Duration = Duration::from_millis(500);
 
+/// The longest a cached entry lives in Redis: an invalidation older than this cannot matter.
+const LONGEST_REDIS_TTL: Duration = Duration::from_secs(300);
+
 fn redis_ttl(key: &CacheKey) -> Duration {
     match key {
         CacheKey::DashboardSummary => Duration::from_secs(3),
         CacheKey::Tenant | CacheKey::UserStatus(_) => Duration::from_secs(60),
-        CacheKey::Settings | CacheKey::Product(_) => Duration::from_secs(300),
+        CacheKey::Settings | CacheKey::Product(_) => LONGEST_REDIS_TTL,
         CacheKey::LoginFailures(_) => Duration::from_secs(15 * 60),
     }
 }
@@ -49,14 +61,32 @@ pub enum CacheStatus {
 pub struct TenantCache {
     keys: KeyBuilder,
     local: Cache<String, Arc<[u8]>>,
-    redis: Option<Arc<RedisBackend>>,
-    supervisor: Option<tokio::task::JoinHandle<()>>,
+    redis: Option<Arc<RedisLayer>>,
+    /// The Redis supervisor and the layer's upkeep; they stop with the cache.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for TenantCache {
     fn drop(&mut self) {
-        if let Some(supervisor) = &self.supervisor {
-            supervisor.abort();
+        for task in &self.background {
+            task.abort();
+        }
+    }
+}
+
+/// Drops this process's copies of a key, of what starts with a prefix ending in `*`, or of
+/// everything (`None`).
+fn drop_local(local: &Cache<String, Arc<[u8]>>, target: Option<&str>) {
+    match target {
+        None => local.invalidate_all(),
+        Some(prefix) if prefix.ends_with('*') => {
+            let prefix = prefix.trim_end_matches('*').to_owned();
+            let _ = local.invalidate_entries_if(move |key, _| key.starts_with(&prefix));
+        }
+        Some(key) => {
+            let local = local.clone();
+            let key = key.to_owned();
+            tokio::spawn(async move { local.invalidate(&key).await });
         }
     }
 }
@@ -76,36 +106,47 @@ impl TenantCache {
             keys: KeyBuilder::new(deployment),
             local: Self::local_cache(),
             redis: None,
-            supervisor: None,
+            background: Vec::new(),
         }
     }
 
-    /// A cache in this process in front of Redis at `url`; Redis need not be up yet.
+    /// A cache in this process in front of Redis at `url`; Redis need not be up yet. Without
+    /// an invalidation log, for a single process (benchmarks, tests): see `with_redis_and_log`.
     pub fn with_redis(deployment: &str, url: &str) -> anyhow::Result<Self> {
+        Self::redis_backed(deployment, url, None)
+    }
+
+    /// A cache in front of Redis whose unacknowledged invalidations are recorded in, and read
+    /// from, the invalidation log in the main database (`owner`: the owner's pool there), so
+    /// that they reach every process of the deployment.
+    pub fn with_redis_and_log(deployment: &str, url: &str, owner: Pool) -> anyhow::Result<Self> {
+        let log = InvalidationLog::new(owner, LONGEST_REDIS_TTL + LOCAL_TTL);
+        Self::redis_backed(deployment, url, Some(log))
+    }
+
+    fn redis_backed(
+        deployment: &str,
+        url: &str,
+        log: Option<InvalidationLog>,
+    ) -> anyhow::Result<Self> {
         let keys = KeyBuilder::new(deployment);
         let local = Self::local_cache();
-        let redis = Arc::new(RedisBackend::new(url)?);
+        let backend = Arc::new(RedisBackend::new(url)?);
         let dropper = local.clone();
-        let supervisor = tokio::spawn(redis.clone().supervise(
-            keys.invalidation_channel(),
-            move |target| match target {
-                None => dropper.invalidate_all(),
-                Some(prefix) if prefix.ends_with('*') => {
-                    let prefix = prefix.trim_end_matches('*').to_owned();
-                    let _ = dropper.invalidate_entries_if(move |key, _| key.starts_with(&prefix));
-                }
-                Some(key) => {
-                    let dropper = dropper.clone();
-                    let key = key.to_owned();
-                    tokio::spawn(async move { dropper.invalidate(&key).await });
-                }
-            },
-        ));
+        let supervisor = tokio::spawn(
+            backend
+                .clone()
+                .supervise(keys.invalidation_channel(), move |target| {
+                    drop_local(&dropper, target)
+                }),
+        );
+        let layer = Arc::new(RedisLayer::new(backend, keys.clone(), local.clone(), log));
+        let upkeep = tokio::spawn(layer.clone().maintain());
         Ok(Self {
             keys,
             local,
-            redis: Some(redis),
-            supervisor: Some(supervisor),
+            redis: Some(layer),
+            background: vec![supervisor, upkeep],
         })
     }
 
@@ -116,7 +157,7 @@ impl TenantCache {
     pub fn status(&self) -> CacheStatus {
         match &self.redis {
             None => CacheStatus::InProcess,
-            Some(redis) if redis.is_healthy() => CacheStatus::Ok,
+            Some(redis) if redis.backend.is_healthy() => CacheStatus::Ok,
             Some(_) => CacheStatus::Degraded,
         }
     }
@@ -127,7 +168,8 @@ impl TenantCache {
         if let Some(bytes) = self.local.get(&name).await {
             return serde_json::from_slice(&bytes).ok();
         }
-        let bytes: Arc<[u8]> = self.redis.as_ref()?.get(&name).await?.into();
+        let redis = self.redis.as_ref().filter(|redis| redis.usable())?;
+        let bytes: Arc<[u8]> = redis.backend.get(&name).await?.into();
         let value = serde_json::from_slice(&bytes).ok()?;
         self.local.insert(name, bytes).await;
         Some(value)
@@ -139,8 +181,8 @@ impl TenantCache {
             return;
         };
         let name = self.keys.key(tenant, &key);
-        if let Some(redis) = &self.redis {
-            redis.set(&name, &bytes, redis_ttl(&key)).await;
+        if let Some(redis) = self.redis.as_ref().filter(|redis| redis.usable()) {
+            redis.backend.set(&name, &bytes, redis_ttl(&key)).await;
         }
         self.local.insert(name, bytes.into()).await;
     }
@@ -160,13 +202,13 @@ impl TenantCache {
     async fn drop_everywhere(&self, name: &str) {
         self.local.invalidate(name).await;
         if let Some(redis) = &self.redis {
-            redis
-                .delete_and_publish(name, &self.keys.invalidation_channel())
-                .await;
+            redis.invalidate(name).await;
         }
     }
 
     /// Drops every entry of `tenant`, here, in Redis (SCAN and UNLINK) and in every process.
+    /// If Redis does not answer, the purge is kept and logged like any invalidation, and done
+    /// when it answers again.
     pub async fn purge(&self, tenant: &TenantId) -> anyhow::Result<()> {
         let prefix = self.keys.tenant_prefix(tenant);
         let local_prefix = prefix.clone();
@@ -175,36 +217,35 @@ impl TenantCache {
             .invalidate_entries_if(move |key, _| key.starts_with(&local_prefix));
         if let Some(redis) = &self.redis {
             redis
-                .purge(
-                    &self.keys.tenant_pattern(tenant),
-                    &prefix,
-                    &self.keys.invalidation_channel(),
-                )
-                .await?;
+                .purge(&self.keys.tenant_pattern(tenant), &prefix)
+                .await;
         }
         Ok(())
     }
 
-    /// Counts the events of `key` within the last `window` across the deployment (Redis), and
-    /// how long until the oldest of them leaves it. `None` without a working Redis: the caller
-    /// then counts in process.
-    pub async fn count_recent(
+    /// Admits an event of `key` if fewer than `limit` happened within the last `window`
+    /// across the deployment, counting it in the same atomic step (`recent`). `None` without a
+    /// working Redis: the caller then counts in process.
+    pub async fn admit_recent(
         &self,
         tenant: &TenantId,
         key: CacheKey,
         window: Duration,
-    ) -> Option<(u64, Duration)> {
+        limit: u32,
+    ) -> Option<Admission> {
         let redis = self.redis.as_ref()?;
         redis
-            .count_recent(&self.keys.key(tenant, &key), window)
+            .backend
+            .admit_recent(&self.keys.key(tenant, &key), window, limit)
             .await
     }
 
-    /// Records an event of `key` for `count_recent`.
-    pub async fn record_recent(&self, tenant: &TenantId, key: CacheKey, window: Duration) {
+    /// Uncounts an admitted event that must not count after all.
+    pub async fn withdraw_recent(&self, tenant: &TenantId, key: CacheKey, ticket: &RecentTicket) {
         if let Some(redis) = &self.redis {
             redis
-                .record_recent(&self.keys.key(tenant, &key), window)
+                .backend
+                .withdraw_recent(&self.keys.key(tenant, &key), ticket)
                 .await;
         }
     }
@@ -212,7 +253,7 @@ impl TenantCache {
     /// Forgets the events of `key`.
     pub async fn clear_recent(&self, tenant: &TenantId, key: CacheKey) {
         if let Some(redis) = &self.redis {
-            redis.delete(&self.keys.key(tenant, &key)).await;
+            redis.backend.delete(&self.keys.key(tenant, &key)).await;
         }
     }
 
@@ -224,7 +265,7 @@ impl TenantCache {
     /// Every key this deployment holds in Redis (empty without Redis): for audits.
     pub async fn redis_keys(&self) -> anyhow::Result<Vec<String>> {
         match &self.redis {
-            Some(redis) => redis.scan(&self.keys.deployment_pattern()).await,
+            Some(redis) => redis.backend.scan(&self.keys.deployment_pattern()).await,
             None => Ok(Vec::new()),
         }
     }

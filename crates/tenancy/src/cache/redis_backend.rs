@@ -59,7 +59,7 @@ impl RedisBackend {
     }
 
     /// Runs one operation, or nothing while Redis is degraded.
-    async fn run<T, F, Fut>(&self, operation: F) -> Option<T>
+    pub(super) async fn run<T, F, Fut>(&self, operation: F) -> Option<T>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
@@ -99,81 +99,39 @@ impl RedisBackend {
             .await;
     }
 
-    fn now_ms() -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|elapsed| elapsed.as_millis() as i64)
-            .unwrap_or_default()
-    }
-
-    /// Events in a sorted set scored by their time in milliseconds.
-    pub(super) async fn record_recent(&self, key: &str, window: Duration) {
-        let now = Self::now_ms();
-        let member = format!("{now}-{}", uuid::Uuid::new_v4().simple());
-        let window_ms = window.as_millis() as i64;
+    /// Deletes keys and tells the other processes to drop them, in one round trip. `false`
+    /// when Redis did not acknowledge it (it may or may not have happened).
+    pub(super) async fn delete_and_publish(&self, keys: &[String], channel: &str) -> bool {
+        if keys.is_empty() {
+            return true;
+        }
         self.run(|mut connection| async move {
-            redis::pipe()
-                .zadd(key, member, now)
-                .ignore()
-                .pexpire(key, window_ms)
-                .ignore()
-                .query_async::<()>(&mut connection)
-                .await
-        })
-        .await;
-    }
-
-    pub(super) async fn count_recent(
-        &self,
-        key: &str,
-        window: Duration,
-    ) -> Option<(u64, Duration)> {
-        let now = Self::now_ms();
-        let window_ms = window.as_millis() as i64;
-        let (count, oldest): (u64, Vec<(String, i64)>) = self
-            .run(|mut connection| async move {
-                redis::pipe()
-                    .zrembyscore(key, "-inf", now - window_ms)
-                    .ignore()
-                    .zcard(key)
-                    .zrange_withscores(key, 0, 0)
-                    .query_async(&mut connection)
-                    .await
-            })
-            .await?;
-        let until = oldest
-            .first()
-            .map(|(_, at)| Duration::from_millis((at + window_ms - now).max(0) as u64))
-            .unwrap_or_default();
-        Some((count, until))
-    }
-
-    /// Deletes a key and tells the other processes to drop it. `false` when Redis could not
-    /// be told (the other processes' entries then expire within their time to live).
-    pub(super) async fn delete_and_publish(&self, key: &str, channel: &str) -> bool {
-        self.run(|mut connection| async move {
-            redis::pipe()
-                .atomic()
-                .unlink(key)
-                .ignore()
-                .publish(channel, key)
-                .ignore()
-                .query_async::<()>(&mut connection)
-                .await
+            let mut pipe = redis::pipe();
+            pipe.atomic().unlink(keys).ignore();
+            for key in keys {
+                pipe.publish(channel, key).ignore();
+            }
+            pipe.query_async::<()>(&mut connection).await
         })
         .await
         .is_some()
     }
 
-    /// Deletes every key matching `pattern` with SCAN and UNLINK (never KEYS) and tells the
-    /// other processes to drop what starts with `prefix`.
+    /// Deletes every key matching `pattern` but those `spare` keeps, with SCAN and UNLINK
+    /// (never KEYS), and tells the other processes to drop what starts with `prefix`.
     pub(super) async fn purge(
         &self,
         pattern: &str,
         prefix: &str,
         channel: &str,
+        spare: impl Fn(&str) -> bool,
     ) -> anyhow::Result<u64> {
-        let keys = self.scan(pattern).await?;
+        let keys: Vec<String> = self
+            .scan(pattern)
+            .await?
+            .into_iter()
+            .filter(|key| !spare(key))
+            .collect();
         let mut connection = self.connection.clone();
         for batch in keys.chunks(500) {
             connection.unlink::<_, ()>(batch).await?;

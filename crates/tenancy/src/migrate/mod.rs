@@ -44,6 +44,11 @@ pub const CATALOG_MIGRATIONS: &[Migration] = &[
         name: "incarnations_and_deployment",
         sql: include_str!("../../../../migrations/catalog/0004_incarnations_and_deployment.sql"),
     },
+    Migration {
+        version: 5,
+        name: "cache_invalidations",
+        sql: include_str!("../../../../migrations/catalog/0005_cache_invalidations.sql"),
+    },
 ];
 
 /// Every tenant table, children before parents: the order in which a shared tenant's rows are

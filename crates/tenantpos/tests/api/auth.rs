@@ -82,6 +82,28 @@ async fn five_failures_lock_one_username_of_one_tenant_out() {
 }
 
 #[tokio::test]
+async fn forty_wrong_passwords_at_once_get_at_most_five_401s() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("stormed_shop", Strategy::Shared).await;
+    let answers = futures::future::join_all((0..40).map(|index| {
+        // Case does not matter: all forty count against one username.
+        let username = if index % 3 == 0 { "OWNER" } else { "owner" };
+        attempt(&app, &tenant.id, username, "wrong-password")
+    }))
+    .await;
+    crate::cache::assert_at_most_five_401s_then_429s(&answers);
+    attempt(&app, &tenant.id, "owner", OWNER_PASSWORD)
+        .await
+        .assert_error(429, "rate_limited");
+    // Another username of the tenant is not affected, nor one longer than any can be (it is
+    // neither looked up nor counted with a real one).
+    app.user_with_role(&tenant, "clerk", "cashier").await;
+    attempt(&app, &tenant.id, &"o".repeat(10_000), "wrong-password")
+        .await
+        .assert_error(401, "invalid_credentials");
+}
+
+#[tokio::test]
 async fn a_successful_login_clears_the_failures() {
     let app = spawn_app().await;
     let tenant = app.create_tenant("forgetful_shop", Strategy::Shared).await;

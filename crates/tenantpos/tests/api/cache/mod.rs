@@ -1,22 +1,49 @@
 //! The tenant-aware cache: keys that always carry the tenant, no stale answer after a write (in
 //! one process, and within a second across processes sharing Redis), and Redis going down and
-//! coming back without a single failed request.
+//! coming back without a single failed request. Lockouts across processes are in `lockout`,
+//! Redis going down and pausing in `redis_pause`, the invalidation log in
+//! `invalidation_log`.
+
+mod invalidation_log;
+mod lockout;
+pub(crate) use lockout::assert_at_most_five_401s_then_429s;
+mod redis_pause;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use rstest::rstest;
 use serde_json::{Value, json};
 use tenancy::{CacheKey, Strategy, TenantCache, TenantId};
 
-use crate::support::process::serve;
+use crate::support::process::{Process, serve};
 use crate::support::redis_server::{RedisServer, eventually};
 use crate::support::*;
 
-async fn ready_cache(app: &TestApp) -> String {
+pub(super) async fn ready_cache(app: &TestApp) -> String {
     let ready = app.send(app.client.get(app.url("/ready"))).await;
     ready.body["cache"].as_str().unwrap_or("").to_owned()
+}
+
+/// The app of the test with Redis at `url`, and a second `tenantpos serve` process serving
+/// `services` over the same database and Redis, once both caches are connected.
+pub(super) async fn two_processes_sharing(url: &str, services: &str) -> (TestApp, Process) {
+    let app = spawn_app_with(|settings| settings.redis_url = Some(url.to_owned())).await;
+    let second = serve(
+        app.database(),
+        services,
+        &[("TENANTPOS_REDIS_URL", url.to_owned())],
+    )
+    .await;
+    eventually("both caches connect", Duration::from_secs(5), || async {
+        let theirs = app
+            .send(app.client.get(format!("{}/ready", second.base)))
+            .await;
+        ready_cache(&app).await == "ok" && theirs.body["cache"] == "ok"
+    })
+    .await;
+    (app, second)
 }
 
 #[rstest]
@@ -364,127 +391,5 @@ async fn every_key_names_its_tenant_and_holds_only_its_data_and_a_purge_leaves_n
     assert!(
         left.iter().all(|key| !key.contains("{audit_two}")),
         "{left:?}"
-    );
-}
-
-#[tokio::test]
-async fn redis_going_down_and_coming_back_fails_no_request() {
-    let mut redis = RedisServer::start();
-    let url = redis.url();
-    let app = spawn_app_with(|settings| settings.redis_url = Some(url)).await;
-    eventually("the cache connects", Duration::from_secs(5), || async {
-        ready_cache(&app).await == "ok"
-    })
-    .await;
-    let tenant = app.create_tenant("sturdy_shop", Strategy::Shared).await;
-    let product = app.create_product(&tenant, "P", 100, 5).await;
-    let path = format!("/products/{}", product["id"].as_str().unwrap());
-    let expected = app
-        .call(Method::GET, &path, &tenant, None)
-        .await
-        .assert_status(200)
-        .clone();
-
-    redis.stop();
-    let down_since = Instant::now();
-    // Every request during the outage answers as before, from PostgreSQL.
-    while down_since.elapsed() < Duration::from_millis(1500) {
-        assert_eq!(
-            app.call(Method::GET, &path, &tenant, None)
-                .await
-                .assert_status(200),
-            &expected
-        );
-        app.call(Method::GET, "/settings", &tenant, None)
-            .await
-            .assert_status(200);
-    }
-    assert_eq!(ready_cache(&app).await, "degraded");
-    // Writes are read back at once even now.
-    app.call(
-        Method::PATCH,
-        &path,
-        &tenant,
-        Some(json!({"name": "Renamed"})),
-    )
-    .await
-    .assert_status(200);
-    assert_eq!(
-        app.call(Method::GET, &path, &tenant, None).await.body["name"],
-        "Renamed"
-    );
-
-    let _redis = RedisServer::start_on(redis.port);
-    eventually(
-        "the cache comes back by itself",
-        Duration::from_secs(10),
-        || async { ready_cache(&app).await == "ok" },
-    )
-    .await;
-    assert_eq!(
-        app.call(Method::GET, &path, &tenant, None).await.body["name"],
-        "Renamed"
-    );
-    app.call(
-        Method::PATCH,
-        &path,
-        &tenant,
-        Some(json!({"name": "Again"})),
-    )
-    .await
-    .assert_status(200);
-    assert_eq!(
-        app.call(Method::GET, &path, &tenant, None).await.body["name"],
-        "Again"
-    );
-}
-
-#[tokio::test]
-async fn failed_logins_count_across_processes_sharing_redis() {
-    let redis = RedisServer::start();
-    let url = redis.url();
-    let app = spawn_app_with(|settings| settings.redis_url = Some(url.clone())).await;
-    let second = serve(
-        app.database(),
-        "auth,admin",
-        &[("TENANTPOS_REDIS_URL", url)],
-    )
-    .await;
-    eventually("both caches connect", Duration::from_secs(5), || async {
-        let theirs = app
-            .send(app.client.get(format!("{}/ready", second.base)))
-            .await;
-        ready_cache(&app).await == "ok" && theirs.body["cache"] == "ok"
-    })
-    .await;
-    app.create_tenant("guarded_shop", Strategy::Shared).await;
-    let attempt = |base: String, password: &'static str| {
-        let request = app
-            .client
-            .post(format!("{base}/auth/login"))
-            .header("x-tenant-id", "guarded_shop")
-            .json(&json!({"username": "Owner", "password": password}));
-        app.send(request)
-    };
-    for index in 0..5 {
-        // Alternate between the two processes: the failures add up in Redis.
-        let base = if index % 2 == 0 {
-            app.address.clone()
-        } else {
-            second.base.clone()
-        };
-        attempt(base, "wrong-password")
-            .await
-            .assert_error(401, "invalid_credentials");
-    }
-    for base in [app.address.clone(), second.base.clone()] {
-        let locked = attempt(base, OWNER_PASSWORD).await;
-        locked.assert_error(429, "rate_limited");
-        assert!(locked.headers.contains_key("retry-after"));
-    }
-    let keys = app.tenancy.cache.redis_keys().await.unwrap();
-    assert!(
-        keys.iter().any(|key| key.contains("{guarded_shop}:login:")),
-        "{keys:?}"
     );
 }
