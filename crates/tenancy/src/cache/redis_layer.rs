@@ -28,6 +28,8 @@ const LOG_CLEANUP: Duration = Duration::from_secs(60);
 /// Invalidations that could not even be logged (PostgreSQL did not answer) are kept up to this
 /// many, then replaced by one purge of everything.
 const UNLOGGED_CAPACITY: usize = 10_000;
+/// How long a change waits to log an invalidation before leaving it to the upkeep.
+const LOG_WAIT: Duration = Duration::from_millis(250);
 /// How many keys one round trip delivers.
 const DELIVERY_BATCH: usize = 200;
 
@@ -100,7 +102,13 @@ impl RedisLayer {
         let Some(log) = &self.log else {
             return;
         };
-        if let Err(error) = log.record(&target).await {
+        // The request that made the change waits for the log only so long (PostgreSQL may be
+        // struggling too); past that the upkeep logs it once PostgreSQL answers, and the other
+        // processes learn of it later than a second, but they do learn of it.
+        let logged = tokio::time::timeout(LOG_WAIT, log.record(&target))
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("timed out")));
+        if let Err(error) = logged {
             tracing::warn!(error = %format!("{error:#}"), "a cache invalidation waits to be logged");
             let mut unlogged = self.unlogged.lock().expect("unlogged lock");
             if unlogged.len() >= UNLOGGED_CAPACITY {
