@@ -21,7 +21,7 @@ use tenancy::Tenancy;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use client::{HttpOrders, LocalOrders, OrdersApi};
-pub use faults::{FaultInjection, SagaStep};
+pub use faults::{FaultInjection, RefundStep, SagaStep};
 pub use model::{Order, OrderItem, OrderPayment, OrdersSummary, PlaceOrder, TopProduct};
 
 /// How long a placement may run before the sweeper takes it for dead, and how often it looks.

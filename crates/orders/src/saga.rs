@@ -25,6 +25,7 @@ pub async fn place_order(
     order: ValidOrder,
 ) -> Result<Order, ApiError> {
     let order_id = Uuid::now_v7();
+    state.faults.stall().await;
     let settings = {
         let tx = state.tenancy.db.begin_provisional(context).await?;
         let settings = repository::insert_pending(&tx, order_id, order.note.as_deref()).await?;
@@ -87,6 +88,13 @@ pub async fn place_order(
         let tx = state.tenancy.db.begin(context).await?;
         let recorded = repository::finalize(&tx, order_id, &finalization).await?;
         tx.commit().await.map_err(ApiError::from)?;
+        if let Some(lost) = state.faults.final_commit_lost() {
+            return Err(Failure::Failed(lost));
+        }
+        state
+            .faults
+            .check(SagaStep::Recorded)
+            .map_err(Failure::Crash)?;
         let recorded = recorded.ok_or_else(|| {
             ApiError::unavailable(anyhow::anyhow!(
                 "order {order_id} was undone by the sweeper while it was placed"
@@ -198,6 +206,9 @@ pub async fn refund_order(
         return Err(ApiError::conflict("this order is already refunded"));
     }
     state.payments.refund(context, order_id).await?;
+    state
+        .faults
+        .check_refund(crate::faults::RefundStep::PaymentRefunded)?;
     state.inventory.return_stock(context, order_id).await?;
     let tx = state.tenancy.db.begin(context).await?;
     let refunded = repository::mark_refunded(&tx, order_id).await?;

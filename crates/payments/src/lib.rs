@@ -3,6 +3,7 @@
 
 pub mod card;
 mod client;
+pub mod faults;
 mod internal_routes;
 pub mod payments;
 mod routes;
@@ -13,6 +14,7 @@ use tenancy::Tenancy;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use client::{HttpPayments, LocalPayments, PaymentsApi};
+pub use faults::{CaptureStall, PaymentFaults};
 pub use payments::{Capture, Payment, PaymentMethod, PaymentsSummary};
 
 #[derive(Clone)]

@@ -31,6 +31,8 @@ pub struct Wiring {
     pub routes: OpenApiRouter,
     pub background: BackgroundTasks,
     pub faults: Arc<FaultInjection>,
+    /// Fault injection for captures (payments served here or in process).
+    pub payment_faults: Arc<payments::PaymentFaults>,
     /// The orders service, when this process serves it (the demo places orders through it).
     pub orders: Option<orders::OrdersState>,
 }
@@ -88,6 +90,7 @@ pub fn wire(
     )?;
 
     let faults = Arc::new(FaultInjection::default());
+    let payment_faults = local_payments.faults();
     let mut background = BackgroundTasks::default();
     let mut routes = OpenApiRouter::new();
     let mut orders_state = None;
@@ -138,6 +141,7 @@ pub fn wire(
         routes,
         background,
         faults,
+        payment_faults,
         orders: orders_state,
     })
 }
