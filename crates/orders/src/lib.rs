@@ -6,6 +6,7 @@ pub mod faults;
 pub mod idempotency;
 mod internal_routes;
 pub mod model;
+pub mod refund;
 pub mod repository;
 mod routes;
 pub mod saga;

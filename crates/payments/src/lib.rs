@@ -7,6 +7,7 @@ pub mod faults;
 mod internal_routes;
 pub mod payments;
 mod routes;
+pub mod sweeper;
 
 use std::sync::Arc;
 

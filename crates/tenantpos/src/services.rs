@@ -115,6 +115,11 @@ pub fn wire(
             tenancy: tenancy.clone(),
             local: local_payments,
         }));
+        background.0.push(payments::sweeper::spawn(
+            tenancy.clone(),
+            timings.pending_timeout,
+            timings.sweep_interval,
+        ));
     }
     if services.serves(Service::Orders) {
         let state = orders::OrdersState {
