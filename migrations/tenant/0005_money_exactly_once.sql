@@ -23,6 +23,9 @@ CREATE TABLE payment_voids (
     voided_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, order_id)
 );
+-- Tombstones are needed only while a capture may still arrive; the payments sweeper drops
+-- those older than a day.
+CREATE INDEX payment_voids_by_age ON payment_voids (tenant_id, voided_at);
 
 ALTER TABLE payment_voids ENABLE ROW LEVEL SECURITY;
 ALTER TABLE payment_voids FORCE ROW LEVEL SECURITY;

@@ -148,7 +148,10 @@ pub async fn find(tx: &ScopedTx, id: Uuid) -> Result<Option<Order>, ApiError> {
 
 /// An order in any status, pending included: its status as stored, and the order unless it is
 /// pending.
-pub async fn find_any(tx: &ScopedTx, id: Uuid) -> Result<Option<(String, Option<Order>)>, ApiError> {
+pub async fn find_any(
+    tx: &ScopedTx,
+    id: Uuid,
+) -> Result<Option<(String, Option<Order>)>, ApiError> {
     let row = tx
         .query_opt(
             "SELECT * FROM orders WHERE tenant_id = $1 AND id = $2",

@@ -166,7 +166,7 @@ async fn get_order(
 /// Refunds an order: its payment refunded, its stock put back. Again: 409 `conflict`.
 #[utoipa::path(post, path = "/orders/{id}/refund", tag = "orders", params(("id" = Uuid, Path),
         ("Idempotency-Key" = Option<String>, Header, description = "1..255 printable ASCII")),
-    responses((status = 200, body = Order), (status = 404, description = "not_found"), (status = 409, description = "conflict")))]
+    responses((status = 200, body = Order), (status = 404, description = "not_found"), (status = 409, description = "conflict, idempotency_conflict, request_in_progress")))]
 async fn refund_order(
     State(state): State<OrdersState>,
     caller: Authorized<OwnerOrManager>,

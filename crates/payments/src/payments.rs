@@ -139,8 +139,13 @@ pub async fn capture(tx: &ScopedTx, capture: &Capture) -> Result<Payment, ApiErr
         return Ok(Payment::from_row(&row));
     }
     // Taken before (a retry: the first payment), or voided (its order failed meanwhile).
+    // Voided: the placement was given up (timed out, undone by recovery) before this capture
+    // got here. Nothing is taken; the client may place the order again.
     let existing = find_by_order(tx, capture.order_id).await?.ok_or_else(|| {
-        ApiError::conflict("this order failed and its payment was voided; nothing was taken")
+        ApiError::unavailable(anyhow::anyhow!(
+            "order {} was voided before its capture arrived; nothing was taken",
+            capture.order_id
+        ))
     })?;
     if existing.amount != capture.amount || existing.method != capture.method {
         return Err(ApiError::conflict("this order was paid differently"));
@@ -150,7 +155,8 @@ pub async fn capture(tx: &ScopedTx, capture: &Capture) -> Result<Payment, ApiErr
 
 /// Serializes the capture and the void of one order (the two-key form of advisory locks, a key
 /// space apart from the tenant gates'). A hash collision only makes one wait for another.
-const LOCK_ORDER_PAYMENT: &str = "SELECT pg_advisory_xact_lock(hashtext('tenantpos-payment:' || $1), hashtext($2::uuid::text))";
+const LOCK_ORDER_PAYMENT: &str =
+    "SELECT pg_advisory_xact_lock(hashtext('tenantpos-payment:' || $1), hashtext($2::uuid::text))";
 
 async fn find_by_order(tx: &ScopedTx, order_id: Uuid) -> Result<Option<Payment>, ApiError> {
     let row = tx
@@ -203,6 +209,19 @@ pub async fn orphaned(tx: &ScopedTx, age: Duration) -> Result<Vec<Uuid>, ApiErro
         )
         .await?;
     Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+/// Drops the tombstones older than `ORPHAN_WINDOW`: no capture arrives that late (a capture
+/// request leaves before the void of its order, and peers time out in seconds); how many.
+pub async fn forget_old_voids(tx: &ScopedTx) -> Result<u64, ApiError> {
+    let window_ms = ORPHAN_WINDOW.as_millis() as i64;
+    Ok(tx
+        .execute(
+            "DELETE FROM payment_voids WHERE tenant_id = $1 \
+             AND voided_at < now() - $2::bigint * interval '1 millisecond'",
+            &[&tx.tenant_id(), &window_ms],
+        )
+        .await?)
 }
 
 /// Voids the payment of `order_id` if it is captured and its order does not exist (checked

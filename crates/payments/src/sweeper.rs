@@ -1,5 +1,5 @@
 //! Recovery on the payments side: voids captured payments whose order does not exist (see
-//! `payments::orphaned`). The placement saga and its tombstones keep this from happening; this
+//! `payments::orphaned`), and drops void tombstones older than a day. The placement saga and its tombstones keep this from happening; this
 //! sweep makes sure that whatever slipped through — a bug, a hand-made row — does not keep a
 //! customer's money.
 
@@ -33,7 +33,10 @@ pub async fn void_orphaned_payments(tenancy: &Arc<Tenancy>, age: Duration) -> an
         }
     }
     if voided > 0 {
-        tracing::warn!(voided, "voided captured payments whose order does not exist");
+        tracing::warn!(
+            voided,
+            "voided captured payments whose order does not exist"
+        );
     }
     Ok(voided)
 }
@@ -45,6 +48,7 @@ async fn void_for_tenant(
 ) -> Result<u64, ApiError> {
     let orphans = {
         let tx = tenancy.db.begin(context).await?;
+        payments::forget_old_voids(&tx).await?;
         let orphans = payments::orphaned(&tx, age).await?;
         tx.commit().await?;
         orphans
@@ -64,7 +68,11 @@ async fn void_for_tenant(
 
 /// Runs `void_orphaned_payments` for payments older than `age`, every `interval`, until the
 /// process ends.
-pub fn spawn(tenancy: Arc<Tenancy>, age: Duration, interval: Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn(
+    tenancy: Arc<Tenancy>,
+    age: Duration,
+    interval: Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
