@@ -10,15 +10,14 @@
 //! dies halfway leaves a pending order: the sweeper undoes it once it is older than the saga
 //! timeout, and a held reservation expires on its own.
 
+use std::time::Duration;
+
+use axum::http::StatusCode;
 use tenancy::{ApiError, CacheKey, TenantContext, TenantScope};
 use uuid::Uuid;
 
 use inventory::ReservedLine;
 use payments::Capture;
-
-use std::time::Duration;
-
-use axum::http::StatusCode;
 
 use crate::OrdersState;
 use crate::faults::SagaStep;
