@@ -115,10 +115,12 @@ pub fn wire(
             tenancy: tenancy.clone(),
             local: local_payments,
         }));
+        // Payments without an order are rare (the saga's tombstones prevent them): a pass per
+        // saga timeout is enough, and spares the tenant databases' connection budget.
         background.0.push(payments::sweeper::spawn(
             tenancy.clone(),
             timings.pending_timeout,
-            timings.sweep_interval,
+            timings.pending_timeout,
         ));
     }
     if services.serves(Service::Orders) {
