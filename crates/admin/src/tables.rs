@@ -59,6 +59,7 @@ pub const TENANT_TABLES: &[TenantTable] = &[
     tenant_table!("reservations", "order_id"),
     tenant_table!("reservation_lines", "order_id, product_id"),
     tenant_table!("payments", "id"),
+    tenant_table!("payment_voids", "order_id"),
 ];
 
 /// The table of this name, for an import's lines.

@@ -1,8 +1,10 @@
-//! Fault injection for the placement saga: makes a request stop right after a step, as if its
-//! process had died there, with no compensation. Inert unless a test sets it; nothing in the
-//! configuration or the API can.
+//! Fault injection for the placement and refund sagas: makes a request stop right after a step,
+//! as if its process had died there, with no compensation; makes the order's final COMMIT look
+//! lost although it succeeded; or makes a placement stall before it starts. Inert unless a test
+//! sets it; nothing in the configuration or the API can.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use tenancy::ApiError;
 
@@ -17,11 +19,31 @@ pub enum SagaStep {
     Paid,
     /// The reservation is committed.
     Committed,
+    /// The order is recorded (its final transaction committed).
+    Recorded,
+}
+
+/// The steps of refunding an order, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundStep {
+    /// The order is marked `refunding` (durably: recovery finishes it from there).
+    Marked,
+    /// The payment is refunded.
+    PaymentRefunded,
+    /// The stock is put back.
+    StockReturned,
 }
 
 #[derive(Debug, Default)]
 pub struct FaultInjection {
     crash_after: Mutex<Option<SagaStep>>,
+    crash_refund_after: Mutex<Option<RefundStep>>,
+    lose_final_commit: Mutex<bool>,
+    stall_before_start: Mutex<Option<Duration>>,
+}
+
+fn injected(what: String) -> ApiError {
+    ApiError::internal(anyhow::anyhow!("injected crash after {what}"))
 }
 
 impl FaultInjection {
@@ -30,12 +52,50 @@ impl FaultInjection {
         *self.crash_after.lock().expect("fault lock") = step;
     }
 
+    /// Every refund from now on stops dead after `step` (`None` to stop crashing).
+    pub fn crash_refund_after(&self, step: Option<RefundStep>) {
+        *self.crash_refund_after.lock().expect("fault lock") = step;
+    }
+
+    /// From now on the final COMMIT of a placement succeeds but reports a lost connection, as
+    /// when the connection drops while PostgreSQL commits.
+    pub fn lose_final_commit(&self, lose: bool) {
+        *self.lose_final_commit.lock().expect("fault lock") = lose;
+    }
+
+    /// From now on a placement waits `stall` before its first step, as one waiting for a
+    /// connection would (`None` to stop stalling).
+    pub fn stall_before_start(&self, stall: Option<Duration>) {
+        *self.stall_before_start.lock().expect("fault lock") = stall;
+    }
+
     pub(crate) fn check(&self, step: SagaStep) -> Result<(), ApiError> {
         if *self.crash_after.lock().expect("fault lock") == Some(step) {
-            return Err(ApiError::internal(anyhow::anyhow!(
-                "injected crash after {step:?}"
-            )));
+            return Err(injected(format!("{step:?}")));
         }
         Ok(())
+    }
+
+    pub(crate) fn check_refund(&self, step: RefundStep) -> Result<(), ApiError> {
+        if *self.crash_refund_after.lock().expect("fault lock") == Some(step) {
+            return Err(injected(format!("refund step {step:?}")));
+        }
+        Ok(())
+    }
+
+    /// The error of a final COMMIT reported lost, if that fault is on.
+    pub(crate) fn final_commit_lost(&self) -> Option<ApiError> {
+        (*self.lose_final_commit.lock().expect("fault lock")).then(|| {
+            ApiError::unavailable(anyhow::anyhow!(
+                "injected: the connection was lost during COMMIT"
+            ))
+        })
+    }
+
+    pub(crate) async fn stall(&self) {
+        let stall = *self.stall_before_start.lock().expect("fault lock");
+        if let Some(stall) = stall {
+            tokio::time::sleep(stall).await;
+        }
     }
 }

@@ -2,7 +2,10 @@
 //! key for 24 hours and replayed to retries with the same body; another body under the same key
 //! is a 409 `idempotency_conflict`, a retry while the first still runs a 409
 //! `request_in_progress`. One request wins the key by a single `INSERT ... ON CONFLICT` on the
-//! primary key, never by a check-then-insert race.
+//! primary key, never by a check-then-insert race. The key's claim and the order's outcome
+//! cannot disagree: the answer is recorded in the transaction that records the order or its
+//! refund, only by the request that still owns the claim, and a key whose request died is
+//! resolved from its order.
 
 use std::time::Duration;
 
@@ -11,6 +14,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tenancy::{ApiError, ErrorCode, ScopedTx};
+use uuid::Uuid;
+
+use crate::repository;
 
 pub const HEADER: &str = "idempotency-key";
 
@@ -74,10 +80,44 @@ pub fn request_hash(body: &Value) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
+/// What a key is claimed for.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject {
+    /// Placing an order, under this (new) id: the key names the order it places.
+    NewOrder(Uuid),
+    /// Refunding this order.
+    Refund(Uuid),
+}
+
+impl Subject {
+    fn order_id(self) -> Uuid {
+        match self {
+            Self::NewOrder(id) | Self::Refund(id) => id,
+        }
+    }
+}
+
+/// A key this request owns. Only its owner records the answer: a request overtaken by a retry
+/// (it ran longer than the saga timeout) records nothing.
+#[derive(Debug, Clone)]
+pub struct OwnedClaim {
+    route: String,
+    key: String,
+    owner: Uuid,
+    order_id: Uuid,
+}
+
+impl OwnedClaim {
+    /// The order this claim places or refunds.
+    pub fn order_id(&self) -> Uuid {
+        self.order_id
+    }
+}
+
 /// What claiming a key found.
 pub enum Claim {
     /// This request owns the key: run it, then `record` or `release`.
-    Proceed,
+    Proceed(OwnedClaim),
     /// The first answer, to send again.
     Replay(StoredAnswer),
 }
@@ -97,67 +137,136 @@ impl IntoResponse for StoredAnswer {
     }
 }
 
-/// Claims `key` for this request. A key older than 24 hours is free again, and so is one left
-/// `in_progress` for longer than `abandoned_after` (its request died).
+fn in_progress() -> ApiError {
+    ApiError::new(
+        ErrorCode::RequestInProgress,
+        "the first request with this key is still running",
+    )
+    .with_retry_after(1)
+}
+
+/// Claims `key` for this request, with an owner token of its own. A key older than 24 hours is
+/// free again. One left `in_progress` for longer than `abandoned_after` (its request died, or
+/// still runs) is resolved from its order: for a placement, a recorded order is replayed, a
+/// pending one is still running (or left to recovery), and none means the placement was undone
+/// or never began, so this request takes the key over; a refund is run again (its steps are
+/// idempotent). The row is locked while this is decided, so concurrent retries take turns.
 pub async fn claim(
     tx: &ScopedTx,
     route: &str,
     key: &IdempotencyKey,
     hash: &str,
     abandoned_after: Duration,
+    subject: Subject,
 ) -> Result<Claim, ApiError> {
+    let claimed = OwnedClaim {
+        route: route.to_owned(),
+        key: key.0.clone(),
+        owner: Uuid::new_v4(),
+        order_id: subject.order_id(),
+    };
     let abandoned_ms = abandoned_after.as_millis() as i64;
-    let claimed = tx
-        .query_opt(
-            "INSERT INTO idempotency_keys (tenant_id, route, key, request_hash, state) \
-             VALUES ($1, $2, $3, $4, 'in_progress') \
-             ON CONFLICT (tenant_id, route, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, \
-                 state = 'in_progress', response_status = NULL, response_body = NULL, created_at = now() \
-             WHERE idempotency_keys.created_at < now() - interval '24 hours' \
-                OR (idempotency_keys.state = 'in_progress' \
-                    AND idempotency_keys.created_at < now() - $5::bigint * interval '1 millisecond') \
-             RETURNING 1",
-            &[&tx.tenant_id(), &route, &key.0, &hash, &abandoned_ms],
-        )
-        .await?;
-    if claimed.is_some() {
-        return Ok(Claim::Proceed);
+    // The row may be released (deleted) between the two statements: then try again.
+    for _ in 0..3 {
+        let inserted = tx
+            .query_opt(
+                "INSERT INTO idempotency_keys (tenant_id, route, key, request_hash, state, owner, order_id) \
+                 VALUES ($1, $2, $3, $4, 'in_progress', $5, $6) ON CONFLICT DO NOTHING RETURNING 1",
+                &[&tx.tenant_id(), &route, &key.0, &hash, &claimed.owner, &claimed.order_id],
+            )
+            .await?;
+        if inserted.is_some() {
+            return Ok(Claim::Proceed(claimed));
+        }
+        let Some(existing) = tx
+            .query_opt(
+                "SELECT request_hash, state, response_status, response_body, order_id, \
+                        created_at < now() - interval '24 hours', \
+                        created_at < now() - $4::bigint * interval '1 millisecond' \
+                 FROM idempotency_keys WHERE tenant_id = $1 AND route = $2 AND key = $3 FOR UPDATE",
+                &[&tx.tenant_id(), &route, &key.0, &abandoned_ms],
+            )
+            .await?
+        else {
+            continue;
+        };
+        let (stored_hash, state): (String, String) = (existing.get(0), existing.get(1));
+        let (expired, abandoned): (bool, bool) = (existing.get(5), existing.get(6));
+        if expired {
+            take_over(tx, &claimed, hash).await?;
+            return Ok(Claim::Proceed(claimed));
+        }
+        if stored_hash != hash {
+            return Err(ApiError::new(
+                ErrorCode::IdempotencyConflict,
+                "this Idempotency-Key was used with another request",
+            ));
+        }
+        if state == "done" {
+            let status: i32 = existing.get(2);
+            return Ok(Claim::Replay(StoredAnswer {
+                status: StatusCode::from_u16(status as u16).map_err(ApiError::internal)?,
+                body: existing.get(3),
+            }));
+        }
+        if !abandoned {
+            return Err(in_progress());
+        }
+        let earlier_order: Option<Uuid> = existing.get(4);
+        return match (subject, earlier_order) {
+            (Subject::NewOrder(_), Some(earlier)) => {
+                match repository::find_any(tx, earlier).await? {
+                    // The placement of the earlier attempt still runs, or awaits recovery.
+                    Some((status, _)) if status == "pending" => Err(in_progress()),
+                    // It was recorded, and its answer lost: record it now.
+                    Some((_, Some(order))) => {
+                        let answer = StoredAnswer {
+                            status: StatusCode::CREATED,
+                            body: serde_json::to_value(order).map_err(ApiError::internal)?,
+                        };
+                        record_abandoned(tx, route, key, &answer).await?;
+                        Ok(Claim::Replay(answer))
+                    }
+                    // Undone (or never begun): nothing of it remains, run again.
+                    _ => {
+                        take_over(tx, &claimed, hash).await?;
+                        Ok(Claim::Proceed(claimed))
+                    }
+                }
+            }
+            _ => {
+                take_over(tx, &claimed, hash).await?;
+                Ok(Claim::Proceed(claimed))
+            }
+        };
     }
-    let existing = tx
-        .query_one(
-            "SELECT request_hash, state, response_status, response_body FROM idempotency_keys \
-             WHERE tenant_id = $1 AND route = $2 AND key = $3",
-            &[&tx.tenant_id(), &route, &key.0],
-        )
-        .await?;
-    let (stored_hash, state): (String, String) = (existing.get(0), existing.get(1));
-    if stored_hash != hash {
-        return Err(ApiError::new(
-            ErrorCode::IdempotencyConflict,
-            "this Idempotency-Key was used with another request",
-        ));
-    }
-    if state == "in_progress" {
-        return Err(ApiError::new(
-            ErrorCode::RequestInProgress,
-            "the first request with this key is still running",
-        )
-        .with_retry_after(1));
-    }
-    let status: i32 = existing.get(2);
-    Ok(Claim::Replay(StoredAnswer {
-        status: StatusCode::from_u16(status as u16).map_err(ApiError::internal)?,
-        body: existing.get(3),
-    }))
+    Err(in_progress())
 }
 
-/// Keeps the first answer of a claimed key.
-pub async fn record(
+/// Gives a locked key to `claimed`, as if it had just been claimed.
+async fn take_over(tx: &ScopedTx, claimed: &OwnedClaim, hash: &str) -> Result<(), ApiError> {
+    tx.execute(
+        "UPDATE idempotency_keys SET request_hash = $4, state = 'in_progress', response_status = NULL, \
+             response_body = NULL, created_at = now(), owner = $5, order_id = $6 \
+         WHERE tenant_id = $1 AND route = $2 AND key = $3",
+        &[
+            &tx.tenant_id(),
+            &claimed.route,
+            &claimed.key,
+            &hash,
+            &claimed.owner,
+            &claimed.order_id,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn record_abandoned(
     tx: &ScopedTx,
     route: &str,
     key: &IdempotencyKey,
-    status: StatusCode,
-    body: &Value,
+    answer: &StoredAnswer,
 ) -> Result<(), ApiError> {
     tx.execute(
         "UPDATE idempotency_keys SET state = 'done', response_status = $4, response_body = $5 \
@@ -166,19 +275,56 @@ pub async fn record(
             &tx.tenant_id(),
             &route,
             &key.0,
-            &i32::from(status.as_u16()),
-            body,
+            &i32::from(answer.status.as_u16()),
+            &answer.body,
         ],
     )
     .await?;
     Ok(())
 }
 
-/// Frees a claimed key whose request failed on our side (5xx): a retry runs again.
-pub async fn release(tx: &ScopedTx, route: &str, key: &IdempotencyKey) -> Result<(), ApiError> {
+/// Keeps the first answer of a key this request still owns; 409 `request_in_progress` when a
+/// retry took the key over meanwhile (then this request's work must not stand). Placing and
+/// refunding call it in the transaction that records their outcome, so the outcome and the
+/// answer commit together or not at all.
+pub async fn record(
+    tx: &ScopedTx,
+    claim: &OwnedClaim,
+    status: StatusCode,
+    body: &Value,
+) -> Result<(), ApiError> {
+    let recorded = tx
+        .execute(
+            "UPDATE idempotency_keys SET state = 'done', response_status = $5, response_body = $6 \
+             WHERE tenant_id = $1 AND route = $2 AND key = $3 AND owner = $4 AND state = 'in_progress'",
+            &[
+                &tx.tenant_id(),
+                &claim.route,
+                &claim.key,
+                &claim.owner,
+                &i32::from(status.as_u16()),
+                body,
+            ],
+        )
+        .await?;
+    if recorded == 1 {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::RequestInProgress,
+            "a retry with this Idempotency-Key took this request over; retry for its answer",
+        )
+        .with_retry_after(1))
+    }
+}
+
+/// Frees a key this request still owns after it failed on our side (5xx): a retry runs again.
+/// An answer recorded with its outcome stays.
+pub async fn release(tx: &ScopedTx, claim: &OwnedClaim) -> Result<(), ApiError> {
     tx.execute(
-        "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND route = $2 AND key = $3 AND state = 'in_progress'",
-        &[&tx.tenant_id(), &route, &key.0],
+        "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND route = $2 AND key = $3 \
+         AND owner = $4 AND state = 'in_progress'",
+        &[&tx.tenant_id(), &claim.route, &claim.key, &claim.owner],
     )
     .await?;
     Ok(())

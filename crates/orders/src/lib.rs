@@ -6,6 +6,7 @@ pub mod faults;
 pub mod idempotency;
 mod internal_routes;
 pub mod model;
+pub mod refund;
 pub mod repository;
 mod routes;
 pub mod saga;
@@ -21,7 +22,7 @@ use tenancy::Tenancy;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use client::{HttpOrders, LocalOrders, OrdersApi};
-pub use faults::{FaultInjection, SagaStep};
+pub use faults::{FaultInjection, RefundStep, SagaStep};
 pub use model::{Order, OrderItem, OrderPayment, OrdersSummary, PlaceOrder, TopProduct};
 
 /// How long a placement may run before the sweeper takes it for dead, and how often it looks.

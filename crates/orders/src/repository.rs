@@ -1,5 +1,6 @@
 //! The orders repository. Every function takes a `ScopedTx`; rows in status `pending` (sagas
-//! still running) are invisible to every read.
+//! still running) are invisible to every read, and `refunding` (a refund under way, which
+//! recovery finishes) reads as `paid`: the API's statuses are `paid` and `refunded`.
 
 use auth::settings::StoredSettings;
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
@@ -18,7 +19,10 @@ fn order_from_row(row: &Row) -> Result<Order, ApiError> {
     Ok(Order {
         id: row.get("id"),
         order_number: row.get("order_number"),
-        status: row.get("status"),
+        status: match row.get::<_, &str>("status") {
+            "refunding" => "paid".to_owned(),
+            status => status.to_owned(),
+        },
         items: serde_json::from_value(items).map_err(ApiError::internal)?,
         subtotal: row.get("subtotal"),
         tax: row.get("tax"),
@@ -142,6 +146,48 @@ pub async fn find(tx: &ScopedTx, id: Uuid) -> Result<Option<Order>, ApiError> {
     row.as_ref().map(order_from_row).transpose()
 }
 
+/// An order in any status, pending included: its status as stored, and the order unless it is
+/// pending.
+pub async fn find_any(
+    tx: &ScopedTx,
+    id: Uuid,
+) -> Result<Option<(String, Option<Order>)>, ApiError> {
+    let row = tx
+        .query_opt(
+            "SELECT * FROM orders WHERE tenant_id = $1 AND id = $2",
+            &[&tx.tenant_id(), &id],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let status: String = row.get("status");
+    let order = (status != "pending")
+        .then(|| order_from_row(&row))
+        .transpose()?;
+    Ok(Some((status, order)))
+}
+
+/// The status of an order as stored (`None`: no such order), read under its row lock: a
+/// transaction that still holds the order (a COMMIT under way) is waited for, `wait` at most,
+/// so that what this reads is final.
+pub async fn settled_status(
+    tx: &ScopedTx,
+    id: Uuid,
+    wait: std::time::Duration,
+) -> Result<Option<String>, ApiError> {
+    let wait_ms = wait.as_millis().to_string();
+    tx.execute("SELECT set_config('lock_timeout', $1, true)", &[&wait_ms])
+        .await?;
+    let row = tx
+        .query_opt(
+            "SELECT status FROM orders WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+            &[&tx.tenant_id(), &id],
+        )
+        .await?;
+    Ok(row.map(|row| row.get(0)))
+}
+
 /// Newest first. `after` is an order id of this tenant (else 422); `skip` counts after it.
 pub async fn list(
     tx: &ScopedTx,
@@ -181,16 +227,56 @@ pub async fn list(
     rows.iter().map(order_from_row).collect()
 }
 
-/// Marks a paid order refunded; `None` when it is not paid (any more).
+/// Starts refunding an order: a `paid` one becomes `refunding` (durably, so that recovery
+/// finishes the refund if this request dies). The status it had (`None`: no such order), read
+/// under its row lock.
+pub async fn begin_refund(tx: &ScopedTx, id: Uuid) -> Result<Option<String>, ApiError> {
+    let row = tx
+        .query_opt(
+            "SELECT status FROM orders WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+            &[&tx.tenant_id(), &id],
+        )
+        .await?;
+    let status: Option<String> = row.map(|row| row.get(0));
+    if status.as_deref() == Some("paid") {
+        tx.execute(
+            "UPDATE orders SET status = 'refunding', updated_at = now() WHERE tenant_id = $1 AND id = $2",
+            &[&tx.tenant_id(), &id],
+        )
+        .await?;
+    }
+    Ok(status)
+}
+
+/// Marks a refunding order refunded once its payment is refunded and its stock back; `None`
+/// when it is not refunding (any more).
 pub async fn mark_refunded(tx: &ScopedTx, id: Uuid) -> Result<Option<Order>, ApiError> {
     let row = tx
         .query_opt(
             "UPDATE orders SET status = 'refunded', payment = jsonb_set(payment, '{status}', $3), updated_at = now() \
-             WHERE tenant_id = $1 AND id = $2 AND status = 'paid' RETURNING *",
+             WHERE tenant_id = $1 AND id = $2 AND status = 'refunding' RETURNING *",
             &[&tx.tenant_id(), &id, &json!("refunded")],
         )
         .await?;
     row.as_ref().map(order_from_row).transpose()
+}
+
+/// Orders `refunding` for longer than `age`, locked for this transaction (skipping those a
+/// request or another sweeper holds): refunds whose request died halfway.
+pub async fn lock_stale_refunding(
+    tx: &ScopedTx,
+    age: std::time::Duration,
+) -> Result<Vec<Uuid>, ApiError> {
+    let age_ms = age.as_millis() as i64;
+    let rows = tx
+        .query(
+            "SELECT id FROM orders WHERE tenant_id = $1 AND status = 'refunding' \
+             AND updated_at < now() - $2::bigint * interval '1 millisecond' ORDER BY updated_at LIMIT 100 \
+             FOR UPDATE SKIP LOCKED",
+            &[&tx.tenant_id(), &age_ms],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
 /// The start of the tenant's today, in UTC.
@@ -213,9 +299,9 @@ pub async fn summary(tx: &ScopedTx, timezone: &str) -> Result<OrdersSummary, Api
     let totals = tx
         .query_one(
             "SELECT count(*), \
-                    COALESCE(sum(total_amount) FILTER (WHERE status = 'paid'), 0)::bigint, \
+                    COALESCE(sum(total_amount) FILTER (WHERE status IN ('paid', 'refunding')), 0)::bigint, \
                     count(*) FILTER (WHERE created_at >= $2), \
-                    COALESCE(sum(total_amount) FILTER (WHERE status = 'paid' AND created_at >= $2), 0)::bigint \
+                    COALESCE(sum(total_amount) FILTER (WHERE status IN ('paid', 'refunding') AND created_at >= $2), 0)::bigint \
              FROM orders WHERE tenant_id = $1 AND status <> 'pending'",
             &[&tenant, &today],
         )
@@ -241,7 +327,7 @@ pub async fn top_products(
             "SELECT (item->>'product_id')::uuid, item->>'sku', item->>'name', \
                     sum((item->>'quantity')::bigint)::bigint, sum((item->>'line_total')::bigint)::bigint \
              FROM orders o, jsonb_array_elements(o.items) AS item \
-             WHERE o.tenant_id = $1 AND o.status = 'paid' AND o.created_at >= $2 \
+             WHERE o.tenant_id = $1 AND o.status IN ('paid', 'refunding') AND o.created_at >= $2 \
              GROUP BY 1, 2, 3 ORDER BY 4 DESC, 5 DESC, 2 LIMIT $3",
             &[&tx.tenant_id(), &since, &i64::from(limit)],
         )

@@ -15,9 +15,9 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::OrdersState;
-use crate::idempotency::{self, Claim, IdempotencyKey};
+use crate::idempotency::{self, Claim, IdempotencyKey, OwnedClaim, Subject};
 use crate::model::{Order, PlaceOrder};
-use crate::{repository, saga};
+use crate::{refund, repository, saga};
 
 pub(crate) fn router() -> OpenApiRouter<OrdersState> {
     OpenApiRouter::new()
@@ -27,47 +27,62 @@ pub(crate) fn router() -> OpenApiRouter<OrdersState> {
 }
 
 /// Runs `handle` once per `Idempotency-Key` (when the request has one) and answers the first
-/// answer to retries with the same body. 5xx answers are not kept: a retry runs again.
+/// answer to retries with the same body. `handle` gets the claim when there is a key; a
+/// success it returns was recorded with its outcome (see `saga::place_order_once`). Errors are
+/// recorded here, but for 5xx answers: those free the key, and a retry runs again.
 async fn idempotent<F, Fut>(
     state: &OrdersState,
     context: &TenantContext,
     headers: &HeaderMap,
-    route: &str,
-    body: &Value,
+    (route, body, subject): (&str, &Value, Subject),
     handle: F,
 ) -> Result<Response, ApiError>
 where
-    F: FnOnce() -> Fut,
+    F: FnOnce(Option<OwnedClaim>) -> Fut,
     Fut: Future<Output = Result<(StatusCode, Value), ApiError>>,
 {
     let Some(key) = IdempotencyKey::from_headers(headers)? else {
-        let (status, body) = handle().await?;
+        let (status, body) = handle(None).await?;
         return Ok((status, axum::Json(body)).into_response());
     };
     let hash = idempotency::request_hash(body);
-    {
+    let claim = {
         let tx = state.tenancy.db.begin(context).await?;
-        let claim =
-            idempotency::claim(&tx, route, &key, &hash, state.timings.pending_timeout).await?;
+        let claim = idempotency::claim(
+            &tx,
+            route,
+            &key,
+            &hash,
+            state.timings.pending_timeout,
+            subject,
+        )
+        .await?;
         tx.commit().await?;
-        if let Claim::Replay(answer) = claim {
-            return Ok(answer.into_response());
+        match claim {
+            Claim::Replay(answer) => return Ok(answer.into_response()),
+            Claim::Proceed(claim) => claim,
         }
-    }
-    let outcome = handle().await;
-    let (status, answer) = match &outcome {
-        Ok((status, body)) => (*status, body.clone()),
-        Err(error) => (error.code.status(), error.body()),
     };
-    let tx = state.tenancy.db.begin(context).await?;
-    if status.is_server_error() {
-        idempotency::release(&tx, route, &key).await?;
-    } else {
-        idempotency::record(&tx, route, &key, status, &answer).await?;
+    let outcome = handle(Some(claim.clone())).await;
+    let error = match outcome {
+        Ok((status, body)) => return Ok((status, axum::Json(body)).into_response()),
+        Err(error) => error,
+    };
+    let settled = async {
+        let tx = state.tenancy.db.begin(context).await?;
+        if error.code.status().is_server_error() {
+            idempotency::release(&tx, &claim).await?;
+        } else {
+            idempotency::record(&tx, &claim, error.code.status(), &error.body()).await?;
+        }
+        Ok::<_, ApiError>(tx.commit().await?)
     }
-    tx.commit().await?;
-    let (status, body) = outcome?;
-    Ok((status, axum::Json(body)).into_response())
+    .await;
+    if let Err(settling) = settled {
+        // The key stays in progress; a retry after the saga timeout resolves it from its order.
+        tracing::warn!(error = %settling, "could not settle an Idempotency-Key");
+    }
+    Err(error)
 }
 
 /// Places an order: prices from inventory, stock reserved, payment taken, order recorded — or,
@@ -84,10 +99,16 @@ async fn place_order(
     Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
     let context = &caller.context;
-    idempotent(&state, context, &headers, "/orders", &body, || async {
+    let (state, body) = (&state, &body);
+    let request = ("/orders", body, Subject::NewOrder(Uuid::now_v7()));
+    idempotent(state, context, &headers, request, |claim| async move {
         let request: PlaceOrder = serde_json::from_value(body.clone())
             .map_err(|error| ApiError::validation(error.to_string()))?;
-        let order = saga::place_order(&state, context, request.validate()?).await?;
+        let order = request.validate()?;
+        let order = match &claim {
+            Some(claim) => saga::place_order_once(state, context, order, claim).await?,
+            None => saga::place_order(state, context, order).await?,
+        };
         Ok((
             StatusCode::CREATED,
             serde_json::to_value(order).map_err(ApiError::internal)?,
@@ -145,7 +166,7 @@ async fn get_order(
 /// Refunds an order: its payment refunded, its stock put back. Again: 409 `conflict`.
 #[utoipa::path(post, path = "/orders/{id}/refund", tag = "orders", params(("id" = Uuid, Path),
         ("Idempotency-Key" = Option<String>, Header, description = "1..255 printable ASCII")),
-    responses((status = 200, body = Order), (status = 404, description = "not_found"), (status = 409, description = "conflict")))]
+    responses((status = 200, body = Order), (status = 404, description = "not_found"), (status = 409, description = "conflict, idempotency_conflict, request_in_progress")))]
 async fn refund_order(
     State(state): State<OrdersState>,
     caller: Authorized<OwnerOrManager>,
@@ -154,8 +175,13 @@ async fn refund_order(
 ) -> Result<Response, ApiError> {
     let context = &caller.context;
     let route = format!("/orders/{id}/refund");
-    idempotent(&state, context, &headers, &route, &Value::Null, || async {
-        let order = saga::refund_order(&state, context, id).await?;
+    let state = &state;
+    let request = (route.as_str(), &Value::Null, Subject::Refund(id));
+    idempotent(state, context, &headers, request, |claim| async move {
+        let order = match &claim {
+            Some(claim) => refund::refund_order_once(state, context, claim).await?,
+            None => refund::refund_order(state, context, id).await?,
+        };
         Ok((
             StatusCode::OK,
             serde_json::to_value(order).map_err(ApiError::internal)?,

@@ -1,12 +1,18 @@
-//! Placing and refunding orders: the saga across inventory, payments and orders.
+//! Placing orders: the saga across inventory, payments and orders.
 //!
 //! Placing: (1) write a pending order — the saga's durable log; (2) reserve stock, priced by
 //! inventory; (3) take the payment, keyed by the order; (4) commit the reservation; (5) turn
-//! the pending order into a paid one with the tenant's next number. Any failure undoes what was
-//! done (release the stock, void the payment, delete the pending order), so nothing remains.
-//! A process that dies halfway leaves a pending order: the sweeper undoes it once it is older
-//! than the saga timeout, and a held reservation expires on its own.
+//! the pending order into a paid one with the tenant's next number, and record the answer of
+//! its `Idempotency-Key` in the same transaction. Any failure undoes what was done (release the
+//! stock, void the payment, delete the pending order), so nothing remains — except when the
+//! final COMMIT's outcome is unknown (the connection dropped while PostgreSQL committed): then
+//! the order is read back first, and only one that was not recorded is undone. A process that
+//! dies halfway leaves a pending order: the sweeper undoes it once it is older than the saga
+//! timeout, and a held reservation expires on its own.
 
+use std::time::Duration;
+
+use axum::http::StatusCode;
 use tenancy::{ApiError, CacheKey, TenantContext, TenantScope};
 use uuid::Uuid;
 
@@ -15,16 +21,42 @@ use payments::Capture;
 
 use crate::OrdersState;
 use crate::faults::SagaStep;
+use crate::idempotency::{self, OwnedClaim};
 use crate::model::{Order, OrderItem, OrderPayment, ValidOrder};
 use crate::repository::{self, Finalization};
 use crate::tax::tax;
 
+/// How long reading an order back waits for a COMMIT still under way on it.
+const READ_BACK_WAIT: Duration = Duration::from_secs(2);
+
+/// Places an order without an `Idempotency-Key`.
 pub async fn place_order(
     state: &OrdersState,
     context: &TenantContext,
     order: ValidOrder,
 ) -> Result<Order, ApiError> {
-    let order_id = Uuid::now_v7();
+    place(state, context, order, Uuid::now_v7(), None).await
+}
+
+/// Places the order a claimed `Idempotency-Key` names; on success its answer is recorded with
+/// the order, and only while this request still owns the key.
+pub async fn place_order_once(
+    state: &OrdersState,
+    context: &TenantContext,
+    order: ValidOrder,
+    claim: &OwnedClaim,
+) -> Result<Order, ApiError> {
+    place(state, context, order, claim.order_id(), Some(claim)).await
+}
+
+async fn place(
+    state: &OrdersState,
+    context: &TenantContext,
+    order: ValidOrder,
+    order_id: Uuid,
+    claim: Option<&OwnedClaim>,
+) -> Result<Order, ApiError> {
+    state.faults.stall().await;
     let settings = {
         let tx = state.tenancy.db.begin_provisional(context).await?;
         let settings = repository::insert_pending(&tx, order_id, order.note.as_deref()).await?;
@@ -84,15 +116,7 @@ pub async fn place_order(
             payment: &payment,
             number_prefix: &settings.order_number_prefix,
         };
-        let tx = state.tenancy.db.begin(context).await?;
-        let recorded = repository::finalize(&tx, order_id, &finalization).await?;
-        tx.commit().await.map_err(ApiError::from)?;
-        let recorded = recorded.ok_or_else(|| {
-            ApiError::unavailable(anyhow::anyhow!(
-                "order {order_id} was undone by the sweeper while it was placed"
-            ))
-        })?;
-        Ok::<_, Failure>(recorded)
+        record(state, context, order_id, &finalization, claim).await
     }
     .await;
 
@@ -107,11 +131,89 @@ pub async fn place_order(
             undo(state, context, order_id).await;
             Err(error)
         }
+        Err(Failure::Unknown(error)) => match read_back(state, context, order_id).await {
+            Some(Some(order)) => {
+                tracing::warn!(%order_id, %error, "the order's COMMIT looked lost but it was recorded");
+                forget_summary(state, context).await;
+                Ok(order)
+            }
+            Some(None) => {
+                undo(state, context, order_id).await;
+                Err(error)
+            }
+            // Still unknown (PostgreSQL is down): the sweeper settles it once it can read it.
+            None => Err(ApiError::unavailable(error.into_anyhow())),
+        },
+    }
+}
+
+/// Step (5): the pending order becomes a recorded one, with the answer of its key.
+async fn record(
+    state: &OrdersState,
+    context: &TenantContext,
+    order_id: Uuid,
+    finalization: &Finalization<'_>,
+    claim: Option<&OwnedClaim>,
+) -> Result<Order, Failure> {
+    let tx = state.tenancy.db.begin(context).await?;
+    let recorded = repository::finalize(&tx, order_id, finalization)
+        .await?
+        .ok_or_else(|| {
+            ApiError::unavailable(anyhow::anyhow!(
+                "order {order_id} was undone by the sweeper while it was placed"
+            ))
+        })?;
+    if let Some(claim) = claim {
+        let answer = serde_json::to_value(&recorded).map_err(ApiError::internal)?;
+        // A retry that took the key over places the order itself: this one is undone.
+        idempotency::record(&tx, claim, StatusCode::CREATED, &answer).await?;
+    }
+    // Before COMMIT nothing was committed; after it was sent, failing to hear back tells
+    // nothing about whether PostgreSQL committed.
+    tx.commit()
+        .await
+        .map_err(|error| Failure::Unknown(error.into()))?;
+    if let Some(lost) = state.faults.final_commit_lost() {
+        return Err(Failure::Unknown(lost));
+    }
+    state
+        .faults
+        .check(SagaStep::Recorded)
+        .map_err(Failure::Crash)?;
+    Ok(recorded)
+}
+
+/// Whether an order whose final COMMIT's outcome is unknown was recorded, read on another
+/// connection under the order's row lock (a COMMIT still under way is waited for):
+/// `Some(Some(order))` recorded, `Some(None)` not recorded, `None` still unknown.
+async fn read_back(
+    state: &OrdersState,
+    context: &TenantContext,
+    order_id: Uuid,
+) -> Option<Option<Order>> {
+    let read = async {
+        let tx = state.tenancy.db.begin(context).await?;
+        let status = repository::settled_status(&tx, order_id, READ_BACK_WAIT).await?;
+        let order = match status.as_deref() {
+            None | Some("pending") => None,
+            Some(_) => repository::find(&tx, order_id).await?,
+        };
+        tx.commit().await?;
+        Ok::<_, ApiError>((status, order))
+    }
+    .await;
+    match read {
+        Ok((Some(status), None)) if status != "pending" => None,
+        Ok((_, order)) => Some(order),
+        Err(error) => {
+            tracing::warn!(%order_id, %error, "could not read back an order whose COMMIT was lost; the sweeper will settle it");
+            None
+        }
     }
 }
 
 /// The dashboard summary counts orders and payments: drop it once they changed.
-async fn forget_summary(state: &OrdersState, context: &TenantContext) {
+pub(crate) async fn forget_summary(state: &OrdersState, context: &TenantContext) {
     let tenant = &context.tenant().id;
     state
         .tenancy
@@ -120,9 +222,11 @@ async fn forget_summary(state: &OrdersState, context: &TenantContext) {
         .await;
 }
 
-/// A step failed (compensate), or the process "died" (do nothing).
+/// A step failed (compensate), the final COMMIT's outcome is unknown (read the order back
+/// first), or the process "died" (do nothing).
 enum Failure {
     Failed(ApiError),
+    Unknown(ApiError),
     Crash(ApiError),
 }
 
@@ -178,30 +282,4 @@ pub async fn undo_elsewhere(state: &OrdersState, context: &TenantContext, order_
         tracing::warn!(%order_id, code = error.code.as_str(), "could not undo a failed order yet; the sweeper will retry");
     }
     done
-}
-
-/// Refunds a paid order: its payment refunded, its stock put back (archived products too),
-/// its status `refunded`. Each step is idempotent, so a retry after a failure finishes the job;
-/// a second refund of a refunded order is a 409.
-pub async fn refund_order(
-    state: &OrdersState,
-    context: &TenantContext,
-    order_id: Uuid,
-) -> Result<Order, ApiError> {
-    let order = {
-        let tx = state.tenancy.db.begin(context).await?;
-        let order = repository::find(&tx, order_id).await?;
-        tx.commit().await?;
-        order.ok_or_else(ApiError::not_found)?
-    };
-    if order.status != "paid" {
-        return Err(ApiError::conflict("this order is already refunded"));
-    }
-    state.payments.refund(context, order_id).await?;
-    state.inventory.return_stock(context, order_id).await?;
-    let tx = state.tenancy.db.begin(context).await?;
-    let refunded = repository::mark_refunded(&tx, order_id).await?;
-    tx.commit().await?;
-    forget_summary(state, context).await;
-    refunded.ok_or_else(|| ApiError::conflict("this order is already refunded"))
 }

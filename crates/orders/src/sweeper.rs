@@ -1,10 +1,13 @@
 //! Finishes what dead processes left: pending orders older than the saga timeout are undone
-//! (stock released, payment voided, the pending order deleted). Each is locked while it is
-//! undone, so two sweepers — or a sweeper and a late request — never undo one twice.
+//! (stock released, payment voided, the pending order deleted), and refunds left `refunding`
+//! as long are finished (payment refunded, stock back, the order `refunded`). Each order is
+//! locked while it is settled, so two sweepers — or a sweeper and a late request — never settle
+//! one twice.
 
 use tenancy::{ApiError, SystemAccess, TenantContext};
 
 use crate::OrdersState;
+use crate::refund::give_back;
 use crate::repository;
 use crate::saga::undo_elsewhere;
 
@@ -31,6 +34,9 @@ pub async fn undo_stale_orders(
                 tracing::warn!(%error, "sweeping orders failed")
             }
         }
+        if let Err(error) = finish_refunds_for_tenant(state, &context).await {
+            tracing::warn!(%error, "finishing interrupted refunds failed");
+        }
     }
     if undone > 0 {
         tracing::info!(undone, "undid orders whose placement died halfway");
@@ -50,4 +56,31 @@ async fn undo_for_tenant(state: &OrdersState, context: &TenantContext) -> Result
     }
     tx.commit().await?;
     Ok(undone)
+}
+
+/// Finishes the refunds of the tenant left `refunding` for longer than the saga timeout.
+async fn finish_refunds_for_tenant(
+    state: &OrdersState,
+    context: &TenantContext,
+) -> Result<u64, ApiError> {
+    let tx = state.tenancy.db.begin(context).await?;
+    let interrupted = repository::lock_stale_refunding(&tx, state.timings.pending_timeout).await?;
+    let mut finished = 0;
+    for order_id in interrupted {
+        match give_back(state, context, order_id).await {
+            Ok(()) => {
+                repository::mark_refunded(&tx, order_id).await?;
+                finished += 1;
+            }
+            Err(error) => {
+                tracing::warn!(%order_id, code = error.code.as_str(), "could not finish a refund yet; the sweeper will retry")
+            }
+        }
+    }
+    tx.commit().await?;
+    if finished > 0 {
+        crate::saga::forget_summary(state, context).await;
+        tracing::info!(finished, "finished refunds whose request died halfway");
+    }
+    Ok(finished)
 }

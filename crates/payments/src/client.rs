@@ -2,6 +2,7 @@
 //! `LocalPayments` answers in process; `HttpPayments` asks a remote payments service.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -10,6 +11,7 @@ use tenancy::peer::PeerClient;
 use tenancy::{ApiError, Tenancy, TenantContext};
 use uuid::Uuid;
 
+use crate::faults::{CaptureStall, PaymentFaults};
 use crate::payments::{self, Capture, Payment, PaymentsSummary};
 
 #[async_trait]
@@ -31,11 +33,44 @@ pub trait PaymentsApi: Send + Sync {
 /// Payments in this process.
 pub struct LocalPayments {
     tenancy: Arc<Tenancy>,
+    faults: Arc<PaymentFaults>,
 }
 
 impl LocalPayments {
     pub fn new(tenancy: Arc<Tenancy>) -> Self {
-        Self { tenancy }
+        Self {
+            tenancy,
+            faults: Arc::default(),
+        }
+    }
+
+    /// Fault injection for captures; inert unless a test sets it.
+    pub fn faults(&self) -> Arc<PaymentFaults> {
+        self.faults.clone()
+    }
+
+    /// A capture slowed down by `PaymentFaults`, spawned so that a caller that gives up does
+    /// not stop it.
+    async fn slow_capture(
+        &self,
+        context: &TenantContext,
+        capture: &Capture,
+        (stall, delay): (CaptureStall, Duration),
+    ) -> Result<Payment, ApiError> {
+        let tx = self.tenancy.db.begin(context).await?;
+        let capture = capture.clone();
+        let run = tokio::spawn(async move {
+            if stall == CaptureStall::BeforeInsert {
+                tokio::time::sleep(delay).await;
+            }
+            let payment = payments::capture(&tx, &capture).await?;
+            if stall == CaptureStall::BeforeCommit {
+                tokio::time::sleep(delay).await;
+            }
+            tx.commit().await?;
+            Ok(payment)
+        });
+        run.await.map_err(ApiError::internal)?
     }
 }
 
@@ -46,6 +81,9 @@ impl PaymentsApi for LocalPayments {
         context: &TenantContext,
         capture: &Capture,
     ) -> Result<Payment, ApiError> {
+        if let Some(slow) = self.faults.capture_stall() {
+            return self.slow_capture(context, capture, slow).await;
+        }
         let tx = self.tenancy.db.begin(context).await?;
         let payment = payments::capture(&tx, capture).await?;
         tx.commit().await?;

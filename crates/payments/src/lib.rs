@@ -3,9 +3,11 @@
 
 pub mod card;
 mod client;
+pub mod faults;
 mod internal_routes;
 pub mod payments;
 mod routes;
+pub mod sweeper;
 
 use std::sync::Arc;
 
@@ -13,6 +15,7 @@ use tenancy::Tenancy;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use client::{HttpPayments, LocalPayments, PaymentsApi};
+pub use faults::{CaptureStall, PaymentFaults};
 pub use payments::{Capture, Payment, PaymentMethod, PaymentsSummary};
 
 #[derive(Clone)]

@@ -1,6 +1,8 @@
 //! Payments and their repository. One payment per order at most: the order id is unique, so a
 //! retried capture returns the payment taken the first time instead of taking another.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenancy::db::Row;
@@ -113,10 +115,16 @@ pub async fn capture(tx: &ScopedTx, capture: &Capture) -> Result<Payment, ApiErr
             }
         }
     };
+    // Taken first, in a statement of its own, so that the next one reads what a void of this
+    // order committed while this capture waited.
+    tx.execute(LOCK_ORDER_PAYMENT, &[&tx.tenant_id(), &capture.order_id])
+        .await?;
     let inserted = tx
         .query_opt(
             "INSERT INTO payments (tenant_id, id, order_id, method, status, amount, card_brand) \
-             VALUES ($1, $2, $3, $4, 'captured', $5, $6) ON CONFLICT (tenant_id, order_id) DO NOTHING RETURNING *",
+             SELECT $1, $2, $3, $4, 'captured', $5, $6 \
+             WHERE NOT EXISTS (SELECT 1 FROM payment_voids WHERE tenant_id = $1 AND order_id = $3) \
+             ON CONFLICT (tenant_id, order_id) DO NOTHING RETURNING *",
             &[
                 &tx.tenant_id(),
                 &Uuid::now_v7(),
@@ -130,14 +138,25 @@ pub async fn capture(tx: &ScopedTx, capture: &Capture) -> Result<Payment, ApiErr
     if let Some(row) = inserted {
         return Ok(Payment::from_row(&row));
     }
-    let existing = find_by_order(tx, capture.order_id)
-        .await?
-        .ok_or_else(|| ApiError::conflict("this order's payment changed while it was taken"))?;
+    // Taken before (a retry: the first payment), or voided (its order failed meanwhile).
+    // Voided: the placement was given up (timed out, undone by recovery) before this capture
+    // got here. Nothing is taken; the client may place the order again.
+    let existing = find_by_order(tx, capture.order_id).await?.ok_or_else(|| {
+        ApiError::unavailable(anyhow::anyhow!(
+            "order {} was voided before its capture arrived; nothing was taken",
+            capture.order_id
+        ))
+    })?;
     if existing.amount != capture.amount || existing.method != capture.method {
         return Err(ApiError::conflict("this order was paid differently"));
     }
     Ok(existing)
 }
+
+/// Serializes the capture and the void of one order (the two-key form of advisory locks, a key
+/// space apart from the tenant gates'). A hash collision only makes one wait for another.
+const LOCK_ORDER_PAYMENT: &str =
+    "SELECT pg_advisory_xact_lock(hashtext('tenantpos-payment:' || $1), hashtext($2::uuid::text))";
 
 async fn find_by_order(tx: &ScopedTx, order_id: Uuid) -> Result<Option<Payment>, ApiError> {
     let row = tx
@@ -149,14 +168,81 @@ async fn find_by_order(tx: &ScopedTx, order_id: Uuid) -> Result<Option<Payment>,
     Ok(row.as_ref().map(Payment::from_row))
 }
 
-/// Undoes the payment of an order that failed: nothing of it remains. Idempotent.
+/// Undoes the payment of an order that failed: nothing of it remains but a tombstone, which
+/// makes a capture of that order still under way (its caller gave up on it) take nothing.
+/// Idempotent.
 pub async fn void(tx: &ScopedTx, order_id: Uuid) -> Result<(), ApiError> {
+    tx.execute(LOCK_ORDER_PAYMENT, &[&tx.tenant_id(), &order_id])
+        .await?;
     tx.execute(
-        "DELETE FROM payments WHERE tenant_id = $1 AND order_id = $2 AND status = 'captured'",
+        "WITH tombstone AS (INSERT INTO payment_voids (tenant_id, order_id) VALUES ($1, $2) \
+                            ON CONFLICT DO NOTHING) \
+         DELETE FROM payments WHERE tenant_id = $1 AND order_id = $2 AND status = 'captured'",
         &[&tx.tenant_id(), &order_id],
     )
     .await?;
     Ok(())
+}
+
+/// How far back recovery looks for payments without an order: a capture can outlive its order
+/// only while its placement fails, which recovery finishes long before this.
+pub const ORPHAN_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// Captured payments at least `age` old (and newer than `ORPHAN_WINDOW`) whose order does not
+/// exist: money taken for nothing, however it came about. A placement writes its pending order
+/// before it takes the payment, so while the order exists, pending or recorded, the payment is
+/// its saga's to settle. At most 100, oldest first.
+///
+/// Payments and orders share every tenant's storage, whichever processes serve them; this
+/// reads the orders table here rather than calling the orders service, which depends on this one.
+pub async fn orphaned(tx: &ScopedTx, age: Duration) -> Result<Vec<Uuid>, ApiError> {
+    let age_ms = age.as_millis() as i64;
+    let window_ms = ORPHAN_WINDOW.as_millis() as i64;
+    let rows = tx
+        .query(
+            "SELECT p.order_id FROM payments p WHERE p.tenant_id = $1 AND p.status = 'captured' \
+             AND p.created_at < now() - $2::bigint * interval '1 millisecond' \
+             AND p.created_at > now() - $3::bigint * interval '1 millisecond' \
+             AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.tenant_id = $1 AND o.id = p.order_id) \
+             ORDER BY p.created_at LIMIT 100",
+            &[&tx.tenant_id(), &age_ms, &window_ms],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+/// Drops the tombstones older than `ORPHAN_WINDOW`: no capture arrives that late (a capture
+/// request leaves before the void of its order, and peers time out in seconds); how many.
+pub async fn forget_old_voids(tx: &ScopedTx) -> Result<u64, ApiError> {
+    let window_ms = ORPHAN_WINDOW.as_millis() as i64;
+    Ok(tx
+        .execute(
+            "DELETE FROM payment_voids WHERE tenant_id = $1 \
+             AND voided_at < now() - $2::bigint * interval '1 millisecond'",
+            &[&tx.tenant_id(), &window_ms],
+        )
+        .await?)
+}
+
+/// Voids the payment of `order_id` if it is captured and its order does not exist (checked
+/// again under the order's lock); whether it did.
+pub async fn void_orphan(tx: &ScopedTx, order_id: Uuid) -> Result<bool, ApiError> {
+    tx.execute(LOCK_ORDER_PAYMENT, &[&tx.tenant_id(), &order_id])
+        .await?;
+    let voided = tx
+        .query_one(
+            "WITH gone AS (DELETE FROM payments p WHERE p.tenant_id = $1 AND p.order_id = $2 \
+                               AND p.status = 'captured' \
+                               AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.tenant_id = $1 AND o.id = $2) \
+                           RETURNING p.order_id), \
+             tombstone AS (INSERT INTO payment_voids (tenant_id, order_id) SELECT $1, order_id FROM gone \
+                           ON CONFLICT DO NOTHING) \
+             SELECT count(*) FROM gone",
+            &[&tx.tenant_id(), &order_id],
+        )
+        .await?
+        .get::<_, i64>(0);
+    Ok(voided > 0)
 }
 
 /// Refunds the payment of an order; refunding again returns the refunded payment.

@@ -44,6 +44,8 @@ pub struct App {
     pub openapi: utoipa::openapi::OpenApi,
     /// Fault injection for the placement saga; inert unless a test sets it.
     pub faults: Arc<orders::FaultInjection>,
+    /// Fault injection for captures; inert unless a test sets it.
+    pub payment_faults: Arc<payments::PaymentFaults>,
     /// The sweepers; they stop when the app is dropped.
     pub background: crate::services::BackgroundTasks,
     /// The orders service, when this process serves it.
@@ -124,6 +126,7 @@ pub async fn build(settings: &Settings, services: &ServiceSet) -> anyhow::Result
         operator,
         openapi,
         faults: wiring.faults,
+        payment_faults: wiring.payment_faults,
         background: wiring.background,
         orders: wiring.orders,
     })

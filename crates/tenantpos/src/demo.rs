@@ -187,7 +187,7 @@ async fn place_demo_orders(
         );
     }
     if let Some(last) = placed.last() {
-        orders::saga::refund_order(orders, context, last.id)
+        orders::refund::refund_order(orders, context, last.id)
             .await
             .map_err(error)?;
     }

@@ -31,6 +31,8 @@ pub struct Wiring {
     pub routes: OpenApiRouter,
     pub background: BackgroundTasks,
     pub faults: Arc<FaultInjection>,
+    /// Fault injection for captures (payments served here or in process).
+    pub payment_faults: Arc<payments::PaymentFaults>,
     /// The orders service, when this process serves it (the demo places orders through it).
     pub orders: Option<orders::OrdersState>,
 }
@@ -95,6 +97,7 @@ pub fn wire(
     )?;
 
     let faults = Arc::new(FaultInjection::default());
+    let payment_faults = local_payments.faults();
     let mut background = BackgroundTasks::default();
     let mut routes = OpenApiRouter::new();
     let mut orders_state = None;
@@ -119,6 +122,13 @@ pub fn wire(
             tenancy: tenancy.clone(),
             local: local_payments.clone(),
         }));
+        // Payments without an order are rare (the saga's tombstones prevent them): a pass per
+        // saga timeout is enough, and spares the tenant databases' connection budget.
+        background.0.push(payments::sweeper::spawn(
+            system.clone(),
+            timings.pending_timeout,
+            timings.pending_timeout,
+        ));
     }
     if services.serves(Service::Orders) {
         let state = orders::OrdersState {
@@ -147,6 +157,7 @@ pub fn wire(
         routes,
         background,
         faults,
+        payment_faults,
         orders: orders_state,
     })
 }

@@ -58,6 +58,7 @@ pub const TENANT_TABLES_CHILDREN_FIRST: &[&str] = &[
     "reservations",
     "stock_movements",
     "payments",
+    "payment_voids",
     "idempotency_keys",
     "orders",
     "order_counters",
@@ -86,6 +87,11 @@ pub const TENANT_MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "orders",
         sql: include_str!("../../../../migrations/tenant/0004_orders.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "money_exactly_once",
+        sql: include_str!("../../../../migrations/tenant/0005_money_exactly_once.sql"),
     },
 ];
 

@@ -1,6 +1,7 @@
 //! `tenantpos migrate` at scale: concurrent runs, a failing target, one tenant, the dry run.
 //! Real `tenantpos` processes over a real PostgreSQL; a target is put behind by undoing tenant
-//! migration 4 (`migrations/tenant/0004_orders.sql`) there as the owner.
+//! migrations 4 and 5 (`migrations/tenant/0004_orders.sql`, and `0005_money_exactly_once.sql`
+//! that changes its tables) there as the owner.
 
 use tenancy::db::naming::tenant_database_name;
 use tenancy::{Strategy, TenantId};
@@ -79,14 +80,16 @@ async fn storage_of(app: &TestApp, tenant: &str, strategy: Strategy) -> Storage 
 }
 
 impl Storage {
-    /// Undoes tenant migration 4 here: its tables and its row in the version record.
+    /// Undoes tenant migrations 4 and 5 here: their tables, the index migration 5 adds to
+    /// payments, and their rows in the version record.
     async fn put_behind(&self) {
         let schema = &self.schema;
         self.owner
             .batch_execute(&format!(
                 "DROP TABLE \"{schema}\".orders, \"{schema}\".order_counters, \
-                 \"{schema}\".idempotency_keys CASCADE;
-                 DELETE FROM \"{schema}\".schema_migrations WHERE version = 4;"
+                 \"{schema}\".idempotency_keys, \"{schema}\".payment_voids CASCADE;
+                 DROP INDEX \"{schema}\".payments_captured_by_age;
+                 DELETE FROM \"{schema}\".schema_migrations WHERE version IN (4, 5);"
             ))
             .await
             .unwrap();
@@ -198,7 +201,7 @@ async fn two_concurrent_migrate_runs_apply_each_pending_migration_once() {
     assert!(second.success, "{second:?}");
     for (target, storage) in &behind {
         storage.assert_migrated(target).await;
-        let applied = format!("{target}: ok (1 applied)");
+        let applied = format!("{target}: ok (2 applied)");
         let untouched = format!("{target}: ok (up to date)");
         assert_eq!(
             (
@@ -206,7 +209,7 @@ async fn two_concurrent_migrate_runs_apply_each_pending_migration_once() {
                 lines_equal(&first, &untouched) + lines_equal(&second, &untouched),
             ),
             (1, 1),
-            "one run applied migration 4 to {target}, the other found it done\n{first:?}\n{second:?}"
+            "one run applied migrations 4 and 5 to {target}, the other found it done\n{first:?}\n{second:?}"
         );
     }
     storage_of(&app, "mig_new_db", Strategy::Database)
@@ -252,14 +255,14 @@ async fn a_failing_target_is_reported_the_others_migrate_and_the_next_run_resume
         "the failure says which migration and why: {failure}"
     );
     assert_eq!(
-        lines_equal(&failed, "schema mig_behind: ok (1 applied)"),
+        lines_equal(&failed, "schema mig_behind: ok (2 applied)"),
         1,
         "{failed:?}"
     );
     assert_eq!(
         lines_equal(
             &failed,
-            "database mig_behind_db (cluster default): ok (1 applied)"
+            "database mig_behind_db (cluster default): ok (2 applied)"
         ),
         1,
         "{failed:?}"
@@ -307,7 +310,7 @@ async fn migrate_one_tenant_leaves_the_others_behind() {
     let run = tenantpos(&app, &["migrate", "--tenant", "mig_chosen"]).await;
     assert!(run.success, "{run:?}");
     assert_eq!(
-        lines_equal(&run, "schema mig_chosen: ok (1 applied)"),
+        lines_equal(&run, "schema mig_chosen: ok (2 applied)"),
         1,
         "{run:?}"
     );
@@ -326,7 +329,7 @@ async fn migrate_one_tenant_leaves_the_others_behind() {
     assert_eq!(
         lines_equal(
             &run,
-            "database mig_chosen_db (cluster default): ok (1 applied)"
+            "database mig_chosen_db (cluster default): ok (2 applied)"
         ),
         1,
         "{run:?}"
@@ -366,8 +369,8 @@ async fn a_dry_run_names_what_it_would_apply_and_changes_nothing() {
     assert!(run.success, "{run:?}");
     for line in [
         "catalog: would apply 2 deleting_and_operator_audit",
-        "schema mig_dry: would apply 4 orders",
-        "database mig_dry_db (cluster default): would apply 4 orders",
+        "schema mig_dry: would apply 4 orders, 5 money_exactly_once",
+        "database mig_dry_db (cluster default): would apply 4 orders, 5 money_exactly_once",
         "schema mig_current: ok (up to date)",
         "shared: ok (up to date)",
         "5 targets: 3 would be migrated, 2 up to date, 0 failed (dry run: nothing changed)",
@@ -394,7 +397,7 @@ async fn a_dry_run_names_what_it_would_apply_and_changes_nothing() {
     assert_eq!(
         lines_equal(
             &run,
-            "database mig_dry_db (cluster default): would apply 4 orders"
+            "database mig_dry_db (cluster default): would apply 4 orders, 5 money_exactly_once"
         ),
         1,
         "{run:?}"

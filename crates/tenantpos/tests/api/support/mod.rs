@@ -2,6 +2,7 @@
 //! template, as in "Zero to Production". Tests talk to it over HTTP with reqwest.
 
 mod database;
+pub mod ledger;
 pub mod private_postgres;
 pub mod process;
 pub mod redis_server;
