@@ -165,7 +165,10 @@ async fn abandon(
     error: anyhow::Error,
 ) -> ApiError {
     tracing::error!(tenant = %id, error = %format!("{error:#}"), "a move failed; the tenant stays where it was");
-    if let Some(destination) = destination {
+    // A destination whose name is taken by a database that is not the tenant's holds nothing
+    // this move made: it is left alone.
+    let name_taken = error.is::<tenancy::db::mark::NameTaken>();
+    if let Some(destination) = destination.filter(|_| !name_taken) {
         if destination.strategy == Strategy::Database {
             tenancy.db.forget_tenant(id);
         }
