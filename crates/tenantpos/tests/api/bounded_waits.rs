@@ -18,6 +18,10 @@ const CLOSE_GATE: &str =
 const OPEN_GATE: &str =
     "SELECT pg_advisory_unlock(hashtext('tenantpos-tenant:' || $1 || ':' || $2))";
 
+/// Sessions waiting for an advisory lock in this database (`pg_locks` shows the whole server's).
+const WAITING_AT_A_GATE: &str = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+     AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+
 /// How long a request may take to answer 503 at a closed gate: the wait for a connection
 /// (5 s), then for the lock (2 s), and some slack for a busy machine.
 const ANSWER_WITHIN: Duration = Duration::from_secs(9);
@@ -125,14 +129,7 @@ async fn a_write_that_waited_at_a_retired_database_gate_answers_503_and_writes_n
         "the write waits at the gate",
         Duration::from_secs(1),
         || async {
-            let waiting: i64 = gate
-                .query_one(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
-                    &[],
-                )
-                .await
-                .unwrap()
-                .get(0);
+            let waiting: i64 = gate.query_one(WAITING_AT_A_GATE, &[]).await.unwrap().get(0);
             waiting > 0
         },
     )
@@ -321,10 +318,7 @@ async fn a_transaction_parked_at_the_gate_of_a_database_moved_away_answers_503()
     tokio::spawn(connection);
     let waiting_at_gate = || async {
         let waiting: i64 = running
-            .query_one(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
-                &[],
-            )
+            .query_one(WAITING_AT_A_GATE, &[])
             .await
             .unwrap()
             .get(0);
