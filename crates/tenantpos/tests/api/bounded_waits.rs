@@ -69,7 +69,8 @@ async fn requests_at_a_closed_gate_answer_503_in_time_while_other_tenants_are_se
             .await
             .assert_status(200);
         assert!(
-            start.elapsed() < Duration::from_secs(2),
+            // Not the 5 s a starved request waits before its 503.
+            start.elapsed() < Duration::from_secs(3),
             "another tenant waited {:?}",
             start.elapsed()
         );
