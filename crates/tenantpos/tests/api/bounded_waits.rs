@@ -18,6 +18,10 @@ const CLOSE_GATE: &str =
 const OPEN_GATE: &str =
     "SELECT pg_advisory_unlock(hashtext('tenantpos-tenant:' || $1 || ':' || $2))";
 
+/// Sessions waiting for an advisory lock in this database (`pg_locks` shows the whole server's).
+const WAITING_AT_A_GATE: &str = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+     AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+
 /// How long a request may take to answer 503 at a closed gate: the wait for a connection
 /// (5 s), then for the lock (2 s), and some slack for a busy machine.
 const ANSWER_WITHIN: Duration = Duration::from_secs(9);
@@ -65,7 +69,8 @@ async fn requests_at_a_closed_gate_answer_503_in_time_while_other_tenants_are_se
             .await
             .assert_status(200);
         assert!(
-            start.elapsed() < Duration::from_secs(2),
+            // Not the 5 s a starved request waits before its 503.
+            start.elapsed() < Duration::from_secs(3),
             "another tenant waited {:?}",
             start.elapsed()
         );
@@ -125,14 +130,7 @@ async fn a_write_that_waited_at_a_retired_database_gate_answers_503_and_writes_n
         "the write waits at the gate",
         Duration::from_secs(1),
         || async {
-            let waiting: i64 = gate
-                .query_one(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
-                    &[],
-                )
-                .await
-                .unwrap()
-                .get(0);
+            let waiting: i64 = gate.query_one(WAITING_AT_A_GATE, &[]).await.unwrap().get(0);
             waiting > 0
         },
     )
@@ -295,4 +293,81 @@ async fn postgresql_failures_map_to_503_and_statement_failures_to_500() {
         .unwrap_err();
     assert_eq!(violation.code().map(|code| code.code()), Some("42501"));
     assert_eq!(ApiError::from(violation).code, ErrorCode::Internal);
+}
+
+/// The real move out of a database: a transaction of the tenant that resolved it before the
+/// move and reached its gate after the move closed it waits there, then fails with 503 — the
+/// move retired the old database before opening the gate — and its write is nowhere.
+#[tokio::test]
+async fn a_transaction_parked_at_the_gate_of_a_database_moved_away_answers_503() {
+    use tenancy::{ErrorCode, TenantId};
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("leaving_shop", Strategy::Database).await;
+    let product = app.create_product(&tenant, "L", 100, 5).await;
+    let product_path = format!("/products/{}", product["id"].as_str().unwrap());
+    let id = TenantId::parse("leaving_shop").unwrap();
+    // The tenant as a request resolved it before the move.
+    let entry = app.tenancy.catalog.get(&id).await.unwrap().unwrap();
+    let stale = app
+        .operator
+        .system_context(&app.operator.scope(std::sync::Arc::new(entry)));
+    let database = tenancy::db::naming::tenant_database_name(&app.database().name, &id);
+    let (running, connection) =
+        tokio_postgres::connect(&owner_url(&database), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let waiting_at_gate = || async {
+        let waiting: i64 = running
+            .query_one(WAITING_AT_A_GATE, &[])
+            .await
+            .unwrap()
+            .get(0);
+        waiting
+    };
+
+    // A transaction of the tenant is running there: the move waits for it at the gate...
+    running
+        .batch_execute("BEGIN; SELECT pg_advisory_xact_lock_shared(hashtext('tenantpos-tenant:leaving_shop:database'))")
+        .await
+        .unwrap();
+    let moved = {
+        let request = app
+            .admin(Method::POST, "/admin/tenants/leaving_shop/move")
+            .json(&json!({"strategy": "shared"}));
+        tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+    };
+    eventually(
+        "the move waits at the gate",
+        Duration::from_secs(5),
+        || async { waiting_at_gate().await == 1 },
+    )
+    .await;
+    // ...and the stale transaction queues behind the move.
+    let parked = {
+        let tenancy = app.tenancy.clone();
+        tokio::spawn(async move {
+            let tx = tenancy.db.begin(&stale).await?;
+            tx.execute(
+                "UPDATE products SET stock = stock + 5 WHERE tenant_id = $1",
+                &[&tx.tenant_id()],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok::<_, tenancy::ApiError>(())
+        })
+    };
+    eventually(
+        "the write waits behind the move",
+        Duration::from_secs(1),
+        || async { waiting_at_gate().await == 2 },
+    )
+    .await;
+    running.batch_execute("COMMIT").await.unwrap();
+
+    assert_eq!(moved.await.unwrap(), 200);
+    let refused = parked.await.unwrap().unwrap_err();
+    assert_eq!(refused.code, ErrorCode::Unavailable, "{refused}");
+    let moved_product = app.call(Method::GET, &product_path, &tenant, None).await;
+    assert_eq!(moved_product.assert_status(200)["stock"], 5);
 }
