@@ -63,6 +63,9 @@ async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<OperatorA
         )
     })?;
     check_app_role(&app_client).await?;
+    // One connection at a time, and none left when the pools open theirs: the checks stay
+    // within the cap.
+    drop(app_client);
     let owner = db::connect(&storage.owner)
         .await
         .context("connecting as the owner")?;
@@ -72,13 +75,13 @@ async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<OperatorA
     // the same name on different servers) never read each other's entries.
     let deployment = storage.identify(&owner).await?.to_string();
 
-    let tenant_db = Arc::new(TenantDb::new(
-        storage.clone(),
-        16,
-        settings.connection_budget(),
-    ));
+    drop(owner);
+
+    let shares = settings.connection_shares();
+    let tenant_db = Arc::new(TenantDb::new(storage.clone(), shares));
     // The owner's pool of the main database: the catalog's, and the cache's invalidation log.
-    let owner_pool = db::pool(storage.owner.clone(), 4);
+    let owner_pool = db::pool(storage.owner.clone(), shares.owner);
+    spawn_idle_sweep(Arc::downgrade(&tenant_db), owner_pool.clone());
     let cache = Arc::new(
         match settings.redis_url.as_deref().filter(|url| !url.is_empty()) {
             Some(url) => TenantCache::with_redis_and_log(&deployment, url, owner_pool.clone())
@@ -94,6 +97,25 @@ async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<OperatorA
         TenantRateLimiter::new(settings.tenant_rate),
         cache,
     ))
+}
+
+/// Closes the connections idle for `db::IDLE_TIMEOUT`, until the pools are dropped.
+fn spawn_idle_sweep(tenant_db: std::sync::Weak<TenantDb>, owner_pool: db::Pool) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(db::IDLE_SWEEP_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let Some(tenant_db) = tenant_db.upgrade() else {
+                return;
+            };
+            let closed = tenant_db.close_idle(db::IDLE_TIMEOUT)
+                + db::close_idle(&owner_pool, db::IDLE_TIMEOUT);
+            if closed > 0 {
+                tracing::debug!(closed, "idle PostgreSQL connections closed");
+            }
+        }
+    });
 }
 
 /// The tenancy core for the operator's CLI, which issues no tokens: its signing key is random

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use tenancy::JwtKeys;
-use tenancy::db::StorageConfig;
+use tenancy::db::{ConnectionShares, StorageConfig};
 
 /// The owner connection used when `TENANTPOS_DATABASE_URL` is unset.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/tenantpos";
@@ -59,12 +59,15 @@ pub struct Settings {
     /// held stock expires after twice this.
     #[arg(long, env = "TENANTPOS_SAGA_TIMEOUT_MS", default_value = "30000")]
     pub saga_timeout_ms: u64,
-    /// The connection budget of database tenants: how many connections this process keeps
-    /// open to tenant databases, all clusters together; idle ones of the least recently used
-    /// tenants are closed to make room.
-    #[arg(long, env = "TENANTPOS_DATABASE_CONNECTIONS", default_value = "40")]
-    pub database_connections: std::num::NonZeroUsize,
-    /// How many of those one tenant database may hold (a busy tenant waits for its own).
+    /// The most PostgreSQL connections this process holds at once: every pool, owner and app
+    /// role, every cluster, together (at least 4). A request that finds none free waits up
+    /// to 5 s, then gets 503; a connection idle for 60 s is closed.
+    #[arg(long, env = "TENANTPOS_MAX_CONNECTIONS", default_value_t = tenancy::db::DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
+              .range(tenancy::db::MIN_MAX_CONNECTIONS as u64..=10_000))]
+    pub max_connections: usize,
+    /// How many of those one tenant database may hold (at most half of the tenant databases'
+    /// share: a busy tenant waits for its own).
     #[arg(long, env = "TENANTPOS_TENANT_CONNECTIONS", default_value = "4")]
     pub tenant_connections: std::num::NonZeroUsize,
     /// Log filter in RUST_LOG syntax.
@@ -89,11 +92,9 @@ impl Settings {
         )?))
     }
 
-    pub fn connection_budget(&self) -> tenancy::db::ConnectionBudget {
-        tenancy::db::ConnectionBudget {
-            total: self.database_connections.get(),
-            per_tenant: self.tenant_connections.get(),
-        }
+    /// `max_connections` shared out between the process's pools.
+    pub fn connection_shares(&self) -> ConnectionShares {
+        ConnectionShares::from_cap(self.max_connections, self.tenant_connections.get())
     }
 
     pub fn jwt_keys(&self) -> anyhow::Result<JwtKeys> {

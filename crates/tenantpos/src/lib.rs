@@ -6,4 +6,5 @@ pub mod cli;
 pub mod config;
 mod demo;
 pub mod services;
+mod startup;
 pub mod telemetry;

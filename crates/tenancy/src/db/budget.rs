@@ -280,6 +280,18 @@ impl TenantDatabasePools {
         pools.values().map(|entry| entry.pool.status().size).sum()
     }
 
+    /// Closes the connections of every tenant database idle for `idle` or longer.
+    pub fn close_idle(&self, idle: Duration) -> usize {
+        let pools: Vec<Pool> = {
+            let pools = self.pools.lock().expect("pool map lock");
+            pools.values().map(|entry| entry.pool.clone()).collect()
+        };
+        pools
+            .iter()
+            .map(|pool| super::close_idle(pool, idle))
+            .sum()
+    }
+
     /// Room in the budget for one more connection of `key`'s pool: a free permit, else the
     /// permits of idle connections of the least recently used other pools.
     async fn permit_for(&self, key: &PoolKey) -> OwnedSemaphorePermit {

@@ -1,6 +1,7 @@
 //! Tenant-scoped access to PostgreSQL for all three strategies.
 
 mod budget;
+mod cap;
 pub mod mark;
 pub mod naming;
 mod scoped;
@@ -17,6 +18,10 @@ pub use budget::{
     pool,
 };
 
+pub use cap::{
+    ConnectionShares, DEFAULT_MAX_CONNECTIONS, IDLE_SWEEP_EVERY, IDLE_TIMEOUT,
+    MIN_MAX_CONNECTIONS, close_idle,
+};
 pub use scoped::{Durability, Gate, Params, ScopedTx, TENANT_MOVED};
 pub use storage_config::{AppRole, DEFAULT_CLUSTER, StorageConfig};
 pub use tokio_postgres::types::ToSql;
@@ -67,14 +72,6 @@ pub async fn connect(config: &Config) -> Result<Client, tokio_postgres::Error> {
     Ok(client)
 }
 
-/// How many connections the tenant databases of one process may hold open together, and how
-/// many of them one tenant database may take.
-#[derive(Debug, Clone, Copy)]
-pub struct ConnectionBudget {
-    pub total: usize,
-    pub per_tenant: usize,
-}
-
 /// Routes a tenant to its storage and opens scoped transactions there. Holds the pools of the
 /// app role: two on the main database — one for shared tenants, one for schema tenants, so
 /// that the shared tenants' connections keep one `search_path` and never re-plan their cached
@@ -90,20 +87,31 @@ pub struct TenantDb {
 }
 
 impl TenantDb {
-    /// `main_pool_size` connections for shared tenants, as many for schema tenants, at most
-    /// half of them for one tenant.
-    pub fn new(
-        config: Arc<StorageConfig>,
-        main_pool_size: usize,
-        budget: ConnectionBudget,
-    ) -> Self {
+    /// The app role's pools, sized by `shares` (the owner's share is the caller's).
+    pub fn new(config: Arc<StorageConfig>, shares: ConnectionShares) -> Self {
         Self {
-            main: budget::tenant_traffic_pool(config.app.clone(), main_pool_size),
-            schemas: budget::tenant_traffic_pool(config.app.clone(), main_pool_size),
-            main_slots: slots::TenantSlots::new((main_pool_size / 2).max(1)),
+            main: budget::tenant_traffic_pool(config.app.clone(), shares.shared),
+            schemas: budget::tenant_traffic_pool(config.app.clone(), shares.schemas),
+            main_slots: slots::TenantSlots::new(shares.per_tenant_main),
             config,
-            tenant_databases: TenantDatabasePools::new(budget.total, budget.per_tenant),
+            tenant_databases: TenantDatabasePools::new(
+                shares.tenant_databases,
+                shares.per_tenant_database,
+            ),
         }
+    }
+
+    /// Closes the connections of every pool of tenant traffic idle for `idle` or longer.
+    pub fn close_idle(&self, idle: Duration) -> usize {
+        close_idle(&self.main, idle)
+            + close_idle(&self.schemas, idle)
+            + self.tenant_databases.close_idle(idle)
+    }
+
+    /// Open connections of the app role's pools on the main database (shared and schema
+    /// tenants), for tests and metrics.
+    pub fn main_connections(&self) -> usize {
+        self.main.status().size + self.schemas.status().size
     }
 
     /// The pools of tenant databases (their open connections, for tests and metrics).

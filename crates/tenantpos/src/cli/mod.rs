@@ -9,7 +9,6 @@ use tenancy::migrate::{DEFAULT_CONCURRENCY, MigrationOptions};
 pub use migrate::{migrate, migrate_with};
 use tenant::{TenantCommand, parse_id, tenant};
 
-use crate::app;
 use crate::config::{ServiceSet, Settings};
 
 /// At most this many targets at once: a tenant database holds one connection while it runs,
@@ -79,8 +78,7 @@ pub async fn run() -> anyhow::Result<()> {
                 Some(list) => ServiceSet::parse(&list)?,
                 None => ServiceSet::all(),
             };
-            let app = app::build(&settings, &services).await?;
-            app::serve(app, &settings.bind).await
+            crate::startup::serve(&settings, &services).await
         }
         Command::Migrate {
             concurrency,

@@ -212,10 +212,13 @@ async fn one_pooled_connection_carries_nothing_from_one_tenant_to_the_next(
     app.create_product(&second, "SECOND", 1, 1).await;
     let single = TenantDb::new(
         Arc::new(app.operator.storage().clone()),
-        1,
-        tenancy::db::ConnectionBudget {
-            total: 1,
-            per_tenant: 1,
+        tenancy::db::ConnectionShares {
+            owner: 1,
+            shared: 1,
+            schemas: 1,
+            tenant_databases: 1,
+            per_tenant_main: 1,
+            per_tenant_database: 1,
         },
     );
     let scopes = [

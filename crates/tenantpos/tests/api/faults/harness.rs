@@ -58,7 +58,7 @@ impl Deployment {
             ("TENANTPOS_ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
             ("TENANTPOS_SAGA_TIMEOUT_MS", SAGA_TIMEOUT_MS.to_string()),
             ("TENANTPOS_TENANT_RATE", "100000".to_owned()),
-            ("TENANTPOS_DATABASE_CONNECTIONS", "16".to_owned()),
+            ("TENANTPOS_MAX_CONNECTIONS", "16".to_owned()),
             ("TENANTPOS_LOG", "warn".to_owned()),
         ];
         if let Some(redis) = &self.redis {
