@@ -29,9 +29,7 @@ pub async fn serve(settings: &Settings, services: &ServiceSet) -> anyhow::Result
         .with_context(|| format!("binding {}", settings.bind))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
     let built: Arc<OnceLock<Router>> = Arc::new(OnceLock::new());
-    let front = Router::new()
-        .fallback(dispatch)
-        .with_state(built.clone());
+    let front = Router::new().fallback(dispatch).with_state(built.clone());
     let server = axum::serve(listener, front)
         .with_graceful_shutdown(app::shutdown_signal())
         .into_future();
@@ -61,7 +59,10 @@ async fn build_when_postgres_answers(
         match app::build(settings, services).await {
             Ok(app) => return Ok(app),
             Err(error) if postgres_does_not_answer(&error) => {
-                tracing::warn!(error = format!("{error:#}"), "PostgreSQL does not answer yet; serving /health and 503 meanwhile");
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "PostgreSQL does not answer yet; serving /health and 503 meanwhile"
+                );
                 tokio::time::sleep(RETRY_CONNECTING).await;
             }
             Err(error) => return Err(error),
@@ -77,7 +78,8 @@ fn postgres_does_not_answer(error: &anyhow::Error) -> bool {
         cause
             .downcast_ref::<tokio_postgres::Error>()
             .is_some_and(|error| {
-                let io = std::error::Error::source(error).is_some_and(|source| source.is::<std::io::Error>());
+                let io = std::error::Error::source(error)
+                    .is_some_and(|source| source.is::<std::io::Error>());
                 error.is_closed()
                     || io
                     || error.code().is_some_and(|code| {

@@ -286,10 +286,7 @@ impl TenantDatabasePools {
             let pools = self.pools.lock().expect("pool map lock");
             pools.values().map(|entry| entry.pool.clone()).collect()
         };
-        pools
-            .iter()
-            .map(|pool| super::close_idle(pool, idle))
-            .sum()
+        pools.iter().map(|pool| super::close_idle(pool, idle)).sum()
     }
 
     /// Room in the budget for one more connection of `key`'s pool: a free permit, else the

@@ -114,12 +114,21 @@ mod tests {
                 assert!(share >= 1, "{cap}: {shares:?}");
             }
             // No strategy gets more than one more than another.
-            let max = shares.shared.max(shares.schemas).max(shares.tenant_databases);
-            let min = shares.shared.min(shares.schemas).min(shares.tenant_databases);
+            let max = shares
+                .shared
+                .max(shares.schemas)
+                .max(shares.tenant_databases);
+            let min = shares
+                .shared
+                .min(shares.schemas)
+                .min(shares.tenant_databases);
             assert!(max - min <= 1, "{cap}: {shares:?}");
             assert!(shares.per_tenant_database <= 4);
             assert!(shares.per_tenant_main < shares.shared || shares.shared == 1);
         }
-        assert_eq!(ConnectionShares::from_cap(1, 4).total(), MIN_MAX_CONNECTIONS);
+        assert_eq!(
+            ConnectionShares::from_cap(1, 4).total(),
+            MIN_MAX_CONNECTIONS
+        );
     }
 }

@@ -19,8 +19,8 @@ pub use budget::{
 };
 
 pub use cap::{
-    ConnectionShares, DEFAULT_MAX_CONNECTIONS, IDLE_SWEEP_EVERY, IDLE_TIMEOUT,
-    MIN_MAX_CONNECTIONS, close_idle,
+    ConnectionShares, DEFAULT_MAX_CONNECTIONS, IDLE_SWEEP_EVERY, IDLE_TIMEOUT, MIN_MAX_CONNECTIONS,
+    close_idle,
 };
 pub use scoped::{Durability, Gate, Params, ScopedTx, TENANT_MOVED};
 pub use storage_config::{AppRole, DEFAULT_CLUSTER, StorageConfig};

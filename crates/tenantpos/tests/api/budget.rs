@@ -29,8 +29,10 @@ async fn two_hundred_tenant_databases_are_served_in_turn_under_a_budget_of_twent
     const BUDGET: usize = 20;
     let app = Arc::new(
         spawn_app_with(|settings| {
-            settings.database_connections = std::num::NonZeroUsize::new(BUDGET).unwrap();
+            // A cap whose share for tenant databases is the budget.
+            settings.max_connections = 66;
             settings.tenant_connections = std::num::NonZeroUsize::new(4).unwrap();
+            assert_eq!(settings.connection_shares().tenant_databases, BUDGET);
         })
         .await,
     );
@@ -76,8 +78,11 @@ async fn two_hundred_tenant_databases_are_served_in_turn_under_a_budget_of_twent
 async fn a_busy_tenant_waits_for_its_own_share_while_others_go_on() {
     let app = Arc::new(
         spawn_app_with(|settings| {
-            settings.database_connections = std::num::NonZeroUsize::new(4).unwrap();
+            // Four connections for tenant databases, two for one of them.
+            settings.max_connections = 14;
             settings.tenant_connections = std::num::NonZeroUsize::new(2).unwrap();
+            assert_eq!(settings.connection_shares().tenant_databases, 4);
+            assert_eq!(settings.connection_shares().per_tenant_database, 2);
         })
         .await,
     );

@@ -31,7 +31,11 @@ pub struct Deployment {
 impl Deployment {
     /// A private PostgreSQL, migrated; with a private Redis if `with_redis`.
     pub async fn start(name: &str, with_redis: bool) -> Deployment {
-        let postgres = PrivatePostgres::start(name).await;
+        Self::start_on(PrivatePostgres::start(name).await, with_redis).await
+    }
+
+    /// `postgres`, migrated; with a private Redis if `with_redis`.
+    pub async fn start_on(postgres: PrivatePostgres, with_redis: bool) -> Deployment {
         let redis = with_redis.then(RedisServer::start);
         let deployment = Deployment {
             postgres,
@@ -74,7 +78,7 @@ impl Deployment {
     }
 
     /// `tenantpos migrate`: creates the main database, the catalog and the app role.
-    async fn migrate(&self) {
+    pub async fn migrate(&self) {
         let log = std::fs::File::create(self.log("migrate")).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_tenantpos"));
         command
@@ -99,6 +103,24 @@ impl Deployment {
         services: &str,
         extra: &[(&str, String)],
     ) -> ServeProcess {
+        let mut process = self.serve_process(name, services, extra);
+        process.start().await;
+        process
+    }
+
+    /// Starts `tenantpos serve --services SERVICES` (with `extra` settings), and does not wait.
+    pub fn serve_unready(
+        &self,
+        name: &str,
+        services: &str,
+        extra: &[(&str, String)],
+    ) -> ServeProcess {
+        let mut process = self.serve_process(name, services, extra);
+        process.spawn();
+        process
+    }
+
+    fn serve_process(&self, name: &str, services: &str, extra: &[(&str, String)]) -> ServeProcess {
         let mut env = self.env();
         env.extend(
             extra
@@ -110,7 +132,7 @@ impl Deployment {
             .local_addr()
             .unwrap()
             .port();
-        let mut process = ServeProcess {
+        ServeProcess {
             name: name.to_owned(),
             base: format!("http://127.0.0.1:{port}"),
             port,
@@ -118,9 +140,7 @@ impl Deployment {
             env,
             log: self.log(name),
             child: None,
-        };
-        process.start().await;
-        process
+        }
     }
 
     /// Creates a tenant through the operator API of `admin`, logs its owner in through `auth`,
@@ -234,8 +254,38 @@ impl ServeProcess {
         }
     }
 
-    /// Starts the process (again, after `kill`) on its port, once it answers `/health`.
+    /// Starts the process (again, after `kill`) on its port, once it is ready.
     pub async fn start(&mut self) {
+        self.spawn();
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        // `/health` answers before PostgreSQL does; `/ready` once the process serves.
+        while !client
+            .get(format!("{}/ready", self.base))
+            .send()
+            .await
+            .is_ok_and(|response| response.status().is_success())
+        {
+            let exited = self.child.as_mut().unwrap().try_wait().unwrap();
+            assert!(
+                exited.is_none() && started.elapsed() < Duration::from_secs(30),
+                "{} did not start ({exited:?}), see {}",
+                self.name,
+                self.log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// How the process ended, if it did.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|child| child.try_wait().unwrap())
+    }
+
+    /// Starts the process on its port, without waiting for it.
+    pub fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -255,23 +305,6 @@ impl ServeProcess {
             .spawn()
             .unwrap();
         self.child = Some(child);
-        let client = reqwest::Client::new();
-        let started = Instant::now();
-        while client
-            .get(format!("{}/health", self.base))
-            .send()
-            .await
-            .is_err()
-        {
-            let exited = self.child.as_mut().unwrap().try_wait().unwrap();
-            assert!(
-                exited.is_none() && started.elapsed() < Duration::from_secs(30),
-                "{} did not start ({exited:?}), see {}",
-                self.name,
-                self.log.display()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
     }
 
     /// SIGKILL: the process dies at once, whatever it was doing.

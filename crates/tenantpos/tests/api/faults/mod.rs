@@ -13,11 +13,14 @@
 mod accounting;
 mod accounting_sees;
 mod client;
+mod eight_processes;
 mod harness;
 mod ledger;
 mod load;
 mod move_and_delete;
 mod payments_crash;
+mod postgres_full;
+mod postgres_late;
 mod postgres_restart;
 mod redis_outage;
 mod verdict;

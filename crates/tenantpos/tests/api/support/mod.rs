@@ -94,8 +94,8 @@ pub fn settings_for(database: &TestDatabase) -> Settings {
         payments_url: None,
         orders_url: None,
         saga_timeout_ms: 30_000,
-        // Tests run side by side on one PostgreSQL: a small budget each.
-        database_connections: std::num::NonZeroUsize::new(8).unwrap(),
+        // Tests run side by side on one PostgreSQL: the default cap each, as in production.
+        max_connections: tenancy::db::DEFAULT_MAX_CONNECTIONS,
         tenant_connections: std::num::NonZeroUsize::new(2).unwrap(),
         log: "warn".to_owned(),
     }

@@ -19,6 +19,8 @@ use tokio_postgres::NoTls;
 
 const BIN: &str = "/usr/lib/postgresql/15/bin";
 const PORTS: std::ops::Range<u16> = 55500..55600;
+/// The ports of the connection tests (issue 10), whose servers have another `max_connections`.
+pub const CONNECTION_TEST_PORTS: std::ops::Range<u16> = 55600..55650;
 /// Where every reservation of a port of the range lives, one file a port.
 const PORT_LOCKS: &str = "/tmp/tenantpos-faults-ports";
 
@@ -43,12 +45,17 @@ pub struct PrivatePostgres {
 impl PrivatePostgres {
     /// `initdb` and start a server on a free port of the range.
     pub async fn start(name: &str) -> Self {
+        Self::start_with(name, PORTS, 200).await
+    }
+
+    /// `initdb` and start a server on a free port of `ports` that accepts `max_connections`.
+    pub async fn start_with(name: &str, ports: std::ops::Range<u16>, max_connections: u32) -> Self {
         let as_postgres = running_as_root();
         let directory = PathBuf::from(format!(
             "/tmp/tenantpos-faults-{name}-{}",
             uuid::Uuid::new_v4().simple()
         ));
-        let (port, port_lock) = reserve_port(&directory, as_postgres);
+        let (port, port_lock) = reserve_port(&directory, &ports, as_postgres);
         std::fs::create_dir_all(&directory).unwrap();
         let server = Self {
             port,
@@ -58,7 +65,7 @@ impl PrivatePostgres {
         };
         let started = Instant::now();
         let (directory, as_postgres) = (server.directory.clone(), server.as_postgres);
-        tokio::task::spawn_blocking(move || init(&directory, port, as_postgres))
+        tokio::task::spawn_blocking(move || init(&directory, port, max_connections, as_postgres))
             .await
             .unwrap();
         server.start_again().await;
@@ -174,11 +181,15 @@ impl Drop for PrivatePostgres {
 /// A port of the range that no other test holds and nothing listens on. A reservation is a
 /// file naming the process that made it and the test's directory; one whose process is gone (a
 /// test killed before its cleanup) is taken over, and its server stopped and directory removed.
-fn reserve_port(directory: &Path, as_postgres: bool) -> (u16, PathBuf) {
+fn reserve_port(
+    directory: &Path,
+    ports: &std::ops::Range<u16>,
+    as_postgres: bool,
+) -> (u16, PathBuf) {
     std::fs::create_dir_all(PORT_LOCKS).unwrap();
-    let offset = std::process::id() as u16 % PORTS.len() as u16;
-    for index in 0..PORTS.len() as u16 {
-        let port = PORTS.start + (offset + index) % PORTS.len() as u16;
+    let offset = std::process::id() as u16 % ports.len() as u16;
+    for index in 0..ports.len() as u16 {
+        let port = ports.start + (offset + index) % ports.len() as u16;
         let lock = Path::new(PORT_LOCKS).join(port.to_string());
         if let Ok(holder) = std::fs::read_to_string(&lock) {
             let mut lines = holder.lines();
@@ -215,12 +226,12 @@ fn reserve_port(directory: &Path, as_postgres: bool) -> (u16, PathBuf) {
         write!(file, "{}\n{}", std::process::id(), directory.display()).unwrap();
         return (port, lock);
     }
-    panic!("no free port in {PORTS:?} for a private PostgreSQL");
+    panic!("no free port in {ports:?} for a private PostgreSQL");
 }
 
 /// Makes the data directory: small, fast, and a server that accepts enough connections for
 /// several processes of one deployment.
-fn init(directory: &Path, port: u16, as_postgres: bool) {
+fn init(directory: &Path, port: u16, max_connections: u32, as_postgres: bool) {
     if as_postgres {
         let status = Command::new("chown")
             .args(["-R", "postgres:postgres"])
@@ -254,7 +265,7 @@ fn init(directory: &Path, port: u16, as_postgres: bool) {
         conf,
         "\n# tenantpos fault tests\nport = {port}\nlisten_addresses = '127.0.0.1'\n\
          unix_socket_directories = '{}'\nfsync = off\nfull_page_writes = off\n\
-         max_connections = 200\nshared_buffers = 32MB",
+         max_connections = {max_connections}\nshared_buffers = 32MB",
         directory.display()
     )
     .unwrap();

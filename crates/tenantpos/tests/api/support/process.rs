@@ -26,7 +26,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts `tenantpos serve --services SERVICES` with `env` on a free port, once it answers.
+/// Starts `tenantpos serve --services SERVICES` with `env` on a free port, once it is ready.
 pub async fn serve(database: &TestDatabase, services: &str, env: &[(&str, String)]) -> Process {
     let port = free_port();
     let mut command = Command::new(env!("CARGO_BIN_EXE_tenantpos"));
@@ -54,11 +54,12 @@ pub async fn serve(database: &TestDatabase, services: &str, env: &[(&str, String
     };
     let client = reqwest::Client::new();
     let start = Instant::now();
-    while client
-        .get(format!("{}/health", process.base))
+    // `/health` answers before PostgreSQL does; `/ready` once the process serves every route.
+    while !client
+        .get(format!("{}/ready", process.base))
         .send()
         .await
-        .is_err()
+        .is_ok_and(|response| response.status().is_success())
     {
         assert!(
             start.elapsed() < Duration::from_secs(20),
