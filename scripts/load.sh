@@ -36,7 +36,8 @@ if [ "$split" = yes ]; then
 else
   ./target/release/tenantpos serve --bind 127.0.0.1:18080 & pids+=($!)
 fi
-for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18080/health >/dev/null && break; sleep 0.1; done
+# /ready, not /health: a process answers /health before it has connected to PostgreSQL.
+for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18080/ready >/dev/null && break; sleep 0.1; done
 if [ "$split" = yes ]; then
   ./target/release/examples/load http://127.0.0.1:18080 "$TENANTPOS_ADMIN_TOKEN" "$tenants" "$seconds" --split http://127.0.0.1:18081
 else

@@ -111,3 +111,57 @@ async fn a_busy_tenant_waits_for_its_own_share_while_others_go_on() {
     }
     assert!(app.tenancy.db.tenant_databases().open_connections() <= 4);
 }
+
+/// Connections the app role holds to this test's main database and its tenant databases.
+async fn app_connections(app: &TestApp) -> i64 {
+    let owner = app.database().owner().await;
+    owner
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = 'tenantpos_test_app' \
+             AND (datname = $1 OR datname LIKE $1 || '\\_%')",
+            &[&app.database().name],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// The idle sweep closes what has been idle for `IDLE_TIMEOUT` (60 s); asked for connections
+/// idle for any time at all, it closes every idle one, of every pool of tenant traffic, and
+/// the next request opens a connection again.
+#[tokio::test]
+async fn idle_connections_are_closed_and_opened_again_when_needed() {
+    let app = spawn_app().await;
+    let mut tenants = Vec::new();
+    for (id, strategy) in [
+        ("idle_shared", Strategy::Shared),
+        ("idle_schema", Strategy::Schema),
+        ("idle_database", Strategy::Database),
+    ] {
+        let tenant = app.create_tenant(id, strategy).await;
+        app.call(Method::GET, "/products", &tenant, None)
+            .await
+            .assert_status(200);
+        tenants.push(tenant);
+    }
+    assert!(app_connections(&app).await >= 3);
+    let closed = app.tenancy.db.close_idle(std::time::Duration::ZERO);
+    assert!(closed >= 3, "{closed} closed");
+    // PostgreSQL sees them go (a backend ends a moment after its client closes; a sweeper of
+    // the app may have used one meanwhile, which the next sweep closes).
+    let mut seen = app_connections(&app).await;
+    for _ in 0..50 {
+        if seen == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        app.tenancy.db.close_idle(std::time::Duration::ZERO);
+        seen = app_connections(&app).await;
+    }
+    assert_eq!(seen, 0);
+    for tenant in &tenants {
+        app.call(Method::GET, "/products", tenant, None)
+            .await
+            .assert_status(200);
+    }
+}
