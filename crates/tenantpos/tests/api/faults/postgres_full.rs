@@ -21,7 +21,10 @@ async fn fill(url: &str) -> (Vec<tokio_postgres::Client>, String) {
                 sessions.push(client);
                 assert!(sessions.len() <= MAX_CONNECTIONS as usize, "never full");
             }
-            Err(refused) => return (sessions, refused.to_string()),
+            Err(refused) => {
+                let message = refused.as_db_error().map(|db| db.message().to_owned());
+                return (sessions, message.unwrap_or_else(|| refused.to_string()));
+            }
         }
     }
 }

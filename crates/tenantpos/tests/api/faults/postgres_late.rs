@@ -89,13 +89,22 @@ async fn serve_answers_while_postgresql_is_down_and_serves_once_it_is_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_start_up_check_stops_serve_once_postgresql_answers() {
-    let deployment = stopped_deployment("late-check").await;
-    // Tenant traffic as a superuser, which bypasses row-level security: check 1 refuses it.
-    let superuser = deployment.postgres.owner_url(DATABASE);
+    let postgres = PrivatePostgres::start_with("late-check", CONNECTION_TEST_PORTS, 100).await;
+    let deployment = Deployment::start_on(postgres, false).await;
+    // Tenant traffic as a role that bypasses row-level security: the start-up check refuses it.
+    deployment
+        .postgres
+        .connect(DATABASE)
+        .await
+        .batch_execute("CREATE ROLE late_bypass LOGIN BYPASSRLS")
+        .await
+        .unwrap();
+    deployment.postgres.stop(StopMode::Fast).await;
+    let bypassing = deployment.postgres.role_url("late_bypass", "any", DATABASE);
     let mut process = deployment.serve_unready(
         "late-check",
         ALL_SERVICES,
-        &[("TENANTPOS_APP_DATABASE_URL", superuser)],
+        &[("TENANTPOS_APP_DATABASE_URL", bypassing)],
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
