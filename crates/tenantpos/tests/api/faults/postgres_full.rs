@@ -56,10 +56,22 @@ async fn a_full_postgresql_answers_503_never_500_and_is_served_again() {
     let app_url = deployment
         .postgres
         .role_url("faultpos_app", "any", "postgres");
-    let (ordinary, reserved_refusal) = fill(&app_url).await;
+    let app_url = format!("{app_url}?application_name=filler");
+    let (mut ordinary, reserved_refusal) = fill(&app_url).await;
     assert!(reserved_refusal.contains("reserved"), "{reserved_refusal}");
     let (superuser, full_refusal) = fill(&deployment.postgres.owner_url("postgres")).await;
     assert!(full_refusal.contains("too many clients"), "{full_refusal}");
+    // The sweepers made connections before the server filled up: they end, and their slots
+    // are taken too, so that every request needs a connection the server refuses.
+    superuser[0]
+        .batch_execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE usename = 'faultpos_app' AND application_name <> 'filler'",
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ordinary.extend(fill(&app_url).await.0);
     // A process started now cannot connect at all: it answers /health and waits.
     let mut late = deployment.serve_unready("full-late", ALL_SERVICES, &cap);
 
