@@ -52,7 +52,7 @@ async fn a_flood_of_unknown_ids_does_not_reach_postgresql() {
 async fn a_tenant_created_through_one_process_is_usable_at_once_through_another_that_saw_it_unknown()
  {
     let database = TestDatabase::create().await;
-    let operator = serve(&database, "admin", &[]).await;
+    let operator = serve(&database, "admin,inventory", &[]).await;
     let front = serve(&database, "auth", &[]).await;
     let client = reqwest::Client::new();
     // The front keeps being asked for unknown ids, the new one among them, so that it always
