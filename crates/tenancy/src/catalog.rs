@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::cache::{CacheKey, TenantCache};
 use crate::error::ApiError;
-use crate::known_tenants::{KnownTenants, TRUSTED_FOR, Verdict};
+use crate::known_tenants::{KnownTenants, TRUSTED_FOR};
 use crate::mismatch_throttle::MismatchThrottle;
 use crate::tenant::{BusinessType, Strategy, Tenant, TenantStatus};
 use crate::tenant_id::TenantId;
@@ -77,26 +77,10 @@ impl Catalog {
         Ok(Some(Arc::new(tenant)))
     }
 
-    /// Whether the snapshot of the catalog's ids, taken anew if none is trusted, lacks `id`.
-    /// When no snapshot can be taken, the id is looked up.
     async fn surely_unknown(&self, id: &TenantId) -> bool {
-        match self.known.verdict(id) {
-            Verdict::Absent => return true,
-            Verdict::Listed => return false,
-            Verdict::Unsure => {}
-        }
-        match self.known.refresh(&self.app).await {
-            Ok(sent) => {
-                if sent {
-                    self.lookup_queries.fetch_add(1, Ordering::Relaxed);
-                }
-                self.known.verdict(id) == Verdict::Absent
-            }
-            Err(error) => {
-                tracing::debug!(%error, "could not list the tenants");
-                false
-            }
-        }
+        self.known
+            .surely_unknown(id, &self.app, &self.lookup_queries)
+            .await
     }
 
     /// The queries tenant lookups sent to PostgreSQL since the process started.

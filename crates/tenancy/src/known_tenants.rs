@@ -13,6 +13,7 @@
 
 use std::collections::HashSet;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::db::Pool;
@@ -39,7 +40,7 @@ impl Snapshot {
 
 /// What the snapshot says of an id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
+enum Verdict {
     /// A trusted snapshot lacks it: it does not exist.
     Absent,
     /// It existed when the last snapshot was taken: look it up.
@@ -56,7 +57,34 @@ pub(crate) struct KnownTenants {
 }
 
 impl KnownTenants {
-    pub(crate) fn verdict(&self, id: &TenantId) -> Verdict {
+    /// Whether the snapshot, taken anew if none is trusted, lacks `id`; `queries` counts the
+    /// snapshots taken. When none can be taken, the id is to be looked up.
+    pub(crate) async fn surely_unknown(
+        &self,
+        id: &TenantId,
+        pool: &Pool,
+        queries: &AtomicU64,
+    ) -> bool {
+        match self.verdict(id) {
+            Verdict::Absent => return true,
+            Verdict::Listed => return false,
+            Verdict::Unsure => {}
+        }
+        match self.refresh(pool).await {
+            Ok(sent) => {
+                if sent {
+                    queries.fetch_add(1, Ordering::Relaxed);
+                }
+                self.verdict(id) == Verdict::Absent
+            }
+            Err(error) => {
+                tracing::debug!(%error, "could not list the tenants");
+                false
+            }
+        }
+    }
+
+    fn verdict(&self, id: &TenantId) -> Verdict {
         let snapshot = self.snapshot.read().expect("known tenants lock");
         match &*snapshot {
             Some(snapshot) if snapshot.ids.contains(id.as_str()) => Verdict::Listed,
@@ -66,7 +94,7 @@ impl KnownTenants {
     }
 
     /// Takes a new snapshot unless one was taken meanwhile; `true` if a query was sent.
-    pub(crate) async fn refresh(&self, pool: &Pool) -> Result<bool, ApiError> {
+    async fn refresh(&self, pool: &Pool) -> Result<bool, ApiError> {
         let _one_at_a_time = self.taking.lock().await;
         let trusted = self
             .snapshot
