@@ -105,6 +105,8 @@ pub async fn create_tenant(
         }
         Strategy::Database => create_database_tenant(tenancy, &creation, &new).await?,
     }
+    // Answered only once no process can still take the new id for unknown.
+    tenancy.catalog.settle_creation().await;
     tracing::info!(tenant = %creation.id, strategy = %creation.strategy, "tenant created");
     tenancy.catalog.get(&creation.id).await?.ok_or_else(|| {
         ApiError::internal(anyhow::anyhow!(

@@ -40,10 +40,17 @@ type Counted = (TenantId, CacheKey);
 /// The admitted attempts of one username: when, and the ticket that gives one back.
 type Attempts = VecDeque<(Instant, u64)>;
 
-#[derive(Default)]
 pub struct LoginThrottle {
     attempts: Mutex<HashMap<Counted, Attempts>>,
     next_ticket: AtomicU64,
+    /// `CAPACITY`, smaller in tests.
+    capacity: usize,
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        Self::with_capacity(CAPACITY)
+    }
 }
 
 /// An admitted login attempt, counted as a failure unless it succeeds or is withdrawn.
@@ -56,6 +63,14 @@ pub struct LoginAttempt {
 }
 
 impl LoginThrottle {
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            attempts: Mutex::default(),
+            next_ticket: AtomicU64::new(0),
+            capacity,
+        }
+    }
+
     /// Admits an attempt for `username`, or 429 while the username is locked out.
     pub async fn admit(
         &self,
@@ -70,7 +85,7 @@ impl LoginThrottle {
             None => None,
         };
         // Redis decides when it answers; this process's count decides when it does not.
-        let ticket = self.admit_here(tenant, key, shared.is_none())?;
+        let ticket = self.admit_here(tenant, key, shared.is_none(), Instant::now())?;
         Ok(LoginAttempt {
             tenant: tenant.clone(),
             key,
@@ -79,12 +94,17 @@ impl LoginThrottle {
         })
     }
 
-    fn admit_here(&self, tenant: &TenantId, key: CacheKey, decide: bool) -> Result<u64, ApiError> {
-        let now = Instant::now();
+    fn admit_here(
+        &self,
+        tenant: &TenantId,
+        key: CacheKey,
+        decide: bool,
+        now: Instant,
+    ) -> Result<u64, ApiError> {
         let mut all = self.attempts.lock().expect("throttle lock");
         let counted = (tenant.clone(), key);
-        if all.len() >= CAPACITY && !all.contains_key(&counted) {
-            make_room(&mut all, now);
+        if all.len() >= self.capacity && !all.contains_key(&counted) {
+            make_room(&mut all, now, self.capacity);
         }
         let attempts = all.entry(counted).or_default();
         while attempts
@@ -153,23 +173,25 @@ impl LoginThrottle {
     }
 }
 
-/// Makes room for one more username: drops the counts whose attempts all left the window, and
-/// if that is not enough, the least recently tried tenth.
-fn make_room(all: &mut HashMap<Counted, Attempts>, now: Instant) {
+/// Makes room for more usernames: drops the counts whose attempts all left the window, then, if
+/// fewer than a tenth of the places are free, the least recently tried until a tenth is. So
+/// this scan of the whole map under the lock runs once per tenth of the capacity admitted at
+/// most, not once per username when they expire one by one.
+fn make_room(all: &mut HashMap<Counted, Attempts>, now: Instant, capacity: usize) {
     all.retain(|_, attempts| {
         attempts
             .back()
             .is_some_and(|(at, _)| now.duration_since(*at) < WINDOW)
     });
-    if all.len() < CAPACITY {
+    let keep = capacity - capacity / 10;
+    if all.len() <= keep {
         return;
     }
     let mut latest: Vec<Instant> = all
         .values()
         .filter_map(|attempts| attempts.back().map(|(at, _)| *at))
         .collect();
-    let cut = all.len() / 10;
-    let (_, threshold, _) = latest.select_nth_unstable(cut);
+    let (_, threshold, _) = latest.select_nth_unstable(all.len() - keep - 1);
     let threshold = *threshold;
     tracing::warn!(
         tracked = all.len(),
@@ -217,11 +239,45 @@ mod tests {
         let throttle = LoginThrottle::default();
         for index in 0..CAPACITY + 10 {
             let key = CacheKey::login_failures(&format!("user{index}"));
-            throttle.admit_here(&tenant(), key, true).unwrap();
+            throttle
+                .admit_here(&tenant(), key, true, Instant::now())
+                .unwrap();
         }
         assert!(throttle.tracked() <= CAPACITY, "{}", throttle.tracked());
         // The most recently tried are kept.
         let latest = CacheKey::login_failures(&format!("user{}", CAPACITY + 9));
+        assert!(
+            throttle
+                .attempts
+                .lock()
+                .unwrap()
+                .contains_key(&(tenant(), latest))
+        );
+    }
+
+    #[test]
+    fn usernames_expiring_one_by_one_do_not_make_every_admission_scan_the_map() {
+        let capacity = 1_000;
+        let throttle = LoginThrottle::with_capacity(capacity);
+        let start = Instant::now();
+        let step = Duration::from_millis(1);
+        for index in 0..capacity {
+            let key = CacheKey::login_failures(&format!("user{index}"));
+            let at = start + step * index as u32;
+            throttle.admit_here(&tenant(), key, true, at).unwrap();
+        }
+        // Only the first username has left the window: one prune frees a tenth anyway, so the
+        // next hundred usernames are admitted without another.
+        let key = CacheKey::login_failures("newcomer");
+        let later = start + WINDOW + step / 2;
+        throttle.admit_here(&tenant(), key, true, later).unwrap();
+        assert!(
+            throttle.tracked() <= capacity - capacity / 10 + 1,
+            "{} usernames kept after a prune",
+            throttle.tracked()
+        );
+        // The most recently tried are the ones kept.
+        let latest = CacheKey::login_failures(&format!("user{}", capacity - 1));
         assert!(
             throttle
                 .attempts

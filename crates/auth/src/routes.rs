@@ -59,7 +59,8 @@ const LONGEST_USERNAME: usize = 64;
     params(("x-tenant-id" = String, Header)),
     request_body = LoginRequest,
     responses((status = 200, body = TokenResponse), (status = 401, description = "invalid_credentials"),
-              (status = 429, description = "rate_limited")))]
+              (status = 429, description = "rate_limited"),
+              (status = 503, description = "unavailable: too many passwords being checked, retry after Retry-After")))]
 async fn login(
     State(state): State<AuthState>,
     scope: ResolvedTenant,

@@ -1,8 +1,10 @@
 //! The catalog of tenants (`tenantpos.tenants`), which is the operator's and not a tenant table.
 //! The resolver's lookups go through the `TenantCache`, which every change invalidates: at once
-//! in the process that made it, within a second everywhere else.
+//! in the process that made it, within a second everywhere else. An unknown id is answered from
+//! a snapshot of the catalog's ids (`known_tenants`), so that random ids do not reach PostgreSQL.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::db::Pool;
 use chrono::{DateTime, Utc};
@@ -10,6 +12,8 @@ use uuid::Uuid;
 
 use crate::cache::{CacheKey, TenantCache};
 use crate::error::ApiError;
+use crate::known_tenants::{KnownTenants, TRUSTED_FOR};
+use crate::mismatch_throttle::MismatchThrottle;
 use crate::tenant::{BusinessType, Strategy, Tenant, TenantStatus};
 use crate::tenant_id::TenantId;
 
@@ -19,6 +23,10 @@ pub struct Catalog {
     /// The owner's pool: changes the catalog.
     owner: Pool,
     cache: Arc<TenantCache>,
+    known: KnownTenants,
+    /// The queries `lookup` sent to PostgreSQL: what a flood of unknown ids would cost.
+    lookup_queries: AtomicU64,
+    mismatches_written: MismatchThrottle,
 }
 
 /// What a new catalog entry says; it stays invisible to tenant traffic until activated.
@@ -39,6 +47,9 @@ impl Catalog {
             app: db.main_pool().clone(),
             owner,
             cache,
+            known: KnownTenants::default(),
+            lookup_queries: AtomicU64::new(0),
+            mismatches_written: MismatchThrottle::default(),
         }
     }
 
@@ -52,6 +63,10 @@ impl Catalog {
         if let Some(tenant) = self.cache.get::<Tenant>(id, CacheKey::Tenant).await {
             return Ok(Some(Arc::new(tenant)));
         }
+        if self.surely_unknown(id).await {
+            return Ok(None);
+        }
+        self.lookup_queries.fetch_add(1, Ordering::Relaxed);
         let client = self.app.get().await?;
         let statement = client.prepare_cached(SELECT_VISIBLE).await?;
         let Some(row) = client.query_opt(&statement, &[&id.as_str()]).await? else {
@@ -60,6 +75,23 @@ impl Catalog {
         let tenant = Tenant::from_row(&row).map_err(ApiError::internal)?;
         self.cache.set(id, CacheKey::Tenant, &tenant).await;
         Ok(Some(Arc::new(tenant)))
+    }
+
+    async fn surely_unknown(&self, id: &TenantId) -> bool {
+        self.known
+            .surely_unknown(id, &self.app, &self.lookup_queries)
+            .await
+    }
+
+    /// The queries tenant lookups sent to PostgreSQL since the process started.
+    pub fn lookup_queries(&self) -> u64 {
+        self.lookup_queries.load(Ordering::Relaxed)
+    }
+
+    /// Waits until no process can still take the tenant that this one just made visible for
+    /// unknown (`known_tenants`): call it after the commit, before answering the creation.
+    pub async fn settle_creation(&self) {
+        tokio::time::sleep(TRUSTED_FOR).await;
     }
 
     /// Drops the cached lookup after a change made by this process.
@@ -275,7 +307,8 @@ impl Catalog {
         Ok(())
     }
 
-    /// Keeps a record of a token presented for another tenant (check 7).
+    /// Keeps a record of a token presented for another tenant (check 7), unless the header's
+    /// tenant had its share of records this minute (`mismatch_throttle`).
     pub async fn record_mismatch(
         &self,
         header_tenant: &TenantId,
@@ -283,6 +316,9 @@ impl Catalog {
         token_subject: &str,
         request_id: Option<&str>,
     ) -> Result<(), ApiError> {
+        if !self.mismatches_written.admit(header_tenant) {
+            return Ok(());
+        }
         let client = self.app.get().await?;
         let statement = client
             .prepare_cached(

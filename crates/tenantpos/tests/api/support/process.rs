@@ -18,6 +18,13 @@ impl Drop for Process {
     }
 }
 
+impl Process {
+    /// The process's id, to read its memory in /proc.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
