@@ -5,6 +5,7 @@ pub mod mark;
 pub mod naming;
 mod scoped;
 mod slots;
+pub mod statements;
 pub mod storage_config;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ pub use budget::{
 };
 
 pub use scoped::{Durability, Gate, Params, ScopedTx, TENANT_MOVED};
+pub use statements::PreparedStatements;
 pub use storage_config::{AppRole, DEFAULT_CLUSTER, StorageConfig};
 pub use tokio_postgres::types::ToSql;
 pub use tokio_postgres::{Error as DbError, Row};
@@ -98,11 +100,23 @@ impl TenantDb {
         budget: ConnectionBudget,
     ) -> Self {
         Self {
-            main: budget::tenant_traffic_pool(config.app.clone(), main_pool_size),
-            schemas: budget::tenant_traffic_pool(config.app.clone(), main_pool_size),
+            main: budget::tenant_traffic_pool(
+                config.app.clone(),
+                main_pool_size,
+                config.prepared_statements,
+            ),
+            schemas: budget::tenant_traffic_pool(
+                config.app.clone(),
+                main_pool_size,
+                config.prepared_statements,
+            ),
             main_slots: slots::TenantSlots::new((main_pool_size / 2).max(1)),
+            tenant_databases: TenantDatabasePools::new(
+                budget.total,
+                budget.per_tenant,
+                config.prepared_statements,
+            ),
             config,
-            tenant_databases: TenantDatabasePools::new(budget.total, budget.per_tenant),
         }
     }
 

@@ -31,4 +31,5 @@ mod settings;
 mod split;
 mod split_recovery;
 mod support;
+mod through_pgbouncer;
 mod tokens;
