@@ -44,9 +44,11 @@ impl FromStr for PreparedStatements {
     }
 }
 
-/// The parameter types of every statement learned so far, by its text.
-static PARAMETER_TYPES: LazyLock<Mutex<HashMap<&'static str, Arc<[Type]>>>> =
-    LazyLock::new(Default::default);
+/// The parameter types of statements, by their text.
+type TypesByStatement = HashMap<&'static str, Arc<[Type]>>;
+
+/// The parameter types of every statement learned so far.
+static PARAMETER_TYPES: LazyLock<Mutex<TypesByStatement>> = LazyLock::new(Default::default);
 
 /// The parameter types of `sql`, if learned.
 pub(crate) fn known_types(sql: &'static str) -> Option<Arc<[Type]>> {
