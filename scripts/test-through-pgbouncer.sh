@@ -6,11 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${TENANTPOS_TEST_PGBOUNCER_PORT:-55699}
+# The tests' server (TENANTPOS_TEST_SERVER_URL, as the tests read it).
+server=${TENANTPOS_TEST_SERVER_URL:-postgres://postgres:postgres@127.0.0.1:5432}
+server=${server##*@}
 dir=$(mktemp -d /tmp/tenantpos-pgbouncer-suite-XXXXXX)
 printf '"tenantpos_test_app" ""\n"postgres" ""\n' >"$dir/users.txt"
 cat >"$dir/pgbouncer.ini" <<INI
 [databases]
-* = host=127.0.0.1 port=5432
+* = host=${server%:*} port=${server##*:}
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = $port
@@ -32,4 +35,4 @@ for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && bre
 filters=("$@")
 [ ${#filters[@]} -gt 0 ] || filters=(isolation:: orders:: moving::)
 TENANTPOS_TEST_APP_THROUGH=127.0.0.1:$port \
-  cargo nextest run -p tenantpos --test api -j 3 --no-fail-fast "${filters[@]}"
+  cargo nextest run -p tenantpos --test api -j "${TENANTPOS_TEST_JOBS:-3}" --no-fail-fast "${filters[@]}"
