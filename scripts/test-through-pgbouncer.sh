@@ -30,7 +30,7 @@ INI
 chmod -R a+rX "$dir"
 /usr/sbin/pgbouncer "$dir/pgbouncer.ini" 2>"$dir/pgbouncer.log" &
 bouncer=$!
-trap 'kill "$bouncer" 2>/dev/null || true; wait "$bouncer" 2>/dev/null || true' EXIT
+trap 'kill "$bouncer" 2>/dev/null || true; wait "$bouncer" 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 filters=("$@")
 [ ${#filters[@]} -gt 0 ] || filters=(isolation:: orders:: moving::)
