@@ -53,6 +53,13 @@ if ! PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -d postgres -qtAc 'SELECT
   su postgres -c "psql -qc \"ALTER ROLE postgres PASSWORD 'postgres'\"" >/dev/null
 fi
 
+# --- PgBouncer ------------------------------------------------------------------------------
+# The tests start PgBouncers of their own in transaction mode (TENANTPOS_PREPARED_STATEMENTS=off).
+if ! [ -x /usr/sbin/pgbouncer ]; then
+  tp_log "installing PgBouncer"
+  tp_apt_install pgbouncer
+fi
+
 # --- Redis ----------------------------------------------------------------------------------
 if ! command -v redis-server >/dev/null 2>&1; then
   tp_log "installing Redis"

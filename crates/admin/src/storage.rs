@@ -179,10 +179,15 @@ pub async fn check_app_role_on(
         return Ok(());
     }
     let database = naming::tenant_database_name(&config.deployment_database, id);
-    let app = db::connect(&config.app_on(cluster, &database)?)
+    let mut app = db::connect(&config.app_on(cluster, &database)?)
         .await
         .context("the app role cannot log in on the cluster")?;
-    check_app_role(&app).await
+    // In a transaction, as at start: through a pooler in transaction mode its statements
+    // stay on one server connection.
+    let in_transaction = app.transaction().await?;
+    check_app_role(&in_transaction).await?;
+    in_transaction.rollback().await?;
+    Ok(())
 }
 
 /// Removes `id`'s rows, schema or database at `placement`, if there are any. A database

@@ -68,8 +68,14 @@ impl Catalog {
         }
         self.lookup_queries.fetch_add(1, Ordering::Relaxed);
         let client = self.app.get().await?;
-        let statement = client.prepare_cached(SELECT_VISIBLE).await?;
-        let Some(row) = client.query_opt(&statement, &[&id.as_str()]).await? else {
+        let Some(row) = crate::db::statements::query_opt_outside_transaction(
+            &client,
+            client.statements,
+            SELECT_VISIBLE,
+            &[&id.as_str()],
+        )
+        .await?
+        else {
             return Ok(None);
         };
         let tenant = Tenant::from_row(&row).map_err(ApiError::internal)?;
@@ -320,23 +326,19 @@ impl Catalog {
             return Ok(());
         }
         let client = self.app.get().await?;
-        let statement = client
-            .prepare_cached(
-                "INSERT INTO tenantpos.tenant_mismatch_audit \
-                 (header_tenant_id, token_tenant_id, token_subject, request_id) VALUES ($1, $2, $3, $4)",
-            )
-            .await?;
-        client
-            .execute(
-                &statement,
-                &[
-                    &header_tenant.as_str(),
-                    &token_tenant,
-                    &token_subject,
-                    &request_id,
-                ],
-            )
-            .await?;
+        crate::db::statements::execute_outside_transaction(
+            &client,
+            client.statements,
+            "INSERT INTO tenantpos.tenant_mismatch_audit \
+             (header_tenant_id, token_tenant_id, token_subject, request_id) VALUES ($1, $2, $3, $4)",
+            &[
+                &header_tenant.as_str(),
+                &token_tenant,
+                &token_subject,
+                &request_id,
+            ],
+        )
+        .await?;
         Ok(())
     }
 

@@ -13,6 +13,9 @@
 //!
 //! Needs PostgreSQL as `scripts/bootstrap.sh` leaves it; uses (and recreates) the database
 //! `tenantpos_bench`. Run: `cargo bench -p tenantpos --bench request_path`.
+//! `TENANTPOS_BENCH_SERVER_URL` names another server (default
+//! `postgres://postgres:postgres@127.0.0.1:5432`); `TENANTPOS_PREPARED_STATEMENTS=off` measures
+//! the unnamed statements of a deployment behind a pooler in transaction mode.
 
 use std::sync::Arc;
 
@@ -25,7 +28,10 @@ use tenancy::{CacheKey, Strategy, TenantId};
 use tenantpos::config::{ServiceSet, Settings};
 use tower::ServiceExt;
 
-const SERVER: &str = "postgres://postgres:postgres@127.0.0.1:5432";
+fn server() -> String {
+    std::env::var("TENANTPOS_BENCH_SERVER_URL")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432".to_owned())
+}
 const DATABASE: &str = "tenantpos_bench";
 
 struct Fixture {
@@ -44,7 +50,7 @@ fn settings() -> Settings {
         settings: Settings,
     }
     let mut settings = Wrapper::parse_from(["bench"]).settings;
-    settings.database_url = format!("{SERVER}/{DATABASE}");
+    settings.database_url = format!("{}/{DATABASE}", server());
     settings.app_database_url = None;
     settings.jwt_secret = Some("bench-secret-that-is-at-least-32-bytes".into());
     settings.admin_token = Some("bench-operator-token".into());

@@ -56,13 +56,17 @@ pub struct App {
 /// could bypass row-level security, or a tenant table without it, stops here.
 async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<OperatorAccess> {
     let storage = settings.storage()?;
-    let app_client = db::connect(&storage.app).await.with_context(|| {
+    let mut app_client = db::connect(&storage.app).await.with_context(|| {
         format!(
             "connecting as the app role {}: has `tenantpos migrate` run?",
             storage.app_role.name
         )
     })?;
-    check_app_role(&app_client).await?;
+    // In a transaction: through a pooler in transaction mode, the statements a check prepares
+    // stay on the one server connection that runs them.
+    let in_transaction = app_client.transaction().await?;
+    check_app_role(&in_transaction).await?;
+    in_transaction.rollback().await?;
     // One connection at a time, and none left when the pools open theirs: the checks stay
     // within the cap.
     drop(app_client);

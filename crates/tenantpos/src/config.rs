@@ -70,6 +70,11 @@ pub struct Settings {
     /// share: a busy tenant waits for its own).
     #[arg(long, env = "TENANTPOS_TENANT_CONNECTIONS", default_value = "4")]
     pub tenant_connections: std::num::NonZeroUsize,
+    /// `on`: statements are prepared once per connection and reused; `off`: unnamed
+    /// statements only, for a pooler in transaction mode between tenantpos's app role and
+    /// PostgreSQL (PgBouncer before 1.21).
+    #[arg(long, env = "TENANTPOS_PREPARED_STATEMENTS", default_value = "on")]
+    pub prepared_statements: tenancy::db::PreparedStatements,
     /// Log filter in RUST_LOG syntax.
     #[arg(long, env = "TENANTPOS_LOG", default_value = "info")]
     pub log: String,
@@ -85,11 +90,13 @@ impl std::fmt::Debug for Settings {
 
 impl Settings {
     pub fn storage(&self) -> anyhow::Result<Arc<StorageConfig>> {
-        Ok(Arc::new(StorageConfig::new(
+        let mut storage = StorageConfig::new(
             &self.database_url,
             self.app_database_url.as_deref(),
             self.clusters.as_deref(),
-        )?))
+        )?;
+        storage.prepared_statements = self.prepared_statements;
+        Ok(Arc::new(storage))
     }
 
     /// `max_connections` shared out between the process's pools.

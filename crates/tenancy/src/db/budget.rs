@@ -23,6 +23,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::{Config, NoTls};
 
 use super::mark::StorageMark;
+use super::statements::PreparedStatements;
 use crate::tenant_id::TenantId;
 
 /// How long a request waits for a connection (a slot in its pool, then room in the budget)
@@ -89,6 +90,8 @@ pub struct BudgetedClient {
     /// For a tenant database: its mark, read once when the connection was made (a connection
     /// stays in the database it reached, so the mark cannot change under it).
     pub mark: Option<StorageMark>,
+    /// How statements are sent on this connection (`TENANTPOS_PREPARED_STATEMENTS`).
+    pub statements: PreparedStatements,
 }
 
 impl std::ops::Deref for BudgetedClient {
@@ -103,13 +106,19 @@ pub struct BudgetedManager {
     inner: deadpool_postgres::Manager,
     /// `None` for the main database's pools, which have their own fixed size.
     budget: Option<(Weak<TenantDatabasePools>, PoolKey)>,
+    statements: PreparedStatements,
 }
 
 impl BudgetedManager {
     pub fn unbudgeted(config: Config) -> Self {
+        Self::unbudgeted_with(config, PreparedStatements::On)
+    }
+
+    fn unbudgeted_with(config: Config, statements: PreparedStatements) -> Self {
         Self {
             inner: manager(config),
             budget: None,
+            statements,
         }
     }
 }
@@ -146,6 +155,7 @@ impl managed::Manager for BudgetedManager {
             client,
             _permit: permit,
             mark,
+            statements: self.statements,
         })
     }
 
@@ -169,16 +179,26 @@ pub fn pool(config: Config, max_size: usize) -> Pool {
 
 /// A pool of tenant traffic on the main database: `max_size` connections outside the budget,
 /// each with bounded waits.
-pub(crate) fn tenant_traffic_pool(config: Config, max_size: usize) -> Pool {
+pub(crate) fn tenant_traffic_pool(
+    config: Config,
+    max_size: usize,
+    statements: PreparedStatements,
+) -> Pool {
     build_pool(
-        BudgetedManager::unbudgeted(with_bounded_waits(config)),
+        BudgetedManager::unbudgeted_with(with_bounded_waits(config, statements), statements),
         max_size,
     )
 }
 
 /// `config` with `lock_timeout` and `statement_timeout` set when each connection is made (as
-/// startup options: no statement per transaction, nothing a transaction must reset).
-fn with_bounded_waits(mut config: Config) -> Config {
+/// startup options: no statement per transaction, nothing a transaction must reset). Not
+/// through a pooler in transaction mode (`PreparedStatements::Off`): PgBouncer refuses
+/// startup options, and would not apply them to the server connections it hands out; the
+/// scope of each transaction sets them (see `ScopedTx`).
+fn with_bounded_waits(mut config: Config, statements: PreparedStatements) -> Config {
+    if statements == PreparedStatements::Off {
+        return config;
+    }
     let bounds = format!(
         "-c lock_timeout={} -c statement_timeout={}",
         LOCK_WAIT.as_millis(),
@@ -221,14 +241,16 @@ pub struct TenantDatabasePools {
     /// The most connections one tenant database may hold.
     share: usize,
     pools: Mutex<HashMap<PoolKey, PoolEntry>>,
+    statements: PreparedStatements,
     /// For the managers of the pools this makes, which ask it for room.
     myself: Weak<TenantDatabasePools>,
 }
 
 impl TenantDatabasePools {
     /// `budget` connections in all, at most `share` for one tenant database.
-    pub fn new(budget: usize, share: usize) -> Arc<Self> {
+    pub fn new(budget: usize, share: usize, statements: PreparedStatements) -> Arc<Self> {
         Arc::new_cyclic(|myself| Self {
+            statements,
             budget: Arc::new(Semaphore::new(budget)),
             share: share.clamp(1, budget.max(1)),
             pools: Mutex::new(HashMap::new()),
@@ -248,8 +270,9 @@ impl TenantDatabasePools {
             return Ok(entry.pool.clone());
         }
         let manager = BudgetedManager {
-            inner: manager(with_bounded_waits(config()?)),
+            inner: manager(with_bounded_waits(config()?, self.statements)),
             budget: Some((self.myself.clone(), key.clone())),
+            statements: self.statements,
         };
         let pool = build_pool(manager, self.share);
         pools.insert(

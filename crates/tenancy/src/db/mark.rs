@@ -136,12 +136,13 @@ pub async fn database_under_name(
     })
 }
 
-/// The mark of the database `client` is connected to, if it has one.
+/// The mark of the database `client` is connected to, if it has one. An unnamed statement
+/// (it has no parameters): it also runs through a pooler in transaction mode.
 pub async fn own_mark(
     client: &impl GenericClient,
 ) -> Result<Option<StorageMark>, tokio_postgres::Error> {
     let row = client
-        .query_one(
+        .query_typed_one(
             "SELECT shobj_description(oid, 'pg_database') FROM pg_database \
              WHERE datname = current_database()",
             &[],

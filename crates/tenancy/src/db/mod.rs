@@ -6,6 +6,7 @@ pub mod mark;
 pub mod naming;
 mod scoped;
 mod slots;
+pub mod statements;
 pub mod storage_config;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub use cap::{
     close_idle,
 };
 pub use scoped::{Durability, Gate, Params, ScopedTx, TENANT_MOVED};
+pub use statements::PreparedStatements;
 pub use storage_config::{AppRole, DEFAULT_CLUSTER, StorageConfig};
 pub use tokio_postgres::types::ToSql;
 pub use tokio_postgres::{Error as DbError, Row};
@@ -90,14 +92,23 @@ impl TenantDb {
     /// The app role's pools, sized by `shares` (the owner's share is the caller's).
     pub fn new(config: Arc<StorageConfig>, shares: ConnectionShares) -> Self {
         Self {
-            main: budget::tenant_traffic_pool(config.app.clone(), shares.shared),
-            schemas: budget::tenant_traffic_pool(config.app.clone(), shares.schemas),
+            main: budget::tenant_traffic_pool(
+                config.app.clone(),
+                shares.shared,
+                config.prepared_statements,
+            ),
+            schemas: budget::tenant_traffic_pool(
+                config.app.clone(),
+                shares.schemas,
+                config.prepared_statements,
+            ),
             main_slots: slots::TenantSlots::new(shares.per_tenant_main),
-            config,
             tenant_databases: TenantDatabasePools::new(
                 shares.tenant_databases,
                 shares.per_tenant_database,
+                config.prepared_statements,
             ),
+            config,
         }
     }
 

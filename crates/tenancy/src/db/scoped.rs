@@ -6,14 +6,17 @@
 //! Round trips are most of the cost of a request, so the transaction opens lazily: `BEGIN`, the
 //! scope and the first statement go to PostgreSQL together, in one round trip.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio_postgres::types::ToSql;
-use tokio_postgres::{Error, Row, Statement};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Error, Row};
 
 use uuid::Uuid;
 
 use super::PooledClient as Object;
+use super::budget::{LOCK_WAIT, STATEMENT_TIME};
+use super::statements::{self, PreparedStatements, typed};
 use crate::tenant::{Strategy, Tenant};
 use crate::tenant_id::TenantId;
 
@@ -56,12 +59,20 @@ pub struct ScopedTx {
 /// was resolved for another incarnation of the id (`$5`); a tenant database that was moved
 /// away or deleted is dropped, which ends the sessions that waited on it, and a connection
 /// reaches the database of one incarnation only (its mark, checked by `TenantDb::begin`).
-const SET_SCOPE_MAIN: &str = "SELECT tenantpos.enter_tenant($1, $4, $5), \
-                              set_config('app.current_tenant_id', $1, true), \
-                              set_config('search_path', $2, true), \
-                              set_config('synchronous_commit', $3, true), \
-                              set_config('plan_cache_mode', 'force_generic_plan', true)";
-const SET_SCOPE_TENANT_DATABASE: &str = "SELECT pg_advisory_xact_lock_shared(hashtext('tenantpos-tenant:' || $1 || ':' || $4)), $5::uuid, \
+///
+/// The bounded waits (`$6`, `$7`) come first, so that the wait at the gate is bounded too:
+/// a connection through a pooler in transaction mode carries no startup options (see
+/// `PreparedStatements`), and on a direct one they repeat its own.
+const SET_SCOPE_MAIN: &str = "SELECT \
+     set_config('lock_timeout', $6, true), set_config('statement_timeout', $7, true), \
+     tenantpos.enter_tenant($1, $4, $5), \
+     set_config('app.current_tenant_id', $1, true), \
+     set_config('search_path', $2, true), \
+     set_config('synchronous_commit', $3, true), \
+     set_config('plan_cache_mode', 'force_generic_plan', true)";
+const SET_SCOPE_TENANT_DATABASE: &str = "SELECT \
+     set_config('lock_timeout', $6, true), set_config('statement_timeout', $7, true), \
+     pg_advisory_xact_lock_shared(hashtext('tenantpos-tenant:' || $1 || ':' || $4)), $5::uuid, \
      set_config('app.current_tenant_id', $1, true), \
      set_config('search_path', $2, true), \
      set_config('synchronous_commit', $3, true), \
@@ -69,6 +80,7 @@ const SET_SCOPE_TENANT_DATABASE: &str = "SELECT pg_advisory_xact_lock_shared(has
 
 /// For the one move that holds the tenant's gate closed at this copy and reads it.
 const SET_SCOPE_BEHIND_CLOSED_GATE: &str = "SELECT $4::text, $5::uuid, \
+     set_config('lock_timeout', $6, true), set_config('statement_timeout', $7, true), \
      set_config('app.current_tenant_id', $1, true), \
      set_config('search_path', $2, true), \
      set_config('synchronous_commit', $3, true), \
@@ -119,61 +131,131 @@ impl ScopedTx {
             .expect("a finished ScopedTx is never used")
     }
 
-    /// Runs `run` on a prepared `sql`, preceded on first use by `BEGIN` and the scope, all
-    /// pipelined: requests leave in the order their futures are first polled, and nothing
-    /// yields between marking the transaction opened and that poll.
+    /// Runs `run` on `sql`, preceded on first use by `BEGIN` and the scope, all pipelined:
+    /// requests leave in the order their futures are first polled, and nothing yields between
+    /// marking the transaction opened and that poll. In both modes of `PreparedStatements`
+    /// that is one round trip (once the process has learned the statements' parameter types).
     async fn run<T, F, Fut>(&self, sql: &'static str, run: F) -> Result<T, Error>
     where
         F: FnOnce(Statement) -> Fut,
         Fut: std::future::Future<Output = Result<T, Error>>,
     {
         let client = self.client();
-        let statement = client.prepare_cached(sql).await?;
-        if self.opened.load(Ordering::Acquire) {
-            return run(statement).await;
-        }
-        let set_scope = client
-            .prepare_cached(match (self.gate, self.strategy) {
-                (Gate::HeldClosedByThisMove, _) => SET_SCOPE_BEHIND_CLOSED_GATE,
-                (Gate::Pass, Strategy::Shared | Strategy::Schema) => SET_SCOPE_MAIN,
-                (Gate::Pass, Strategy::Database) => SET_SCOPE_TENANT_DATABASE,
-            })
-            .await?;
+        let set_scope_sql = match (self.gate, self.strategy) {
+            (Gate::HeldClosedByThisMove, _) => SET_SCOPE_BEHIND_CLOSED_GATE,
+            (Gate::Pass, Strategy::Shared | Strategy::Schema) => SET_SCOPE_MAIN,
+            (Gate::Pass, Strategy::Database) => SET_SCOPE_TENANT_DATABASE,
+        };
+        let (statement, set_scope) = match client.statements {
+            PreparedStatements::On => {
+                let statement = Statement::Prepared(client.prepare_cached(sql).await?);
+                if self.opened.load(Ordering::Acquire) {
+                    return run(statement).await;
+                }
+                let set_scope = Statement::Prepared(client.prepare_cached(set_scope_sql).await?);
+                (statement, set_scope)
+            }
+            PreparedStatements::Off => {
+                if self.opened.load(Ordering::Acquire) {
+                    let types = match statements::known_types(sql) {
+                        Some(types) => types,
+                        None => statements::learn_in_transaction(client, sql).await?,
+                    };
+                    return run(Statement::Unnamed { sql, types }).await;
+                }
+                match (
+                    statements::known_types(sql),
+                    statements::known_types(set_scope_sql),
+                ) {
+                    (Some(types), Some(scope_types)) => (
+                        Statement::Unnamed { sql, types },
+                        Statement::Unnamed {
+                            sql: set_scope_sql,
+                            types: scope_types,
+                        },
+                    ),
+                    // Once per process and statement: learned in this transaction, after
+                    // BEGIN, so that a pooler keeps them on the server connection they name.
+                    _ => return self.open_learning_types(set_scope_sql, sql, run).await,
+                }
+            }
+        };
         if self.opened.swap(true, Ordering::AcqRel) {
             return run(statement).await;
         }
-        let tenant = self.tenant_id.as_str();
-        let synchronous_commit = match self.durability {
-            Durability::Durable => "on",
-            Durability::Provisional => "off",
-        };
-        let placement = self.strategy.as_str();
-        let params: [&(dyn ToSql + Sync); 5] = [
-            &tenant,
-            &self.search_path,
-            &synchronous_commit,
-            &placement,
-            &self.incarnation,
-        ];
+        let values = self.scope_values();
+        let params = values.params();
         let (_, _, result) = futures::try_join!(
             client.batch_execute("BEGIN"),
-            client.execute(&set_scope, &params),
+            set_scope.execute(client, &params),
             run(statement)
         )?;
         Ok(result)
     }
 
+    /// `run`'s first use of a statement whose parameter types (or the scope's) this process
+    /// has not learned yet, with unnamed statements: `BEGIN` and the learning in one round
+    /// trip, then the scope and the statement in another.
+    async fn open_learning_types<T, F, Fut>(
+        &self,
+        set_scope_sql: &'static str,
+        sql: &'static str,
+        run: F,
+    ) -> Result<T, Error>
+    where
+        F: FnOnce(Statement) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let client = self.client();
+        if self.opened.swap(true, Ordering::AcqRel) {
+            let types = statements::learn_in_transaction(client, sql).await?;
+            return run(Statement::Unnamed { sql, types }).await;
+        }
+        let (_, scope_types, types) = futures::try_join!(
+            client.batch_execute("BEGIN"),
+            statements::learn_in_transaction(client, set_scope_sql),
+            statements::learn_in_transaction(client, sql)
+        )?;
+        let set_scope = Statement::Unnamed {
+            sql: set_scope_sql,
+            types: scope_types,
+        };
+        let values = self.scope_values();
+        let params = values.params();
+        let (_, result) = futures::try_join!(
+            set_scope.execute(client, &params),
+            run(Statement::Unnamed { sql, types })
+        )?;
+        Ok(result)
+    }
+
+    /// The values of the `SET_SCOPE_*` statements' parameters.
+    fn scope_values(&self) -> ScopeValues<'_> {
+        ScopeValues {
+            tenant: self.tenant_id.as_str(),
+            search_path: &self.search_path,
+            synchronous_commit: match self.durability {
+                Durability::Durable => "on",
+                Durability::Provisional => "off",
+            },
+            placement: self.strategy.as_str(),
+            incarnation: self.incarnation,
+            lock_timeout: LOCK_WAIT.as_millis().to_string(),
+            statement_timeout: STATEMENT_TIME.as_millis().to_string(),
+        }
+    }
+
     /// SQL is `&'static str`: a query is written in the source, never assembled from input.
     pub async fn query(&self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, Error> {
         self.run(sql, |statement| async move {
-            self.client().query(&statement, params).await
+            statement.query(self.client(), params).await
         })
         .await
     }
 
     pub async fn query_one(&self, sql: &'static str, params: Params<'_>) -> Result<Row, Error> {
         self.run(sql, |statement| async move {
-            self.client().query_one(&statement, params).await
+            statement.query_one(self.client(), params).await
         })
         .await
     }
@@ -184,14 +266,14 @@ impl ScopedTx {
         params: Params<'_>,
     ) -> Result<Option<Row>, Error> {
         self.run(sql, |statement| async move {
-            self.client().query_opt(&statement, params).await
+            statement.query_opt(self.client(), params).await
         })
         .await
     }
 
     pub async fn execute(&self, sql: &'static str, params: Params<'_>) -> Result<u64, Error> {
         self.run(sql, |statement| async move {
-            self.client().execute(&statement, params).await
+            statement.execute(self.client(), params).await
         })
         .await
     }
@@ -203,9 +285,7 @@ impl ScopedTx {
         params: Params<'_>,
     ) -> Result<tokio_postgres::RowStream, Error> {
         self.run(sql, |statement| async move {
-            self.client()
-                .query_raw(&statement, params.iter().copied())
-                .await
+            statement.query_stream(self.client(), params).await
         })
         .await
     }
@@ -224,6 +304,91 @@ impl ScopedTx {
             return Ok(());
         }
         client.batch_execute("ROLLBACK").await
+    }
+}
+
+/// The values `SET_SCOPE_*` binds, in the order of its parameters.
+struct ScopeValues<'a> {
+    tenant: &'a str,
+    search_path: &'a str,
+    synchronous_commit: &'static str,
+    placement: &'static str,
+    incarnation: Uuid,
+    lock_timeout: String,
+    statement_timeout: String,
+}
+
+impl ScopeValues<'_> {
+    fn params(&self) -> [&(dyn ToSql + Sync); 7] {
+        [
+            &self.tenant,
+            &self.search_path,
+            &self.synchronous_commit,
+            &self.placement,
+            &self.incarnation,
+            &self.lock_timeout,
+            &self.statement_timeout,
+        ]
+    }
+}
+
+/// A statement as the connection's `PreparedStatements` mode sends it.
+pub(crate) enum Statement {
+    /// Prepared on this connection and cached there.
+    Prepared(tokio_postgres::Statement),
+    /// Parsed anew with each execution, in the same round trip.
+    Unnamed {
+        sql: &'static str,
+        types: Arc<[Type]>,
+    },
+}
+
+impl Statement {
+    async fn query(&self, client: &Client, params: Params<'_>) -> Result<Vec<Row>, Error> {
+        match self {
+            Self::Prepared(statement) => client.query(statement, params).await,
+            Self::Unnamed { sql, types } => client.query_typed(sql, &typed(params, types)).await,
+        }
+    }
+
+    async fn query_one(&self, client: &Client, params: Params<'_>) -> Result<Row, Error> {
+        match self {
+            Self::Prepared(statement) => client.query_one(statement, params).await,
+            Self::Unnamed { sql, types } => {
+                client.query_typed_one(sql, &typed(params, types)).await
+            }
+        }
+    }
+
+    async fn query_opt(&self, client: &Client, params: Params<'_>) -> Result<Option<Row>, Error> {
+        match self {
+            Self::Prepared(statement) => client.query_opt(statement, params).await,
+            Self::Unnamed { sql, types } => {
+                client.query_typed_opt(sql, &typed(params, types)).await
+            }
+        }
+    }
+
+    async fn execute(&self, client: &Client, params: Params<'_>) -> Result<u64, Error> {
+        match self {
+            Self::Prepared(statement) => client.execute(statement, params).await,
+            Self::Unnamed { sql, types } => client.execute_typed(sql, &typed(params, types)).await,
+        }
+    }
+
+    async fn query_stream(
+        &self,
+        client: &Client,
+        params: Params<'_>,
+    ) -> Result<tokio_postgres::RowStream, Error> {
+        match self {
+            Self::Prepared(statement) => client.query_raw(statement, params.iter().copied()).await,
+            Self::Unnamed { sql, types } => {
+                client
+                    .query_typed_raw(sql, params.iter().copied().zip(types.iter().cloned()))
+                    .await
+            }
+        }
     }
 }
 

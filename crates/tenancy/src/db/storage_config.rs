@@ -37,6 +37,9 @@ pub struct StorageConfig {
     pub clusters: HashMap<String, Config>,
     /// The main database's name, the prefix of tenant database names.
     pub deployment_database: String,
+    /// How the app role's statements are sent (`TENANTPOS_PREPARED_STATEMENTS`): `Off` when
+    /// its connections go through a pooler in transaction mode.
+    pub prepared_statements: super::PreparedStatements,
     /// The deployment's identity (`tenantpos.deployment`), read from the catalog once by
     /// `identify`.
     deployment_id: OnceLock<Uuid>,
@@ -128,6 +131,7 @@ impl StorageConfig {
             app_role,
             clusters: all_clusters,
             deployment_database,
+            prepared_statements: super::PreparedStatements::On,
             deployment_id: OnceLock::new(),
         })
     }

@@ -32,5 +32,6 @@ mod settings;
 mod split;
 mod split_recovery;
 mod support;
+mod through_pgbouncer;
 mod tokens;
 mod unknown_tenants;

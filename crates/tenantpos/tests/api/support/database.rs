@@ -19,10 +19,23 @@ pub fn owner_url(database: &str) -> String {
 }
 
 /// Tests share one app role across their databases (a role belongs to the server).
+///
+/// With `TENANTPOS_TEST_APP_THROUGH=host:port` (a pooler in transaction mode, see
+/// `scripts/test-through-pgbouncer.sh`), the app role connects through it: every test that
+/// starts an app then runs its tenant traffic through the pooler.
 pub fn app_url(database: &str) -> String {
     let server = server_url();
-    let host = server.rsplit('@').next().unwrap();
+    let host = std::env::var("TENANTPOS_TEST_APP_THROUGH")
+        .unwrap_or_else(|_| server.rsplit('@').next().unwrap().to_owned());
     format!("postgres://tenantpos_test_app:tenantpos-test-app@{host}/{database}")
+}
+
+/// The host and port of the tests' server.
+pub fn server_address() -> (String, u16) {
+    let server = server_url();
+    let address = server.rsplit('@').next().unwrap();
+    let (host, port) = address.rsplit_once(':').unwrap_or((address, "5432"));
+    (host.to_owned(), port.parse().expect("a port"))
 }
 
 async fn connect(url: &str) -> tokio_postgres::Client {

@@ -3,6 +3,7 @@
 
 mod database;
 pub mod ledger;
+pub mod pgbouncer;
 pub mod private_postgres;
 pub mod process;
 pub mod redis_server;
@@ -97,6 +98,10 @@ pub fn settings_for(database: &TestDatabase) -> Settings {
         // Tests run side by side on one PostgreSQL: the default cap each, as in production.
         max_connections: tenancy::db::DEFAULT_MAX_CONNECTIONS,
         tenant_connections: std::num::NonZeroUsize::new(2).unwrap(),
+        prepared_statements: match std::env::var("TENANTPOS_TEST_APP_THROUGH") {
+            Ok(_) => tenancy::db::PreparedStatements::Off,
+            Err(_) => tenancy::db::PreparedStatements::On,
+        },
         log: "warn".to_owned(),
     }
 }
