@@ -5,5 +5,6 @@ pub mod app;
 pub mod cli;
 pub mod config;
 mod demo;
+pub mod server;
 pub mod services;
 pub mod telemetry;
