@@ -11,6 +11,7 @@ mod dashboard;
 mod deletion_race;
 mod deployments;
 mod faults;
+mod graceful_shutdown;
 mod idempotency;
 mod idempotency_expiry;
 mod import;
