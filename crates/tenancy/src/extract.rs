@@ -1,6 +1,7 @@
 //! Extractors whose rejections answer in the error envelope.
 
 use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, header};
 use serde::de::{DeserializeOwned, IgnoredAny};
@@ -40,8 +41,15 @@ where
                 }
             })?;
         check_json_syntax(&body)?;
-        let axum::Json(value) = axum::Json::<T>::from_bytes(&body)?;
-        Ok(Self(value))
+        match axum::Json::<T>::from_bytes(&body) {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            // The syntax is known good: serde_json calls some wrong types syntax errors (a
+            // number where an enum's string belongs is "expected value"), and they are 422s.
+            Err(JsonRejection::JsonSyntaxError(error)) => {
+                Err(ApiError::validation(error.body_text()))
+            }
+            Err(rejection) => Err(rejection.into()),
+        }
     }
 }
 
