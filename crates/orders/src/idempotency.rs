@@ -330,6 +330,18 @@ pub async fn release(tx: &ScopedTx, claim: &OwnedClaim) -> Result<(), ApiError> 
     Ok(())
 }
 
+/// Deletes the tenant's keys older than 24 hours, whatever their state: `claim` already treats
+/// them as gone, and without this they would pile up forever. Returns how many went.
+pub async fn forget_expired(tx: &ScopedTx) -> Result<u64, ApiError> {
+    Ok(tx
+        .execute(
+            "DELETE FROM idempotency_keys WHERE tenant_id = $1 \
+             AND created_at < now() - interval '24 hours'",
+            &[&tx.tenant_id()],
+        )
+        .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,7 +58,11 @@ pub fn router(state: OrdersState) -> OpenApiRouter {
         .with_state(state)
 }
 
-/// Runs the sweeper of dead placements until the process ends, with the system access the
+/// How often expired idempotency keys are deleted: a key lives 24 hours, so a few minutes
+/// late costs nothing, and the pass reads every tenant's keys.
+const IDEMPOTENCY_SWEEP_INTERVAL: Duration = Duration::from_secs(10 * 60);
+
+/// Runs the sweeper of dead placements (and, every few minutes, of expired idempotency keys) until the process ends, with the system access the
 /// process that runs it was given.
 pub fn spawn_sweeper(
     state: OrdersState,
@@ -67,6 +71,7 @@ pub fn spawn_sweeper(
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(state.timings.sweep_interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut keys_swept_at: Option<std::time::Instant> = None;
         loop {
             ticks.tick().await;
             if let Err(error) = sweeper::undo_stale_orders(&state, &system).await {
@@ -74,6 +79,15 @@ pub fn spawn_sweeper(
                     code = error.code.as_str(),
                     "the order sweeper failed; it will try again"
                 );
+            }
+            if keys_swept_at.is_none_or(|at| at.elapsed() >= IDEMPOTENCY_SWEEP_INTERVAL) {
+                keys_swept_at = Some(std::time::Instant::now());
+                if let Err(error) = sweeper::forget_expired_idempotency_keys(&system).await {
+                    tracing::warn!(
+                        code = error.code.as_str(),
+                        "the idempotency key sweeper failed; it will try again"
+                    );
+                }
             }
         }
     })

@@ -2,11 +2,12 @@
 //! (stock released, payment voided, the pending order deleted), and refunds left `refunding`
 //! as long are finished (payment refunded, stock back, the order `refunded`). Each order is
 //! locked while it is settled, so two sweepers — or a sweeper and a late request — never settle
-//! one twice.
+//! one twice. Idempotency keys past their 24 hours are deleted by a slower pass of their own.
 
 use tenancy::{ApiError, SystemAccess, TenantContext};
 
 use crate::OrdersState;
+use crate::idempotency;
 use crate::refund::give_back;
 use crate::repository;
 use crate::saga::undo_elsewhere;
@@ -83,4 +84,36 @@ async fn finish_refunds_for_tenant(
         tracing::info!(finished, "finished refunds whose request died halfway");
     }
     Ok(finished)
+}
+
+/// One pass over every tenant (suspended ones too, moving ones where they land) that deletes
+/// the idempotency keys older than 24 hours; returns how many went. A tenant that fails is
+/// logged and left for the next pass.
+pub async fn forget_expired_idempotency_keys(system: &SystemAccess) -> Result<u64, ApiError> {
+    let tenancy = system.tenancy();
+    let mut forgotten = 0;
+    for tenant in tenancy
+        .catalog
+        .list()
+        .await?
+        .into_iter()
+        .filter(|tenant| !tenant.moving)
+    {
+        let context = system.context(tenant);
+        let result = async {
+            let tx = tenancy.db.begin(&context).await?;
+            let count = idempotency::forget_expired(&tx).await?;
+            tx.commit().await?;
+            Ok::<_, ApiError>(count)
+        }
+        .await;
+        match result {
+            Ok(count) => forgotten += count,
+            Err(error) => tracing::warn!(%error, "deleting expired idempotency keys failed"),
+        }
+    }
+    if forgotten > 0 {
+        tracing::info!(forgotten, "deleted idempotency keys older than 24 hours");
+    }
+    Ok(forgotten)
 }

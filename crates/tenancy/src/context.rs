@@ -186,7 +186,11 @@ impl<S: Send + Sync, P: RolePolicy> FromRequestParts<S> for Authorized<P> {
         let resolved = ResolvedTenant::from_request_parts(parts, state).await?;
         let checked = check_user::<P>(parts, &resolved).await?;
         // 10. The tenant is within its budget.
-        resolved.tenancy.rate_limit.check(&resolved.tenant.id)?;
+        let tenancy = &resolved.tenancy;
+        tenancy
+            .rate_limit
+            .check(&tenancy.cache, &resolved.tenant.id)
+            .await?;
         Ok(checked)
     }
 }

@@ -55,6 +55,9 @@ impl PeerClient {
             .timeout(PEER_TIMEOUT)
             .connect_timeout(Duration::from_secs(2))
             .pool_max_idle_per_host(64)
+            // A tenantpos server closes a connection idle for 10 s (its deadline for a request
+            // head): drop ours well before, so a request never goes out on one being closed.
+            .pool_idle_timeout(Duration::from_secs(5))
             .build()?;
         Ok(Self {
             base_url: base_url.trim_end_matches('/').to_owned(),

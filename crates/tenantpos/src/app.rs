@@ -273,15 +273,20 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Serves until a shutdown signal, letting requests in flight finish.
+/// Serves until a shutdown signal, letting requests in flight finish (for at most 30 s);
+/// a client gets 10 s for a request's head and 30 s for its body.
 pub async fn serve(app: App, bind: &str) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("binding {bind}"))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
     let _background = app.background;
-    axum::serve(listener, app.router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving")
+    crate::server::serve_on(
+        listener,
+        app.router,
+        crate::server::ServerLimits::default(),
+        shutdown_signal(),
+    )
+    .await;
+    Ok(())
 }

@@ -1,5 +1,8 @@
 //! Configuration: environment variables (API.md §1), each overridable by the flag of the same
 //! name after the command (`tenantpos serve --bind 127.0.0.1:9000`).
+//!
+//! Every variable that may carry a secret (URLs with passwords, JWT secrets, the admin token)
+//! is `hide_env_values`: `--help` would otherwise print its value from the environment.
 
 use std::collections::BTreeSet;
 use std::num::NonZeroU32;
@@ -20,19 +23,19 @@ pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 #[derive(Args, Clone)]
 pub struct Settings {
     /// PostgreSQL connection of the owner role (migrations, provisioning).
-    #[arg(long, env = "TENANTPOS_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    #[arg(long, env = "TENANTPOS_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
     pub database_url: String,
     /// Connection for tenant traffic; derived from the owner URL and the app role if unset.
-    #[arg(long, env = "TENANTPOS_APP_DATABASE_URL")]
+    #[arg(long, env = "TENANTPOS_APP_DATABASE_URL", hide_env_values = true)]
     pub app_database_url: Option<String>,
     /// Extra PostgreSQL servers for database tenants: name=url,name=url.
-    #[arg(long, env = "TENANTPOS_CLUSTERS")]
+    #[arg(long, env = "TENANTPOS_CLUSTERS", hide_env_values = true)]
     pub clusters: Option<String>,
     /// Each tenant's authenticated requests per second (bursts of twice that).
     #[arg(long, env = "TENANTPOS_TENANT_RATE", default_value = "1000")]
     pub tenant_rate: NonZeroU32,
     /// Redis for the shared cache; unset means an in-process cache.
-    #[arg(long, env = "TENANTPOS_REDIS_URL")]
+    #[arg(long, env = "TENANTPOS_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
     /// HS256 signing secret, at least 32 bytes.
     #[arg(long, env = "TENANTPOS_JWT_SECRET", hide_env_values = true)]
@@ -47,13 +50,13 @@ pub struct Settings {
     #[arg(long, env = "TENANTPOS_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
     /// Where the inventory service lives when this process does not serve it.
-    #[arg(long, env = "TENANTPOS_INVENTORY_URL")]
+    #[arg(long, env = "TENANTPOS_INVENTORY_URL", hide_env_values = true)]
     pub inventory_url: Option<String>,
     /// Where the payments service lives when this process does not serve it.
-    #[arg(long, env = "TENANTPOS_PAYMENTS_URL")]
+    #[arg(long, env = "TENANTPOS_PAYMENTS_URL", hide_env_values = true)]
     pub payments_url: Option<String>,
     /// Where the orders service lives when this process does not serve it.
-    #[arg(long, env = "TENANTPOS_ORDERS_URL")]
+    #[arg(long, env = "TENANTPOS_ORDERS_URL", hide_env_values = true)]
     pub orders_url: Option<String>,
     /// How long placing an order may take before the sweeper undoes it as dead (milliseconds);
     /// held stock expires after twice this.

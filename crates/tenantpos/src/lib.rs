@@ -5,6 +5,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 mod demo;
+pub mod server;
 pub mod services;
 mod startup;
 pub mod telemetry;

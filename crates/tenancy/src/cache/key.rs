@@ -22,6 +22,8 @@ pub enum CacheKey {
     /// Recent failed logins of a username (a hash of it lowercased: usernames tried need not
     /// exist, and a key holds nothing a client typed).
     LoginFailures([u8; 8]),
+    /// The tenant's request budget (check 10) when it is kept across the deployment.
+    RequestBudget,
 }
 
 impl CacheKey {
@@ -42,6 +44,7 @@ impl CacheKey {
             Self::UserStatus(id) => format!("user:{id}"),
             Self::DashboardSummary => "dashboard".to_owned(),
             Self::LoginFailures(hash) => format!("login:{}", hex::encode(hash)),
+            Self::RequestBudget => "budget".to_owned(),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! its entry at once, and one Redis did not acknowledge is kept and logged until it is
 //! delivered (`redis_layer`). A cache that fails is skipped, never an error.
 
+mod budget;
 mod invalidation_log;
 mod key;
 mod recent;
@@ -21,6 +22,7 @@ use moka::future::Cache;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use budget::Spent;
 use invalidation_log::InvalidationLog;
 pub use key::{CacheKey, KeyBuilder};
 pub use recent::{Admission, RecentTicket};
@@ -46,6 +48,8 @@ fn redis_ttl(key: &CacheKey) -> Duration {
         CacheKey::Tenant | CacheKey::UserStatus(_) => Duration::from_secs(60),
         CacheKey::Settings | CacheKey::Product(_) => LONGEST_REDIS_TTL,
         CacheKey::LoginFailures(_) => Duration::from_secs(15 * 60),
+        // Not stored through `set`: the budget's script gives it its own expiry.
+        CacheKey::RequestBudget => Duration::from_secs(1),
     }
 }
 
@@ -237,6 +241,26 @@ impl TenantCache {
         redis
             .backend
             .admit_recent(&self.keys.key(tenant, &key), window, limit)
+            .await
+    }
+
+    /// Spends one request of `tenant`'s budget (`per_second`, bursts of `burst`) across the
+    /// deployment. `None` without a working Redis (none configured, or degraded): the caller
+    /// then counts in process.
+    pub async fn spend_budget(
+        &self,
+        tenant: &TenantId,
+        per_second: u32,
+        burst: u32,
+    ) -> Option<Spent> {
+        let redis = self.redis.as_ref()?;
+        redis
+            .backend
+            .spend_budget(
+                &self.keys.key(tenant, &CacheKey::RequestBudget),
+                per_second,
+                burst,
+            )
             .await
     }
 

@@ -205,10 +205,10 @@ impl RedisLayer {
                 Target::Everything => {
                     let pattern = self.keys.deployment_pattern();
                     let prefix = pattern.trim_end_matches('*');
-                    // Login counters are not cached copies of anything: purging them would
-                    // lift lockouts.
+                    // Counters are not cached copies of anything: purging login counters
+                    // would lift lockouts, purging budgets would refill them.
                     self.backend
-                        .purge(&pattern, prefix, &channel, is_login_counter)
+                        .purge(&pattern, prefix, &channel, is_counter)
                         .await
                 }
                 Target::Key(_) => unreachable!("partitioned out"),
@@ -236,9 +236,10 @@ impl RedisLayer {
     }
 }
 
-/// Whether `key` counts failed logins (`CacheKey::LoginFailures`, `...:login:<hash>`).
-fn is_login_counter(key: &str) -> bool {
-    key.rsplit(':').nth(1) == Some("login")
+/// Whether `key` counts something rather than caching a copy: failed logins
+/// (`CacheKey::LoginFailures`, `...:login:<hash>`) or a request budget (`...:budget`).
+fn is_counter(key: &str) -> bool {
+    key.rsplit(':').nth(1) == Some("login") || key.rsplit(':').next() == Some("budget")
 }
 
 #[cfg(test)]
@@ -248,12 +249,13 @@ mod tests {
     use crate::tenant_id::TenantId;
 
     #[test]
-    fn only_login_counters_are_spared_by_a_purge_of_everything() {
+    fn only_counters_are_spared_by_a_purge_of_everything() {
         let keys = KeyBuilder::new("pos");
         let tenant = TenantId::parse("shop_01").unwrap();
-        assert!(is_login_counter(
+        assert!(is_counter(
             &keys.key(&tenant, &CacheKey::login_failures("Owner"))
         ));
+        assert!(is_counter(&keys.key(&tenant, &CacheKey::RequestBudget)));
         for key in [
             CacheKey::Tenant,
             CacheKey::Settings,
@@ -261,7 +263,7 @@ mod tests {
             CacheKey::UserStatus(uuid::Uuid::nil()),
             CacheKey::DashboardSummary,
         ] {
-            assert!(!is_login_counter(&keys.key(&tenant, &key)), "{key:?}");
+            assert!(!is_counter(&keys.key(&tenant, &key)), "{key:?}");
         }
     }
 }

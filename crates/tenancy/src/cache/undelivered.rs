@@ -18,7 +18,7 @@ pub(super) enum Target {
     Key(String),
     /// Every key matching a SCAN pattern (`...*`): a tenant's purge.
     Pattern(String),
-    /// Every cached entry of the deployment (login counters are kept): the overflow.
+    /// Every cached entry of the deployment (login counters and request budgets are kept): the overflow.
     Everything,
 }
 

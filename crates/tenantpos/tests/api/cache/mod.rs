@@ -4,6 +4,7 @@
 //! Redis going down and pausing in `redis_pause`, the invalidation log in
 //! `invalidation_log`.
 
+mod budget;
 mod invalidation_log;
 mod lockout;
 pub(crate) use lockout::assert_at_most_five_401s_then_429s;
