@@ -5,5 +5,6 @@ pub mod app;
 pub mod cli;
 pub mod config;
 mod demo;
+mod openapi;
 pub mod services;
 pub mod telemetry;
