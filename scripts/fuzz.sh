@@ -84,17 +84,21 @@ owner_token=$(curl -fsS "$base/auth/login" -H 'x-tenant-id: restaurant_01' \
 # name a product that does not exist (422 unknown_product) or a taken sku (409);
 # `use_after_free` and `ensure_resource_availability` follow links the document does not declare.
 checks=(--checks all --exclude-checks positive_data_acceptance,use_after_free,ensure_resource_availability)
-common=(--max-examples "$examples" --workers 2 --seed 1 --request-timeout 30
+common=(--max-examples "$examples" --request-timeout 30
   --generation-deterministic --no-color)
 export SCHEMATHESIS_HOOKS=fuzz_hooks PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}"
+# schemathesis keeps what it found under ./.schemathesis: keep that out of the work tree.
+cd "$work"
 status=0
 echo "fuzz: tenant routes, as restaurant_01's owner" >&2
 "$venv/bin/schemathesis" run "$base/openapi.json" --url "$base" "${common[@]}" "${checks[@]}" \
-  --exclude-path-regex '^/admin' \
+  --workers 2 --exclude-path-regex '^/admin' \
   -H 'x-tenant-id: restaurant_01' -H "Authorization: Bearer $owner_token" || status=1
 echo "fuzz: operator routes, with the admin token" >&2
+# One worker: a tenant's requests during its move (an export too) answer 503 by design
+# (API.md §8), and two workers would export a tenant the other one is moving.
 "$venv/bin/schemathesis" run "$base/openapi.json" --url "$base" "${common[@]}" "${checks[@]}" \
-  --include-path-regex '^/admin' \
+  --workers 1 --include-path-regex '^/admin' \
   -H "Authorization: Bearer $admin_token" || status=1
 if ! kill -0 "$server_pid" 2>/dev/null; then
   echo "fuzz: tenantpos died" >&2

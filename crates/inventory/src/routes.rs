@@ -85,11 +85,16 @@ async fn create_product(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Only the products of this category.
+    #[param(nullable = false)]
     category: Option<String>,
     /// 1..500, default 100.
+    #[param(minimum = 1, maximum = 500, nullable = false)]
     limit: Option<i64>,
     /// A product id: list the products after it.
+    #[param(nullable = false)]
     after: Option<Uuid>,
 }
 
