@@ -9,7 +9,7 @@
 #      or delete tenants, the one the first run uses included.
 # Either run failing fails the script.
 #
-#   scripts/fuzz.sh                        # alone: needs PostgreSQL (see scripts/bootstrap.sh)
+#   scripts/fuzz.sh                        # alone (it sources scripts/bootstrap.sh)
 #   TENANTPOS_FUZZ_EXAMPLES=200 scripts/fuzz.sh
 #
 # TENANTPOS_FUZZ_SERVER_URL  PostgreSQL server (owner with CREATEDB, CREATEROLE), no database:
@@ -19,7 +19,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SCHEMATHESIS_VERSION=4.32.5
 server_url=${TENANTPOS_FUZZ_SERVER_URL:-postgres://postgres:postgres@127.0.0.1:5432}
 port=${TENANTPOS_FUZZ_PORT:-55810}
 examples=${TENANTPOS_FUZZ_EXAMPLES:-40}
@@ -29,17 +28,9 @@ database="tpf_fuzz_$$"
 admin_token="fuzz-admin-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 work=$(mktemp -d)
 
-# --- schemathesis, pinned, in a venv of its own -------------------------------------------------
-venv="${TENANTPOS_FUZZ_VENV:-$HOME/.cache/tenantpos/schemathesis-$SCHEMATHESIS_VERSION}"
-if [ ! -x "$venv/bin/schemathesis" ]; then
-  echo "fuzz: installing schemathesis $SCHEMATHESIS_VERSION in $venv" >&2
-  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
-    rm -rf "$venv"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
-    python3 -m venv "$venv"
-  fi
-  "$venv/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
-fi
+# PostgreSQL, and schemathesis in its venv.
+. scripts/bootstrap.sh
+venv=$tp_schemathesis_venv
 
 # --- a fresh deployment ------------------------------------------------------------------------
 sql() { psql "$server_url/postgres" -qtAX -v ON_ERROR_STOP=1 -c "$1"; }

@@ -46,11 +46,17 @@ fn in_range(field: &str, value: i64, max: i64) -> Result<i64, ApiError> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProduct {
+    #[schema(min_length = 1, max_length = 64)]
     sku: String,
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
+    #[schema(min_length = 1, max_length = 100)]
     category: Option<String>,
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     price: i64,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     stock: Option<i64>,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     low_stock_threshold: Option<i64>,
 }
 
@@ -248,7 +254,9 @@ fn stock_delta(delta: i64) -> Result<i64, ApiError> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StockChange {
+    #[schema(minimum = -1_000_000_000, maximum = 1_000_000_000)]
     delta: i64,
+    #[schema(min_length = 1, max_length = 200)]
     reason: String,
 }
 
