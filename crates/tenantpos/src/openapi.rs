@@ -106,9 +106,10 @@ fn shared_answers(caller: Caller, operation: &Value) -> Vec<(u16, &'static str)>
         answers.push((422, "validation_failed"));
     }
     if let Some(content) = operation["requestBody"]["content"].as_object() {
-        answers.push((413, "payload_too_large"));
+        // JSON bodies only: the import reads its NDJSON line by line, with no size limit.
         if content.contains_key("application/json") {
             answers.extend([
+                (413, "payload_too_large"),
                 (415, "unsupported_media_type"),
                 (400, "invalid_json"),
                 (422, "validation_failed"),
@@ -232,4 +233,102 @@ fn complete_response(status: &str, response: &mut Value) {
 /// The document of everything the routers hold, plus the public routes.
 pub(crate) fn base() -> OpenApi {
     ApiDoc::openapi()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document_of(paths: Value) -> OpenApi {
+        serde_json::from_value(json!({
+            "openapi": "3.1.0",
+            "info": {"title": "t", "version": "1"},
+            "paths": paths,
+        }))
+        .unwrap()
+    }
+
+    fn statuses(operation: &Value) -> Vec<&str> {
+        operation["responses"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect()
+    }
+
+    #[test]
+    fn a_tenant_route_with_a_json_body_documents_every_shared_answer_in_the_envelope() {
+        let document = complete(document_of(json!({"/products/{id}/stock": {"post": {
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {"200": {"description": "the product"},
+                          "409": {"description": "insufficient_stock"}},
+        }}})));
+        let operation = &document["paths"]["/products/{id}/stock"]["post"];
+        assert_eq!(
+            statuses(operation),
+            [
+                "200", "400", "401", "403", "404", "409", "413", "415", "422", "429", "503"
+            ]
+        );
+        let bad_request = operation["responses"]["400"]["description"]
+            .as_str()
+            .unwrap();
+        for code in ["missing_tenant", "invalid_tenant", "invalid_json"] {
+            assert!(bad_request.contains(code), "{bad_request}");
+        }
+        for (status, response) in operation["responses"].as_object().unwrap() {
+            assert_eq!(
+                response["headers"]["x-request-id"]["required"], true,
+                "{status}"
+            );
+            if status.as_str() >= "400" {
+                assert_eq!(
+                    response["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorEnvelope",
+                    "{status}"
+                );
+            } else {
+                assert!(response.get("content").is_none(), "{status}");
+            }
+        }
+        for status in ["429", "503"] {
+            assert_eq!(
+                operation["responses"][status]["headers"]["Retry-After"]["required"],
+                true
+            );
+        }
+        assert_eq!(operation["parameters"][0]["name"], "x-tenant-id");
+        assert_eq!(operation["parameters"][0]["required"], true);
+        assert_eq!(operation["security"], json!([{"tenant_jwt": []}]));
+    }
+
+    #[test]
+    fn login_operator_and_public_routes_document_only_the_answers_they_can_give() {
+        let document = complete(document_of(json!({
+            "/auth/login": {"post": {
+                "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {"200": {"description": "a token"}}}},
+            "/admin/tenants/{id}/import": {"post": {
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "requestBody": {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
+                "responses": {"200": {"description": "rows added"}}}},
+            "/health": {"get": {"responses": {"200": {"description": "ok"}}}},
+        })));
+        let login = &document["paths"]["/auth/login"]["post"];
+        assert_eq!(
+            statuses(login),
+            [
+                "200", "400", "401", "403", "404", "413", "415", "422", "429", "503"
+            ]
+        );
+        assert!(login.get("security").is_none(), "login takes no token");
+        let import = &document["paths"]["/admin/tenants/{id}/import"]["post"];
+        // Not JSON: no size limit, 415 or invalid_json; the operator token, no tenant checks.
+        assert_eq!(statuses(import), ["200", "401", "404", "503"]);
+        assert_eq!(import["security"], json!([{"operator_token": []}]));
+        assert_eq!(import["parameters"].as_array().unwrap().len(), 1);
+        assert_eq!(statuses(&document["paths"]["/health"]["get"]), ["200"]);
+    }
 }
