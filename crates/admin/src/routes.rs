@@ -192,7 +192,7 @@ async fn resume(
 
 /// The latest tokens presented for another tenant than their own (newest first, at most 1000).
 #[utoipa::path(get, path = "/admin/audit/tenant-mismatches", tag = "admin",
-    responses((status = 200, description = "the audit records")))]
+    responses((status = 200, body = [MismatchRecord], description = "the audit records")))]
 async fn mismatches(
     State(state): State<AdminState>,
     _: Operator,
