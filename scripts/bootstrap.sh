@@ -70,3 +70,24 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
   for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
 fi
+
+# --- schemathesis (scripts/fuzz.sh), pinned, in a venv of its own ---------------------------
+TENANTPOS_SCHEMATHESIS_VERSION=4.32.5
+tp_schemathesis_venv="$HOME/.cache/tenantpos/schemathesis-$TENANTPOS_SCHEMATHESIS_VERSION"
+if [ ! -x "$tp_schemathesis_venv/bin/schemathesis" ]; then
+  tp_log "installing schemathesis $TENANTPOS_SCHEMATHESIS_VERSION in $tp_schemathesis_venv"
+  if ! command -v python3 >/dev/null 2>&1 || ! python3 -m venv --help >/dev/null 2>&1; then
+    tp_apt_install python3 python3-venv
+  fi
+  rm -rf "$tp_schemathesis_venv"
+  if ! python3 -m venv "$tp_schemathesis_venv" >/dev/null 2>&1; then
+    # Debian's python3 without ensurepip makes a venv without pip.
+    rm -rf "$tp_schemathesis_venv"
+    tp_apt_install python3-venv
+    python3 -m venv "$tp_schemathesis_venv"
+  fi
+  "$tp_schemathesis_venv/bin/pip" install -q "schemathesis==$TENANTPOS_SCHEMATHESIS_VERSION"
+fi
+if ! command -v curl >/dev/null 2>&1; then
+  tp_apt_install curl
+fi

@@ -12,8 +12,14 @@ PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -d postgres -qtAc \
   done
 
 # The tests wait on PostgreSQL and Redis far more than on the CPU: run more than two at once.
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --test-threads 6 --no-fail-fast "$@"
+  cargo nextest run --workspace --test-threads 6 --no-fail-fast "$@" || status=$?
 else
-  cargo test --workspace --no-fail-fast "$@" -- --test-threads 6
+  cargo test --workspace --no-fail-fast "$@" -- --test-threads 6 || status=$?
 fi
+
+# Every operation of /openapi.json fuzzed against a real server: no 5xx, every answer documented.
+# It runs even when a test failed (its findings are worth having), and fails the script itself.
+./scripts/fuzz.sh || status=1
+exit "$status"

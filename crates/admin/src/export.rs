@@ -50,11 +50,11 @@ pub async fn export_tenant(
     let (lines, receiver) =
         tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(BUFFERED_LINES);
     audit_export(&scope).await;
-    let tenancy = tenancy.clone();
+    // Begun before the answer's status is sent: a tenant that cannot be read now (moved away
+    // meanwhile, PostgreSQL unreachable) answers 503, not a 200 whose body breaks off.
+    let tx = tenancy.db.begin(&tenancy.system_context(&scope)).await?;
     tokio::spawn(async move {
-        let context = tenancy.system_context(&scope);
         let result = async {
-            let tx = tenancy.db.begin(&context).await?;
             for (table, sql) in TABLES {
                 let rows = tx.query_stream(sql, &[&tx.tenant_id()]).await?;
                 let mut rows = std::pin::pin!(rows);

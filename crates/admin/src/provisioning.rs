@@ -23,7 +23,9 @@ use crate::storage::{self, Placement};
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OwnerInput {
+    #[schema(pattern = "^[A-Za-z0-9_.@-]{3,64}$")]
     pub username: String,
+    #[schema(min_length = 10)]
     pub password: String,
 }
 

@@ -104,7 +104,7 @@ async fn export(
 /// Rebuilds an empty tenant from an export (NDJSON, of any size: the 1 MiB limit of JSON
 /// bodies does not apply): its restore.
 #[utoipa::path(post, path = "/admin/tenants/{id}/import", tag = "admin", params(("id" = String, Path)),
-    request_body(content_type = "application/x-ndjson", description = "an export"),
+    request_body(content = String, content_type = "application/x-ndjson", description = "an export: one {\"table\",\"row\"} object a line"),
     responses((status = 200, body = crate::ImportReport, description = "rows added per table"),
               (status = 404, description = "tenant_not_found"),
               (status = 409, description = "conflict: the tenant holds products, orders or payments"),
@@ -192,7 +192,7 @@ async fn resume(
 
 /// The latest tokens presented for another tenant than their own (newest first, at most 1000).
 #[utoipa::path(get, path = "/admin/audit/tenant-mismatches", tag = "admin",
-    responses((status = 200, description = "the audit records")))]
+    responses((status = 200, body = [MismatchRecord], description = "the audit records")))]
 async fn mismatches(
     State(state): State<AdminState>,
     _: Operator,

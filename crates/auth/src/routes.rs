@@ -128,7 +128,9 @@ async fn authenticate(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    #[schema(pattern = "^[A-Za-z0-9_.@-]{3,64}$")]
     username: String,
+    #[schema(min_length = 10)]
     password: String,
     role: Role,
 }

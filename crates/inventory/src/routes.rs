@@ -46,11 +46,17 @@ fn in_range(field: &str, value: i64, max: i64) -> Result<i64, ApiError> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProduct {
+    #[schema(min_length = 1, max_length = 64)]
     sku: String,
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
+    #[schema(min_length = 1, max_length = 100)]
     category: Option<String>,
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     price: i64,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     stock: Option<i64>,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     low_stock_threshold: Option<i64>,
 }
 
@@ -85,11 +91,16 @@ async fn create_product(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Only the products of this category.
+    #[param(nullable = false)]
     category: Option<String>,
     /// 1..500, default 100.
+    #[param(minimum = 1, maximum = 500, nullable = false)]
     limit: Option<i64>,
     /// A product id: list the products after it.
+    #[param(nullable = false)]
     after: Option<Uuid>,
 }
 
@@ -230,10 +241,22 @@ async fn delete_product(
     }
 }
 
+/// A stock move within ±`MAX_QUANTITY`. Compared as a range: `i64::MIN.abs()` overflows.
+fn stock_delta(delta: i64) -> Result<i64, ApiError> {
+    if !(-MAX_QUANTITY..=MAX_QUANTITY).contains(&delta) {
+        return Err(ApiError::validation(format!(
+            "delta must be between -{MAX_QUANTITY} and {MAX_QUANTITY}"
+        )));
+    }
+    Ok(delta)
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StockChange {
+    #[schema(minimum = -1_000_000_000, maximum = 1_000_000_000)]
     delta: i64,
+    #[schema(min_length = 1, max_length = 200)]
     reason: String,
 }
 
@@ -248,15 +271,27 @@ async fn adjust_stock(
     Path(id): Path<Uuid>,
     Json(body): Json<StockChange>,
 ) -> Result<Json<Product>, ApiError> {
-    if body.delta.abs() > MAX_QUANTITY {
-        return Err(ApiError::validation(format!(
-            "delta must be between -{MAX_QUANTITY} and {MAX_QUANTITY}"
-        )));
-    }
+    let delta = stock_delta(body.delta)?;
     let reason = text("reason", body.reason, 200)?;
     let tx = state.tenancy.db.begin(&caller.context).await?;
-    let product = products::adjust_stock(&tx, id, body.delta, &reason).await?;
+    let product = products::adjust_stock(&tx, id, delta, &reason).await?;
     tx.commit().await?;
     forget_products(&state.tenancy, &caller.context, &[id]).await;
     product.map(Json).ok_or_else(ApiError::not_found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stock_delta_out_of_range_is_a_validation_error_even_at_the_ends_of_i64() {
+        for delta in [i64::MIN, i64::MAX, -MAX_QUANTITY - 1, MAX_QUANTITY + 1] {
+            let error = stock_delta(delta).expect_err("out of range");
+            assert_eq!(error.code, tenancy::ErrorCode::ValidationFailed, "{delta}");
+        }
+        for delta in [-MAX_QUANTITY, 0, MAX_QUANTITY] {
+            assert_eq!(stock_delta(delta).unwrap(), delta);
+        }
+    }
 }

@@ -49,6 +49,7 @@ pub struct Order {
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrderItem {
     pub product_id: Uuid,
+    #[schema(minimum = 1, maximum = 10_000)]
     pub quantity: i64,
 }
 
@@ -71,6 +72,7 @@ impl std::fmt::Debug for PaymentChoice {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrder {
+    #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<PlaceOrderItem>,
     pub payment: Option<PaymentChoice>,
     pub note: Option<String>,

@@ -118,12 +118,16 @@ async fn place_order(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// 1..500, default 100.
+    #[param(minimum = 1, maximum = 500, nullable = false)]
     limit: Option<i64>,
-    /// How many to skip (after the cursor, if any).
+    /// How many to skip (after the cursor, if any): 0..100000, default 0.
+    #[param(minimum = 0, maximum = 100_000, nullable = false)]
     skip: Option<i64>,
     /// An order id: list the orders older than it.
+    #[param(nullable = false)]
     after: Option<Uuid>,
 }
 

@@ -19,10 +19,13 @@ pub(crate) fn router() -> OpenApiRouter<PaymentsState> {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// 1..500, default 100.
+    #[param(minimum = 1, maximum = 500, nullable = false)]
     limit: Option<i64>,
     /// A payment id: list the payments older than it.
+    #[param(nullable = false)]
     after: Option<Uuid>,
 }
 

@@ -392,7 +392,8 @@ impl Catalog {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+/// A token presented for another tenant than its own (check 7).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct MismatchRecord {
     pub header_tenant_id: String,
     pub token_tenant_id: String,

@@ -18,21 +18,12 @@ use tenancy::{
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::{Service, ServiceSet, Settings};
 
 /// Bodies over this answer 413 `payload_too_large`.
 pub const BODY_LIMIT: usize = 1024 * 1024;
-
-#[derive(OpenApi)]
-#[openapi(info(
-    title = "tenantpos",
-    description = "A multi-tenant point-of-sale API. Tenant routes need `x-tenant-id` and, but for \
-                   login, `Authorization: Bearer <jwt>`; `/admin/*` takes the operator token."
-))]
-struct ApiDoc;
 
 /// A built application: its router and the tenancy core it shares with the CLI and tests.
 pub struct App {
@@ -41,7 +32,8 @@ pub struct App {
     /// The operator's access to the tenancy core, which only this crate holds: admin gets it,
     /// the sweepers its `SystemAccess`.
     pub operator: OperatorAccess,
-    pub openapi: utoipa::openapi::OpenApi,
+    /// The document `/openapi.json` answers.
+    pub openapi: serde_json::Value,
     /// Fault injection for the placement saga; inert unless a test sets it.
     pub faults: Arc<orders::FaultInjection>,
     /// Fault injection for captures; inert unless a test sets it.
@@ -162,14 +154,14 @@ fn compose(
     tenant_routes: OpenApiRouter,
     operator: OperatorAccess,
     operator_token: Option<Arc<admin::OperatorToken>>,
-) -> (Router, utoipa::openapi::OpenApi) {
+) -> (Router, serde_json::Value) {
     let tenancy = operator.tenancy().clone();
     // Checks 1–4 of every tenant route; `route_layer` keeps unknown routes and methods at
     // 404/405 before any check.
     let tenant_routes =
         tenant_routes.route_layer(from_fn_with_state(tenancy.clone(), resolve_tenant));
 
-    let mut api = OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(tenant_routes);
+    let mut api = OpenApiRouter::with_openapi(crate::openapi::base()).merge(tenant_routes);
     if let Some(operator_token) = operator_token {
         api = api.merge(admin::router(admin::AdminState {
             tenancy: operator,
@@ -177,7 +169,8 @@ fn compose(
         }));
     }
     let (api, openapi) = api.split_for_parts();
-    let openapi_json = Arc::new(openapi.to_json().expect("the OpenAPI document serializes"));
+    let openapi = crate::openapi::complete(openapi);
+    let openapi_json = Arc::new(openapi.to_string());
 
     let router = api
         .route("/health", get(health))
@@ -222,11 +215,18 @@ fn request_span(request: &Request) -> tracing::Span {
     )
 }
 
-async fn health() -> impl IntoResponse {
+/// Whether the process is up; it checks nothing else.
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Object)))]
+pub(crate) async fn health() -> impl IntoResponse {
     axum::Json(serde_json::json!({"status": "ok"}))
 }
 
-async fn ready(State(tenancy): State<Arc<Tenancy>>) -> Response {
+/// Whether the process can serve: PostgreSQL answers. The cache's state is reported, not required.
+#[utoipa::path(get, path = "/ready", tag = "operations",
+    responses((status = 200, description = "`{\"status\": \"ready\", \"database\": \"ok\", \"cache\"}`", body = Object),
+              (status = 503, description = "unavailable: PostgreSQL is unreachable")))]
+pub(crate) async fn ready(State(tenancy): State<Arc<Tenancy>>) -> Response {
     if tenancy.db.ping().await {
         // A degraded cache is served around (from PostgreSQL): ready, but say so.
         let cache = tenancy.cache.status();

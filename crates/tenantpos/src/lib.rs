@@ -5,6 +5,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 mod demo;
+mod openapi;
 pub mod server;
 pub mod services;
 mod startup;

@@ -101,3 +101,37 @@ async fn ready_answers_503_while_postgresql_is_unreachable() {
         .await
         .assert_status(200);
 }
+
+/// What scripts/fuzz.sh holds the server to: every answer of every operation is documented.
+#[tokio::test]
+async fn the_openapi_document_gives_every_operation_its_shared_answers_in_the_envelope() {
+    let app = spawn_app().await;
+    let openapi = app.send(app.client.get(app.url("/openapi.json"))).await;
+    let document = openapi.assert_status(200);
+    let create_product = &document["paths"]["/products"]["post"];
+    let statuses: Vec<&String> = create_product["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "201", "400", "401", "403", "404", "409", "413", "415", "422", "429", "503"
+        ]
+    );
+    let envelope = &create_product["responses"]["415"]["content"]["application/json"]["schema"];
+    assert_eq!(envelope["$ref"], "#/components/schemas/ErrorEnvelope");
+    assert!(document["components"]["schemas"]["ErrorEnvelope"].is_object());
+    assert_eq!(create_product["parameters"][0]["name"], "x-tenant-id");
+    // The list queries are query parameters, with their ranges.
+    let list_orders = document["paths"]["/orders"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let limit = list_orders.iter().find(|p| p["name"] == "limit").unwrap();
+    assert_eq!(limit["in"], "query");
+    assert_eq!(limit["schema"]["maximum"], 500);
+    for path in ["/health", "/ready"] {
+        assert!(document["paths"][path]["get"].is_object(), "{path}");
+    }
+}
