@@ -11,16 +11,11 @@ use crate::reservations;
 pub async fn release_expired_reservations(system: &SystemAccess) -> anyhow::Result<u64> {
     let tenancy = system.tenancy();
     let mut released = 0;
-    for tenant in tenancy
-        .catalog
-        .list()
+    for context in system
+        .tenants_to_sweep()
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?
-        .into_iter()
-        // A tenant being moved is swept where it lands.
-        .filter(|tenant| !tenant.moving)
     {
-        let context = system.context(tenant);
         let result = async {
             let tx = tenancy.db.begin(&context).await?;
             let (count, products) = reservations::release_expired(&tx).await?;

@@ -19,16 +19,7 @@ pub async fn undo_stale_orders(
     system: &SystemAccess,
 ) -> Result<u64, ApiError> {
     let mut undone = 0;
-    // A tenant being moved is swept where it lands.
-    for tenant in state
-        .tenancy
-        .catalog
-        .list()
-        .await?
-        .into_iter()
-        .filter(|tenant| !tenant.moving)
-    {
-        let context = system.context(tenant);
+    for context in system.tenants_to_sweep().await? {
         match undo_for_tenant(state, &context).await {
             Ok(count) => undone += count,
             Err(error) => {
@@ -92,14 +83,7 @@ async fn finish_refunds_for_tenant(
 pub async fn forget_expired_idempotency_keys(system: &SystemAccess) -> Result<u64, ApiError> {
     let tenancy = system.tenancy();
     let mut forgotten = 0;
-    for tenant in tenancy
-        .catalog
-        .list()
-        .await?
-        .into_iter()
-        .filter(|tenant| !tenant.moving)
-    {
-        let context = system.context(tenant);
+    for context in system.tenants_to_sweep().await? {
         let result = async {
             let tx = tenancy.db.begin(&context).await?;
             let count = idempotency::forget_expired(&tx).await?;

@@ -14,16 +14,11 @@ use crate::payments;
 pub async fn void_orphaned_payments(system: &SystemAccess, age: Duration) -> anyhow::Result<u64> {
     let tenancy = system.tenancy();
     let mut voided = 0;
-    for tenant in tenancy
-        .catalog
-        .list()
+    for context in system
+        .tenants_to_sweep()
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?
-        .into_iter()
-        // A tenant being moved is swept where it lands.
-        .filter(|tenant| !tenant.moving)
     {
-        let context = system.context(tenant);
         match void_for_tenant(tenancy, &context, age).await {
             Ok(count) => voided += count,
             Err(error) => {

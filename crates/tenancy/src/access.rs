@@ -128,4 +128,18 @@ impl SystemAccess {
     pub fn context(&self, tenant: Tenant) -> TenantContext {
         TenantContext::system(&ResolvedTenant::new(Arc::new(tenant), self.tenancy.clone()))
     }
+
+    /// A system context for every tenant a sweeper should visit: every entry of the catalog,
+    /// suspended ones too, but for those being moved (they are swept where they land).
+    pub async fn tenants_to_sweep(&self) -> Result<Vec<TenantContext>, crate::ApiError> {
+        Ok(self
+            .tenancy
+            .catalog
+            .list()
+            .await?
+            .into_iter()
+            .filter(|tenant| !tenant.moving)
+            .map(|tenant| self.context(tenant))
+            .collect())
+    }
 }
