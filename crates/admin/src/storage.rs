@@ -64,7 +64,7 @@ impl std::fmt::Display for Placement {
 fn cluster_owner<'a>(
     config: &'a StorageConfig,
     cluster: &str,
-) -> anyhow::Result<&'a tokio_postgres::Config> {
+) -> anyhow::Result<&'a db::PgEndpoint> {
     config
         .clusters
         .get(cluster)

@@ -16,6 +16,7 @@ use crate::context::{Principal, SERVICE_TOKEN_HEADER, TenantContext};
 use crate::db::TenantScope;
 use crate::error::{ApiError, ErrorCode};
 use crate::resolver::TENANT_HEADER;
+use crate::tls::TrustedRoots;
 use crate::token::{JwtKeys, SERVICES, ServiceSigner};
 
 /// How long a call to a peer may take before it counts as unreachable.
@@ -45,13 +46,24 @@ pub fn service_of_internal_path(path: &str) -> Option<&'static str> {
 
 impl PeerClient {
     /// A client of the peer at `base_url` for the service `caller` (one of `token::SERVICES`),
-    /// whose name its service tokens carry.
-    pub fn new(base_url: &str, keys: &JwtKeys, caller: &'static str) -> anyhow::Result<Self> {
+    /// whose name its service tokens carry. An `https://` peer is trusted when an authority
+    /// of `roots` signed its certificate.
+    pub fn new(
+        base_url: &str,
+        keys: &JwtKeys,
+        caller: &'static str,
+        roots: &TrustedRoots,
+    ) -> anyhow::Result<Self> {
         anyhow::ensure!(
             SERVICES.contains(&caller),
             "{caller:?} is not a tenantpos service"
         );
-        let http = reqwest::Client::builder()
+        crate::tls::install_crypto_provider();
+        let mut http = reqwest::Client::builder();
+        if let Some(certificates) = roots.http_certificates()? {
+            http = http.tls_certs_only(certificates);
+        }
+        let http = http
             .timeout(PEER_TIMEOUT)
             .connect_timeout(Duration::from_secs(2))
             .pool_max_idle_per_host(64)

@@ -177,7 +177,7 @@ async fn provision(
 /// transaction over thousands of tables would exhaust PostgreSQL's lock table).
 async fn put_migration_4_back(storage: &StorageConfig, concurrency: usize) -> anyhow::Result<()> {
     let owner = tenancy::db::connect(&storage.owner).await?;
-    let mut targets: Vec<(tokio_postgres::Config, String)> = owner
+    let mut targets: Vec<(tenancy::db::PgEndpoint, String)> = owner
         .query(
             "SELECT table_schema::text FROM information_schema.tables \
              WHERE table_name = 'schema_migrations' ORDER BY 1",

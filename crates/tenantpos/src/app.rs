@@ -80,8 +80,13 @@ async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<OperatorA
     spawn_idle_sweep(Arc::downgrade(&tenant_db), owner_pool.clone());
     let cache = Arc::new(
         match settings.redis_url.as_deref().filter(|url| !url.is_empty()) {
-            Some(url) => TenantCache::with_redis_and_log(&deployment, url, owner_pool.clone())
-                .context("TENANTPOS_REDIS_URL is not a Redis URL")?,
+            Some(url) => TenantCache::with_redis_and_log(
+                &deployment,
+                url,
+                &settings.trusted_roots()?,
+                owner_pool.clone(),
+            )
+            .context("TENANTPOS_REDIS_URL is not a Redis URL")?,
             None => TenantCache::in_process(&deployment),
         },
     );
@@ -151,17 +156,18 @@ pub async fn build(settings: &Settings, services: &ServiceSet) -> anyhow::Result
 }
 
 fn compose(
-    tenant_routes: OpenApiRouter,
+    tenant_routes: Option<OpenApiRouter>,
     operator: OperatorAccess,
     operator_token: Option<Arc<admin::OperatorToken>>,
 ) -> (Router, serde_json::Value) {
     let tenancy = operator.tenancy().clone();
+    let mut api = OpenApiRouter::with_openapi(crate::openapi::base());
     // Checks 1–4 of every tenant route; `route_layer` keeps unknown routes and methods at
-    // 404/405 before any check.
-    let tenant_routes =
-        tenant_routes.route_layer(from_fn_with_state(tenancy.clone(), resolve_tenant));
-
-    let mut api = OpenApiRouter::with_openapi(crate::openapi::base()).merge(tenant_routes);
+    // 404/405 before any check (and must not be given a router without routes).
+    if let Some(tenant_routes) = tenant_routes {
+        api = api
+            .merge(tenant_routes.route_layer(from_fn_with_state(tenancy.clone(), resolve_tenant)));
+    }
     if let Some(operator_token) = operator_token {
         api = api.merge(admin::router(admin::AdminState {
             tenancy: operator,

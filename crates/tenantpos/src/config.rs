@@ -13,6 +13,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use tenancy::JwtKeys;
 use tenancy::db::{ConnectionShares, StorageConfig};
+use tenancy::tls::TrustedRoots;
 
 /// The owner connection used when `TENANTPOS_DATABASE_URL` is unset.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/tenantpos";
@@ -78,6 +79,11 @@ pub struct Settings {
     /// PostgreSQL (PgBouncer before 1.21).
     #[arg(long, env = "TENANTPOS_PREPARED_STATEMENTS", default_value = "on")]
     pub prepared_statements: tenancy::db::PreparedStatements,
+    /// A PEM file of the certificate authorities trusted, instead of the system's, for
+    /// `rediss://` Redis, `https://` peers and PostgreSQL URLs with `sslmode=verify-ca` or
+    /// `verify-full` and no `sslrootcert`.
+    #[arg(long, env = "TENANTPOS_TLS_CA_FILE")]
+    pub tls_ca_file: Option<std::path::PathBuf>,
     /// Log filter in RUST_LOG syntax.
     #[arg(long, env = "TENANTPOS_LOG", default_value = "info")]
     pub log: String,
@@ -93,13 +99,19 @@ impl std::fmt::Debug for Settings {
 
 impl Settings {
     pub fn storage(&self) -> anyhow::Result<Arc<StorageConfig>> {
-        let mut storage = StorageConfig::new(
+        let mut storage = StorageConfig::with_roots(
             &self.database_url,
             self.app_database_url.as_deref(),
             self.clusters.as_deref(),
+            &self.trusted_roots()?,
         )?;
         storage.prepared_statements = self.prepared_statements;
         Ok(Arc::new(storage))
+    }
+
+    /// The certificate authorities this process trusts (`TENANTPOS_TLS_CA_FILE`).
+    pub fn trusted_roots(&self) -> anyhow::Result<TrustedRoots> {
+        TrustedRoots::from_setting(self.tls_ca_file.as_deref())
     }
 
     /// `max_connections` shared out between the process's pools.

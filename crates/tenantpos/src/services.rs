@@ -8,6 +8,7 @@ use inventory::{HttpInventory, InventoryApi, LocalInventory};
 use orders::{FaultInjection, HttpOrders, LocalOrders, OrdersApi, SagaTimings};
 use payments::{HttpPayments, LocalPayments, PaymentsApi};
 use tenancy::peer::PeerClient;
+use tenancy::tls::TrustedRoots;
 use tenancy::{SystemAccess, Tenancy};
 use tokio::task::JoinHandle;
 use utoipa_axum::router::OpenApiRouter;
@@ -28,7 +29,8 @@ impl Drop for BackgroundTasks {
 
 /// The tenant routes this process serves, and what runs beside them.
 pub struct Wiring {
-    pub routes: OpenApiRouter,
+    /// The tenant routes of the services served here; `None` when it serves only admin.
+    pub routes: Option<OpenApiRouter>,
     pub background: BackgroundTasks,
     pub faults: Arc<FaultInjection>,
     /// Fault injection for captures (payments served here or in process).
@@ -43,12 +45,17 @@ fn client<T: ?Sized>(
     services: &ServiceSet,
     (caller, service): (Service, Service),
     url: Option<&str>,
-    tenancy: &Tenancy,
+    (tenancy, roots): (&Tenancy, &TrustedRoots),
     local: impl FnOnce() -> Arc<T>,
     remote: impl FnOnce(PeerClient) -> Arc<T>,
 ) -> anyhow::Result<Arc<T>> {
     match url.filter(|url| !url.is_empty() && !services.serves(service)) {
-        Some(url) => Ok(remote(PeerClient::new(url, &tenancy.keys, caller.name())?)),
+        Some(url) => Ok(remote(PeerClient::new(
+            url,
+            &tenancy.keys,
+            caller.name(),
+            roots,
+        )?)),
         None => Ok(local()),
     }
 }
@@ -63,6 +70,7 @@ pub fn wire(
     let timings =
         SagaTimings::from_timeout(Duration::from_millis(settings.saga_timeout_ms.max(100)));
     let reservation_ttl = timings.pending_timeout * 2;
+    let roots = settings.trusted_roots()?;
 
     let local_inventory = Arc::new(LocalInventory::new(tenancy.clone(), reservation_ttl));
     let local_payments = Arc::new(LocalPayments::new(tenancy.clone()));
@@ -72,7 +80,7 @@ pub fn wire(
             services,
             (caller, Service::Inventory),
             settings.inventory_url.as_deref(),
-            tenancy,
+            (tenancy, &roots),
             || local_inventory.clone() as Arc<dyn InventoryApi>,
             |peer| Arc::new(HttpInventory::new(peer)) as Arc<dyn InventoryApi>,
         )
@@ -82,7 +90,7 @@ pub fn wire(
             services,
             (caller, Service::Payments),
             settings.payments_url.as_deref(),
-            tenancy,
+            (tenancy, &roots),
             || local_payments.clone() as Arc<dyn PaymentsApi>,
             |peer| Arc::new(HttpPayments::new(peer)) as Arc<dyn PaymentsApi>,
         )
@@ -91,7 +99,7 @@ pub fn wire(
         services,
         (Service::Dashboard, Service::Orders),
         settings.orders_url.as_deref(),
-        tenancy,
+        (tenancy, &roots),
         || local_orders.clone() as Arc<dyn OrdersApi>,
         |peer| Arc::new(HttpOrders::new(peer)) as Arc<dyn OrdersApi>,
     )?;
@@ -153,8 +161,11 @@ pub fn wire(
             cache: tenancy.cache.clone(),
         }));
     }
+    let serves_tenant_routes = Service::ALL
+        .into_iter()
+        .any(|service| service != Service::Admin && services.serves(service));
     Ok(Wiring {
-        routes,
+        routes: serves_tenant_routes.then_some(routes),
         background,
         faults,
         payment_faults,

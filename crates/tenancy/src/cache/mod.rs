@@ -31,6 +31,7 @@ use redis_layer::RedisLayer;
 
 use crate::db::Pool;
 use crate::tenant_id::TenantId;
+use crate::tls::TrustedRoots;
 
 /// How long an entry lives in process: the bound on staleness between processes when an
 /// invalidation message is lost or there is no Redis.
@@ -117,25 +118,32 @@ impl TenantCache {
     /// A cache in this process in front of Redis at `url`; Redis need not be up yet. Without
     /// an invalidation log, for a single process (benchmarks, tests): see `with_redis_and_log`.
     pub fn with_redis(deployment: &str, url: &str) -> anyhow::Result<Self> {
-        Self::redis_backed(deployment, url, None)
+        Self::redis_backed(deployment, url, &TrustedRoots::system(), None)
     }
 
     /// A cache in front of Redis whose unacknowledged invalidations are recorded in, and read
     /// from, the invalidation log in the main database (`owner`: the owner's pool there), so
-    /// that they reach every process of the deployment.
-    pub fn with_redis_and_log(deployment: &str, url: &str, owner: Pool) -> anyhow::Result<Self> {
+    /// that they reach every process of the deployment. A `rediss://` Redis is trusted when an
+    /// authority of `roots` signed its certificate.
+    pub fn with_redis_and_log(
+        deployment: &str,
+        url: &str,
+        roots: &TrustedRoots,
+        owner: Pool,
+    ) -> anyhow::Result<Self> {
         let log = InvalidationLog::new(owner, LONGEST_REDIS_TTL + LOCAL_TTL);
-        Self::redis_backed(deployment, url, Some(log))
+        Self::redis_backed(deployment, url, roots, Some(log))
     }
 
     fn redis_backed(
         deployment: &str,
         url: &str,
+        roots: &TrustedRoots,
         log: Option<InvalidationLog>,
     ) -> anyhow::Result<Self> {
         let keys = KeyBuilder::new(deployment);
         let local = Self::local_cache();
-        let backend = Arc::new(RedisBackend::new(url)?);
+        let backend = Arc::new(RedisBackend::new(url, roots)?);
         let dropper = local.clone();
         let supervisor = tokio::spawn(
             backend

@@ -11,6 +11,8 @@ use futures::StreamExt;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use crate::tls::TrustedRoots;
+
 /// How long a cache operation may take before the cache counts as degraded.
 const OPERATION_TIMEOUT: Duration = Duration::from_millis(100);
 /// How often the supervisor retries a lost Redis.
@@ -23,8 +25,14 @@ pub(super) struct RedisBackend {
 }
 
 impl RedisBackend {
-    pub(super) fn new(url: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url)?;
+    pub(super) fn new(url: &str, roots: &TrustedRoots) -> anyhow::Result<Self> {
+        crate::tls::install_crypto_provider();
+        let client = match roots.redis_certificates() {
+            Some(certificates) if url.starts_with("rediss://") => {
+                redis::Client::build_with_tls(url, certificates)?
+            }
+            _ => redis::Client::open(url)?,
+        };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(OPERATION_TIMEOUT * 2))
             .set_response_timeout(Some(OPERATION_TIMEOUT))

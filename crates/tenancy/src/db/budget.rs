@@ -18,9 +18,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use super::PgEndpoint;
 use deadpool::managed::{self, Metrics, RecycleResult};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_postgres::{Config, NoTls};
 
 use super::mark::StorageMark;
 use super::statements::PreparedStatements;
@@ -110,11 +110,11 @@ pub struct BudgetedManager {
 }
 
 impl BudgetedManager {
-    pub fn unbudgeted(config: Config) -> Self {
+    pub fn unbudgeted(config: PgEndpoint) -> Self {
         Self::unbudgeted_with(config, PreparedStatements::On)
     }
 
-    fn unbudgeted_with(config: Config, statements: PreparedStatements) -> Self {
+    fn unbudgeted_with(config: PgEndpoint, statements: PreparedStatements) -> Self {
         Self {
             inner: manager(config),
             budget: None,
@@ -123,14 +123,10 @@ impl BudgetedManager {
     }
 }
 
-fn manager(config: Config) -> deadpool_postgres::Manager {
-    deadpool_postgres::Manager::from_config(
-        config,
-        NoTls,
-        deadpool_postgres::ManagerConfig {
-            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
-        },
-    )
+fn manager(endpoint: PgEndpoint) -> deadpool_postgres::Manager {
+    endpoint.manager(deadpool_postgres::ManagerConfig {
+        recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+    })
 }
 
 impl managed::Manager for BudgetedManager {
@@ -173,14 +169,14 @@ impl managed::Manager for BudgetedManager {
 }
 
 /// A pool of `max_size` connections outside the budget (the owner's, for the catalog).
-pub fn pool(config: Config, max_size: usize) -> Pool {
+pub fn pool(config: PgEndpoint, max_size: usize) -> Pool {
     build_pool(BudgetedManager::unbudgeted(config), max_size)
 }
 
 /// A pool of tenant traffic on the main database: `max_size` connections outside the budget,
 /// each with bounded waits.
 pub(crate) fn tenant_traffic_pool(
-    config: Config,
+    config: PgEndpoint,
     max_size: usize,
     statements: PreparedStatements,
 ) -> Pool {
@@ -195,7 +191,7 @@ pub(crate) fn tenant_traffic_pool(
 /// through a pooler in transaction mode (`PreparedStatements::Off`): PgBouncer refuses
 /// startup options, and would not apply them to the server connections it hands out; the
 /// scope of each transaction sets them (see `ScopedTx`).
-fn with_bounded_waits(mut config: Config, statements: PreparedStatements) -> Config {
+fn with_bounded_waits(mut config: PgEndpoint, statements: PreparedStatements) -> PgEndpoint {
     if statements == PreparedStatements::Off {
         return config;
     }
@@ -262,7 +258,7 @@ impl TenantDatabasePools {
     pub fn pool(
         &self,
         key: PoolKey,
-        config: impl FnOnce() -> anyhow::Result<Config>,
+        config: impl FnOnce() -> anyhow::Result<PgEndpoint>,
     ) -> anyhow::Result<Pool> {
         let mut pools = self.pools.lock().expect("pool map lock");
         if let Some(entry) = pools.get_mut(&key) {

@@ -2,6 +2,7 @@
 
 mod budget;
 mod cap;
+mod endpoint;
 pub mod mark;
 pub mod naming;
 mod scoped;
@@ -12,7 +13,7 @@ pub mod storage_config;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::Client;
 
 pub use budget::{
     CONNECTION_WAIT, LOCK_WAIT, Pool, PoolKey, PooledClient, STATEMENT_TIME, TenantDatabasePools,
@@ -23,6 +24,7 @@ pub use cap::{
     ConnectionShares, DEFAULT_MAX_CONNECTIONS, IDLE_SWEEP_EVERY, IDLE_TIMEOUT, MIN_MAX_CONNECTIONS,
     close_idle,
 };
+pub use endpoint::PgEndpoint;
 pub use scoped::{Durability, Gate, Params, ScopedTx, TENANT_MOVED};
 pub use statements::PreparedStatements;
 pub use storage_config::{AppRole, DEFAULT_CLUSTER, StorageConfig};
@@ -64,14 +66,8 @@ pub(crate) mod sealed {
 }
 
 /// A single connection outside any pool (the owner's, for DDL).
-pub async fn connect(config: &Config) -> Result<Client, tokio_postgres::Error> {
-    let (client, connection) = config.connect(NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::debug!(%error, "owner connection closed");
-        }
-    });
-    Ok(client)
+pub async fn connect(endpoint: &PgEndpoint) -> Result<Client, tokio_postgres::Error> {
+    endpoint.connect().await
 }
 
 /// Routes a tenant to its storage and opens scoped transactions there. Holds the pools of the

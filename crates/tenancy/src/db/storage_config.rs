@@ -4,10 +4,12 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use anyhow::{Context, bail};
-use tokio_postgres::{Config, GenericClient};
+use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
+use super::PgEndpoint;
 use super::naming::{app_role_name, app_role_password};
+use crate::tls::TrustedRoots;
 
 pub const DEFAULT_CLUSTER: &str = "default";
 
@@ -29,12 +31,12 @@ impl std::fmt::Debug for AppRole {
 #[derive(Clone, Debug)]
 pub struct StorageConfig {
     /// The owner role on the main database (catalog, shared tables and tenant schemas).
-    pub owner: Config,
+    pub owner: PgEndpoint,
     /// The app role on the main database.
-    pub app: Config,
+    pub app: PgEndpoint,
     pub app_role: AppRole,
     /// The owner role on each cluster, `default` included, for tenant databases.
-    pub clusters: HashMap<String, Config>,
+    pub clusters: HashMap<String, PgEndpoint>,
     /// The main database's name, the prefix of tenant database names.
     pub deployment_database: String,
     /// How the app role's statements are sent (`TENANTPOS_PREPARED_STATEMENTS`): `Off` when
@@ -55,14 +57,25 @@ pub const NO_SECRET_TO_DERIVE_FROM: &str = "TENANTPOS_DATABASE_URL has no passwo
 
 impl StorageConfig {
     /// `owner_url` is `TENANTPOS_DATABASE_URL`, `app_url` `TENANTPOS_APP_DATABASE_URL` and
-    /// `clusters` `TENANTPOS_CLUSTERS` (`name=url,name=url`).
+    /// `clusters` `TENANTPOS_CLUSTERS` (`name=url,name=url`), with the system's certificate
+    /// authorities for their TLS (see `with_roots`).
     pub fn new(
         owner_url: &str,
         app_url: Option<&str>,
         clusters: Option<&str>,
     ) -> anyhow::Result<Self> {
-        let owner: Config = owner_url
-            .parse()
+        Self::with_roots(owner_url, app_url, clusters, &TrustedRoots::system())
+    }
+
+    /// As `new`; `roots` verify the servers of URLs with `sslmode=verify-ca`/`verify-full` and
+    /// no `sslrootcert` (`TENANTPOS_TLS_CA_FILE`).
+    pub fn with_roots(
+        owner_url: &str,
+        app_url: Option<&str>,
+        clusters: Option<&str>,
+        roots: &TrustedRoots,
+    ) -> anyhow::Result<Self> {
+        let owner = PgEndpoint::parse(owner_url, roots)
             .context("TENANTPOS_DATABASE_URL is not a PostgreSQL URL")?;
         let deployment_database = owner
             .get_dbname()
@@ -73,8 +86,7 @@ impl StorageConfig {
         }
         let (app, app_role) = match app_url.filter(|url| !url.is_empty()) {
             Some(url) => {
-                let mut app: Config = url
-                    .parse()
+                let mut app = PgEndpoint::parse(url, roots)
                     .context("TENANTPOS_APP_DATABASE_URL is not a PostgreSQL URL")?;
                 let name = app
                     .get_user()
@@ -119,9 +131,7 @@ impl StorageConfig {
             if name == DEFAULT_CLUSTER {
                 bail!("TENANTPOS_CLUSTERS cannot redefine the default cluster");
             }
-            let config: Config = url
-                .trim()
-                .parse()
+            let config = PgEndpoint::parse(url.trim(), roots)
                 .with_context(|| format!("cluster {name}: not a PostgreSQL URL"))?;
             all_clusters.insert(name.to_owned(), config);
         }
@@ -163,7 +173,7 @@ impl StorageConfig {
     }
 
     /// The owner's connection to `database` on `cluster`.
-    pub fn owner_on(&self, cluster: &str, database: &str) -> anyhow::Result<Config> {
+    pub fn owner_on(&self, cluster: &str, database: &str) -> anyhow::Result<PgEndpoint> {
         let mut config = self
             .clusters
             .get(cluster)
@@ -174,7 +184,7 @@ impl StorageConfig {
     }
 
     /// The app role's connection to `database` on `cluster`.
-    pub fn app_on(&self, cluster: &str, database: &str) -> anyhow::Result<Config> {
+    pub fn app_on(&self, cluster: &str, database: &str) -> anyhow::Result<PgEndpoint> {
         let mut config = if cluster == DEFAULT_CLUSTER {
             self.app.clone()
         } else {

@@ -36,5 +36,6 @@ mod split;
 mod split_recovery;
 mod support;
 mod through_pgbouncer;
+mod tls;
 mod tokens;
 mod unknown_tenants;

@@ -427,3 +427,29 @@ async fn a_service_call_without_the_tenant_or_with_another_tenants_token_is_refu
         .await
         .assert_error(404, "not_found");
 }
+
+#[tokio::test]
+async fn a_process_that_serves_only_admin_starts_and_serves_the_operator() {
+    let database = TestDatabase::create().await;
+    let admin = serve(&database, "admin", &[]).await;
+    let http = reqwest::Client::new();
+    let created = http
+        .post(format!("{}/admin/tenants", admin.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({
+            "id": "admin_only_shop", "name": "Admin only", "business_type": "retail",
+            "strategy": "schema",
+            "owner": {"username": "owner", "password": OWNER_PASSWORD},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let tenant_route = http
+        .get(format!("{}/products", admin.base))
+        .header("x-tenant-id", "admin_only_shop")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tenant_route.status(), 404, "no tenant route is served here");
+}

@@ -16,8 +16,8 @@ use crate::support::{ADMIN_TOKEN, JWT_SECRET, OWNER_PASSWORD};
 
 /// The deployment's main database on the private server.
 pub const DATABASE: &str = "faultpos";
-const APP_ROLE: &str = "faultpos_app";
-const APP_PASSWORD: &str = "faultpos-app-password";
+pub const APP_ROLE: &str = "faultpos_app";
+pub const APP_PASSWORD: &str = "faultpos-app-password";
 /// Short, so that the sweepers undo dead placements while the test runs; long enough that a
 /// placement slowed down by four fault tests sharing two cores is not taken for dead.
 pub const SAGA_TIMEOUT_MS: u64 = 2000;

@@ -14,7 +14,7 @@ mod accounting;
 mod accounting_sees;
 mod client;
 mod eight_processes;
-mod harness;
+pub(crate) mod harness;
 mod ledger;
 mod load;
 mod move_and_delete;

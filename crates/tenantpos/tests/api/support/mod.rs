@@ -1,6 +1,7 @@
 //! `spawn_app`: the real server on a random port over a fresh database made from a migrated
 //! template, as in "Zero to Production". Tests talk to it over HTTP with reqwest.
 
+pub mod certificates;
 mod database;
 pub mod ledger;
 pub mod pgbouncer;
@@ -102,6 +103,7 @@ pub fn settings_for(database: &TestDatabase) -> Settings {
             Ok(_) => tenancy::db::PreparedStatements::Off,
             Err(_) => tenancy::db::PreparedStatements::On,
         },
+        tls_ca_file: None,
         log: "warn".to_owned(),
     }
 }

@@ -144,6 +144,44 @@ impl PrivatePostgres {
         .unwrap();
     }
 
+    /// Turns TLS on with `certificate` and refuses every connection without it (`hostnossl
+    /// ... reject`), then restarts the server.
+    pub async fn require_tls(&self, certificate: &super::certificates::ServerCertificate) {
+        let data = self.data();
+        for (from, to) in [
+            (&certificate.certificate, "server.crt"),
+            (&certificate.key, "server.key"),
+        ] {
+            std::fs::copy(from, data.join(to)).unwrap();
+            let mode = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+            std::fs::set_permissions(data.join(to), mode).unwrap();
+            if self.as_postgres {
+                let status = Command::new("chown")
+                    .args(["postgres:postgres"])
+                    .arg(data.join(to))
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            }
+        }
+        let mut conf = OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .unwrap();
+        writeln!(
+            conf,
+            "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'"
+        )
+        .unwrap();
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\nhostnossl all all all reject\nhostssl all all all trust\n",
+        )
+        .unwrap();
+        self.stop(StopMode::Fast).await;
+        self.start_again().await;
+    }
+
     fn data(&self) -> PathBuf {
         self.directory.join("data")
     }

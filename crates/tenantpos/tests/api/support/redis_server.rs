@@ -6,22 +6,45 @@ use std::time::{Duration, Instant};
 /// A Redis server of the test's own, on a port of its own, that the test can stop and start.
 pub struct RedisServer {
     pub port: u16,
+    /// Whether it speaks TLS only.
+    tls: bool,
     child: Option<Child>,
 }
 
 impl RedisServer {
     pub fn start_on(port: u16) -> Self {
+        Self::start_with(port, &["--port", &port.to_string()], false)
+    }
+
+    /// A server on a free port that speaks TLS only, presenting `certificate` (signed by
+    /// `authority`).
+    pub fn start_tls(
+        certificate: &super::certificates::ServerCertificate,
+        authority: &super::certificates::TestAuthority,
+    ) -> Self {
+        let port = free_port();
+        let port_text = port.to_string();
+        let args = [
+            "--port",
+            "0",
+            "--tls-port",
+            &port_text,
+            "--tls-cert-file",
+            certificate.certificate.to_str().unwrap(),
+            "--tls-key-file",
+            certificate.key.to_str().unwrap(),
+            "--tls-ca-cert-file",
+            authority.certificate.to_str().unwrap(),
+            "--tls-auth-clients",
+            "no",
+        ];
+        Self::start_with(port, &args, true)
+    }
+
+    fn start_with(port: u16, listen: &[&str], tls: bool) -> Self {
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+            .args(listen)
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -36,21 +59,22 @@ impl RedisServer {
         }
         Self {
             port,
+            tls,
             child: Some(child),
         }
     }
 
     pub fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::start_on(port)
+        Self::start_on(free_port())
     }
 
+    /// `rediss://localhost:PORT` for a TLS server (the name its certificate is issued for).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        if self.tls {
+            format!("rediss://localhost:{}", self.port)
+        } else {
+            format!("redis://127.0.0.1:{}", self.port)
+        }
     }
 
     /// Freezes the server (SIGSTOP), as a stalled host would: connections stay open, commands
@@ -85,6 +109,14 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Waits until `check` holds, at most `within`; how long it took.
