@@ -15,13 +15,14 @@
 //! parked at its tenant's gate during a move answers 503 after `LOCK_WAIT`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use super::PgEndpoint;
-use deadpool::managed::{self, Metrics, RecycleResult};
+use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::PgEndpoint;
 use super::mark::StorageMark;
 use super::statements::PreparedStatements;
 use crate::tenant_id::TenantId;
@@ -38,6 +39,9 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(2);
 /// (`statement_timeout`). tenantpos's own work lifts it (see `TenantScope`).
 pub const STATEMENT_TIME: Duration = Duration::from_secs(15);
 
+/// How long a tenant database's connection is reused while other tenant databases wait for
+/// room in the budget.
+const TURN: Duration = Duration::from_millis(100);
 /// How often a connection waiting for room in the budget looks again for idle connections to
 /// close (connections that go idle do not wake it).
 const RETRY_EVICTION: Duration = Duration::from_millis(10);
@@ -160,6 +164,20 @@ impl managed::Manager for BudgetedManager {
         object: &mut BudgetedClient,
         metrics: &Metrics,
     ) -> RecycleResult<tokio_postgres::Error> {
+        // A tenant database whose pool keeps its connections busy would keep its permits for
+        // as long as its requests keep coming, and the others would never get one. So while
+        // any pool waits for room, a connection older than `TURN` is closed rather than
+        // reused, and this pool's request queues for a permit behind the others (first come,
+        // first served). A turn of `TURN` spreads the cost of a new connection (~10 ms) over
+        // the requests it serves meanwhile.
+        if let Some((pools, _)) = &self.budget
+            && metrics.age() > TURN
+            && pools.upgrade().is_some_and(|pools| pools.someone_waits())
+        {
+            return Err(RecycleError::message(
+                "closed: another tenant database waits for its turn",
+            ));
+        }
         managed::Manager::recycle(&self.inner, &mut object.client, metrics).await
     }
 
@@ -238,6 +256,8 @@ pub struct TenantDatabasePools {
     share: usize,
     pools: Mutex<HashMap<PoolKey, PoolEntry>>,
     statements: PreparedStatements,
+    /// How many pools wait for a permit.
+    waiting: AtomicUsize,
     /// For the managers of the pools this makes, which ask it for room.
     myself: Weak<TenantDatabasePools>,
 }
@@ -250,6 +270,7 @@ impl TenantDatabasePools {
             budget: Arc::new(Semaphore::new(budget)),
             share: share.clamp(1, budget.max(1)),
             pools: Mutex::new(HashMap::new()),
+            waiting: AtomicUsize::new(0),
             myself: myself.clone(),
         })
     }
@@ -308,42 +329,70 @@ impl TenantDatabasePools {
         pools.iter().map(|pool| super::close_idle(pool, idle)).sum()
     }
 
+    /// Whether a pool waits for room in the budget.
+    fn someone_waits(&self) -> bool {
+        self.waiting.load(Ordering::Acquire) > 0
+    }
+
     /// Room in the budget for one more connection of `key`'s pool: a free permit, else the
-    /// permits of idle connections of the least recently used other pools.
+    /// permits of idle connections of the least recently used other pools. Waiters are served
+    /// in the order they came (the semaphore's queue, whose place is kept while idle
+    /// connections are looked for).
     async fn permit_for(&self, key: &PoolKey) -> OwnedSemaphorePermit {
+        if let Ok(permit) = self.budget.clone().try_acquire_owned() {
+            return permit;
+        }
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        let _waited = scopeguard(|| {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+        });
+        let acquire = self.budget.clone().acquire_owned();
+        tokio::pin!(acquire);
         loop {
-            if let Ok(permit) = self.budget.clone().try_acquire_owned() {
-                return permit;
-            }
-            if self.close_least_recently_used_idle(key) {
-                continue;
-            }
-            if let Ok(Ok(permit)) =
-                tokio::time::timeout(RETRY_EVICTION, self.budget.clone().acquire_owned()).await
-            {
-                return permit;
+            self.close_least_recently_used_idle(key);
+            if let Ok(acquired) = tokio::time::timeout(RETRY_EVICTION, &mut acquire).await {
+                return acquired.expect("the budget's semaphore is never closed");
             }
         }
     }
 
-    /// Closes the idle connections of the least recently used pool that has any (never
-    /// `except`'s); whether it closed one. Pools left without connections are forgotten.
-    fn close_least_recently_used_idle(&self, except: &PoolKey) -> bool {
-        let mut pools = self.pools.lock().expect("pool map lock");
-        pools.retain(|key, entry| {
-            key == except
-                || entry.pool.status().size > 0
-                || entry.last_used.elapsed() < CONNECTION_WAIT
-        });
-        let victim = pools
+    /// Closes the idle connections of the least recently used pool that has any; whether it
+    /// closed one. Pools left without connections are forgotten. (A pool's `available` count
+    /// is no guide: a request of that pool waiting here for a permit counts as a user of it,
+    /// so its idle connection looks taken while the request waits for the room that very
+    /// connection holds, until the deadline.)
+    fn close_least_recently_used_idle(&self, waiting: &PoolKey) -> bool {
+        let by_last_use: Vec<Pool> = {
+            let mut pools = self.pools.lock().expect("pool map lock");
+            pools.retain(|key, entry| {
+                key == waiting
+                    || entry.pool.status().size > 0
+                    || entry.last_used.elapsed() < CONNECTION_WAIT
+            });
+            let mut open: Vec<(Instant, Pool)> = pools
+                .values()
+                .filter(|entry| entry.pool.status().size > 0)
+                .map(|entry| (entry.last_used, entry.pool.clone()))
+                .collect();
+            open.sort_by_key(|(last_used, _)| *last_used);
+            open.into_iter().map(|(_, pool)| pool).collect()
+        };
+        by_last_use
             .iter()
-            .filter(|(key, entry)| *key != except && entry.pool.status().available > 0)
-            .min_by_key(|(_, entry)| entry.last_used)
-            .map(|(_, entry)| entry.pool.clone());
-        drop(pools);
-        match victim {
-            Some(pool) => !pool.retain(|_, _| false).removed.is_empty(),
-            None => false,
+            .any(|pool| !pool.retain(|_, _| false).removed.is_empty())
+    }
+}
+
+/// Runs `on_drop` when dropped: the count of waiters goes down however the wait ends (a
+/// request given up at its deadline drops the future mid-wait).
+fn scopeguard(on_drop: impl FnOnce()) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(on_drop) = self.0.take() {
+                on_drop();
+            }
         }
     }
+    Guard(Some(on_drop))
 }

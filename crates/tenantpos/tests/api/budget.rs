@@ -165,3 +165,42 @@ async fn idle_connections_are_closed_and_opened_again_when_needed() {
             .assert_status(200);
     }
 }
+
+/// Two tenant databases, each with an idle connection holding one of the budget's two permits
+/// while its pool makes a new connection for a waiting request: each is given a permit
+/// within moments, not at its deadline. (A pool counts a request waiting for a new
+/// connection as a user, so its idle connection looked taken to the others; under load every
+/// tenant database ended up so, each holding a permit the others waited for, and every
+/// request of a tenant database waited 5 s.)
+#[tokio::test]
+async fn pools_waiting_for_the_room_their_idle_connections_hold_are_given_it() {
+    use std::time::Duration;
+    use tenancy::db::{PgEndpoint, PoolKey, PreparedStatements, TenantDatabasePools};
+
+    let database = TestDatabase::create().await;
+    let endpoint = PgEndpoint::plain(owner_url(&database.name).parse().unwrap());
+    let pools = TenantDatabasePools::new(2, 2, PreparedStatements::On);
+    let pool_of = |tenant: &str| {
+        let key = PoolKey {
+            tenant: tenancy::TenantId::parse(tenant).unwrap(),
+            cluster: "default".to_owned(),
+        };
+        pools.pool(key, || Ok(endpoint.clone())).unwrap()
+    };
+    let (first, second) = (pool_of("budget_first"), pool_of("budget_second"));
+    let held = (first.get().await.unwrap(), second.get().await.unwrap());
+    let waiting: Vec<_> = [first, second]
+        .into_iter()
+        .map(|pool| tokio::spawn(async move { pool.get().await.map(drop) }))
+        .collect();
+    // Both wait for a permit now; then each pool's first connection goes back to it, idle.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(held);
+    for request in waiting {
+        tokio::time::timeout(Duration::from_secs(2), request)
+            .await
+            .expect("a waiting request got a connection well before its deadline")
+            .unwrap()
+            .unwrap();
+    }
+}
