@@ -3,6 +3,8 @@
 # split (inventory+payments | auth+orders+dashboard+admin) with `--split` — creates 100
 # tenants, and drives wrk (32 connections) at each scenario. Prints req/s, p50 and p99.
 #   ./scripts/load.sh [--split] [tenants] [seconds]
+# One tenant in TENANTPOS_LOAD_DATABASE_EVERY (default 10, 0 for none) is a database tenant, the
+# others shared and schema in turn; TENANTPOS_MAX_CONNECTIONS and the other settings pass through.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bootstrap.sh

@@ -45,11 +45,14 @@ async fn setup(
     run: &str,
 ) -> Tenant {
     let id = format!("load_{run}_{index:03}");
-    // Nine in ten shared or schema, one in ten database: every tenant database holds its own
-    // connections, and until the connection budget lands 100 of them would exhaust a default
-    // PostgreSQL's 100 connections.
-    let strategy = match index % 10 {
-        0 => "database",
+    // One in `TENANTPOS_LOAD_DATABASE_EVERY` (default 10; 0 for none) a database tenant, the
+    // others shared or schema in turn: every tenant database holds connections of its own.
+    let database_every: usize = std::env::var("TENANTPOS_LOAD_DATABASE_EVERY")
+        .ok()
+        .and_then(|every| every.parse().ok())
+        .unwrap_or(10);
+    let strategy = match index {
+        n if database_every > 0 && n % database_every == 0 => "database",
         n if n % 2 == 1 => "shared",
         _ => "schema",
     };
