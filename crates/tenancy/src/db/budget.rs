@@ -199,22 +199,25 @@ pub(crate) fn tenant_traffic_pool(
     statements: PreparedStatements,
 ) -> Pool {
     build_pool(
-        BudgetedManager::unbudgeted_with(with_bounded_waits(config, statements), statements),
+        BudgetedManager::unbudgeted_with(with_session_settings(config, statements), statements),
         max_size,
     )
 }
 
-/// `config` with `lock_timeout` and `statement_timeout` set when each connection is made (as
-/// startup options: no statement per transaction, nothing a transaction must reset). Not
+/// `config` with the settings every transaction of tenant traffic shares set when each
+/// connection is made (as startup options: no statement per transaction, nothing a
+/// transaction must reset; see `scope_statement`): `lock_timeout`, `statement_timeout`,
+/// generic plans and `search_path = public` (a schema tenant's transaction sets its own). Not
 /// through a pooler in transaction mode (`PreparedStatements::Off`): PgBouncer refuses
 /// startup options, and would not apply them to the server connections it hands out; the
-/// scope of each transaction sets them (see `ScopedTx`).
-fn with_bounded_waits(mut config: PgEndpoint, statements: PreparedStatements) -> PgEndpoint {
+/// scope of each transaction sets them.
+fn with_session_settings(mut config: PgEndpoint, statements: PreparedStatements) -> PgEndpoint {
     if statements == PreparedStatements::Off {
         return config;
     }
     let bounds = format!(
-        "-c lock_timeout={} -c statement_timeout={}",
+        "-c lock_timeout={} -c statement_timeout={} -c plan_cache_mode=force_generic_plan \
+         -c search_path=public",
         LOCK_WAIT.as_millis(),
         STATEMENT_TIME.as_millis()
     );
@@ -287,7 +290,7 @@ impl TenantDatabasePools {
             return Ok(entry.pool.clone());
         }
         let manager = BudgetedManager {
-            inner: manager(with_bounded_waits(config()?, self.statements)),
+            inner: manager(with_session_settings(config()?, self.statements)),
             budget: Some((self.myself.clone(), key.clone())),
             statements: self.statements,
         };

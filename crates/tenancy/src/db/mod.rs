@@ -5,6 +5,7 @@ mod cap;
 mod endpoint;
 pub mod mark;
 pub mod naming;
+mod scope_statement;
 mod scoped;
 mod slots;
 pub mod statements;

@@ -15,7 +15,7 @@ use tokio_postgres::{Client, Error, Row};
 use uuid::Uuid;
 
 use super::PooledClient as Object;
-use super::budget::{LOCK_WAIT, STATEMENT_TIME};
+use super::scope_statement::{Scope, ScopeValues};
 use super::statements::{self, PreparedStatements, typed};
 use crate::tenant::{Strategy, Tenant};
 use crate::tenant_id::TenantId;
@@ -47,46 +47,7 @@ pub struct ScopedTx {
     opened: AtomicBool,
 }
 
-/// Also asks for generic plans: every statement of tenantpos binds its values, and planning
-/// each execution again (PostgreSQL's first custom plans, and every plan after `search_path`
-/// changed) costs more than the statement itself.
-///
-/// First of all it passes the tenant's gate on this copy of its data (`$4` names the copy's
-/// strategy): a shared advisory lock that a move or a deletion of the tenant takes
-/// exclusively, so that it waits for the tenant's transactions here and holds new ones back.
-/// On the main database `tenantpos.enter_tenant` also refuses (SQLSTATE `TP001`) a
-/// transaction that waited there while its tenant was moved away or deleted, or whose request
-/// was resolved for another incarnation of the id (`$5`); a tenant database that was moved
-/// away or deleted is dropped, which ends the sessions that waited on it, and a connection
-/// reaches the database of one incarnation only (its mark, checked by `TenantDb::begin`).
-///
-/// The bounded waits (`$6`, `$7`) come first, so that the wait at the gate is bounded too:
-/// a connection through a pooler in transaction mode carries no startup options (see
-/// `PreparedStatements`), and on a direct one they repeat its own.
-const SET_SCOPE_MAIN: &str = "SELECT \
-     set_config('lock_timeout', $6, true), set_config('statement_timeout', $7, true), \
-     tenantpos.enter_tenant($1, $4, $5), \
-     set_config('app.current_tenant_id', $1, true), \
-     set_config('search_path', $2, true), \
-     set_config('synchronous_commit', $3, true), \
-     set_config('plan_cache_mode', 'force_generic_plan', true)";
-const SET_SCOPE_TENANT_DATABASE: &str = "SELECT \
-     set_config('lock_timeout', $6, true), set_config('statement_timeout', $7, true), \
-     pg_advisory_xact_lock_shared(hashtext('tenantpos-tenant:' || $1 || ':' || $4)), $5::uuid, \
-     set_config('app.current_tenant_id', $1, true), \
-     set_config('search_path', $2, true), \
-     set_config('synchronous_commit', $3, true), \
-     set_config('plan_cache_mode', 'force_generic_plan', true)";
-
-/// For the one move that holds the tenant's gate closed at this copy and reads it.
-const SET_SCOPE_BEHIND_CLOSED_GATE: &str = "SELECT $4::text, $5::uuid, \
-     set_config('lock_timeout', $6, true), set_config('statement_timeout', $7, true), \
-     set_config('app.current_tenant_id', $1, true), \
-     set_config('search_path', $2, true), \
-     set_config('synchronous_commit', $3, true), \
-     set_config('plan_cache_mode', 'force_generic_plan', true)";
-
-/// Whether a transaction passes the tenant's gate (see `SET_SCOPE_MAIN`).
+/// Whether a transaction passes the tenant's gate (see `scope_statement`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {
     /// Every transaction of tenant traffic: waits while a move holds the gate closed.
@@ -141,11 +102,7 @@ impl ScopedTx {
         Fut: std::future::Future<Output = Result<T, Error>>,
     {
         let client = self.client();
-        let set_scope_sql = match (self.gate, self.strategy) {
-            (Gate::HeldClosedByThisMove, _) => SET_SCOPE_BEHIND_CLOSED_GATE,
-            (Gate::Pass, Strategy::Shared | Strategy::Schema) => SET_SCOPE_MAIN,
-            (Gate::Pass, Strategy::Database) => SET_SCOPE_TENANT_DATABASE,
-        };
+        let set_scope_sql = self.scope().sql;
         let (statement, set_scope) = match client.statements {
             PreparedStatements::On => {
                 let statement = Statement::Prepared(client.prepare_cached(sql).await?);
@@ -183,8 +140,8 @@ impl ScopedTx {
         if self.opened.swap(true, Ordering::AcqRel) {
             return run(statement).await;
         }
-        let values = self.scope_values();
-        let params = values.params();
+        let scope = self.scope();
+        let params = scope.params();
         let (_, _, result) = futures::try_join!(
             client.batch_execute("BEGIN"),
             set_scope.execute(client, &params),
@@ -220,8 +177,8 @@ impl ScopedTx {
             sql: set_scope_sql,
             types: scope_types,
         };
-        let values = self.scope_values();
-        let params = values.params();
+        let scope = self.scope();
+        let params = scope.params();
         let (_, result) = futures::try_join!(
             set_scope.execute(client, &params),
             run(Statement::Unnamed { sql, types })
@@ -229,20 +186,19 @@ impl ScopedTx {
         Ok(result)
     }
 
-    /// The values of the `SET_SCOPE_*` statements' parameters.
-    fn scope_values(&self) -> ScopeValues<'_> {
-        ScopeValues {
-            tenant: self.tenant_id.as_str(),
-            search_path: &self.search_path,
-            synchronous_commit: match self.durability {
-                Durability::Durable => "on",
-                Durability::Provisional => "off",
+    /// The statement that scopes this transaction, and its values.
+    fn scope(&self) -> Scope<'_> {
+        Scope::new(
+            ScopeValues {
+                tenant: self.tenant_id.as_str(),
+                search_path: &self.search_path,
+                placement: self.strategy.as_str(),
+                incarnation: self.incarnation,
             },
-            placement: self.strategy.as_str(),
-            incarnation: self.incarnation,
-            lock_timeout: LOCK_WAIT.as_millis().to_string(),
-            statement_timeout: STATEMENT_TIME.as_millis().to_string(),
-        }
+            self.gate,
+            self.durability,
+            self.client().statements,
+        )
     }
 
     /// SQL is `&'static str`: a query is written in the source, never assembled from input.
@@ -304,31 +260,6 @@ impl ScopedTx {
             return Ok(());
         }
         client.batch_execute("ROLLBACK").await
-    }
-}
-
-/// The values `SET_SCOPE_*` binds, in the order of its parameters.
-struct ScopeValues<'a> {
-    tenant: &'a str,
-    search_path: &'a str,
-    synchronous_commit: &'static str,
-    placement: &'static str,
-    incarnation: Uuid,
-    lock_timeout: String,
-    statement_timeout: String,
-}
-
-impl ScopeValues<'_> {
-    fn params(&self) -> [&(dyn ToSql + Sync); 7] {
-        [
-            &self.tenant,
-            &self.search_path,
-            &self.synchronous_commit,
-            &self.placement,
-            &self.incarnation,
-            &self.lock_timeout,
-            &self.statement_timeout,
-        ]
     }
 }
 

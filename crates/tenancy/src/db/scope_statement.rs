@@ -1,0 +1,177 @@
+//! The statement that opens every scoped transaction (`ScopedTx`), sent with `BEGIN` and the
+//! transaction's first statement in one round trip.
+//!
+//! It passes the tenant's gate on this copy of its data first: a shared advisory lock that a
+//! move or a deletion of the tenant takes exclusively, so that it waits for the tenant's
+//! transactions here and holds new ones back. On the main database `tenantpos.enter_tenant`
+//! also refuses (SQLSTATE `TP001`) a transaction that waited there while its tenant was moved
+//! away or deleted, or whose request was resolved for another incarnation of the id; a tenant
+//! database that was moved away or deleted is dropped, which ends the sessions that waited on
+//! it, and a connection reaches the database of one incarnation only (its mark, checked by
+//! `TenantDb::begin`). Then it sets the tenant for row-level security with
+//! `set_config(..., true)`: the setting dies with the transaction.
+//!
+//! Each setting a transaction changes costs PostgreSQL a little to set and again to reset at
+//! its end, and this statement runs with every transaction. So what never changes is set once
+//! per connection, as startup options (`budget::with_session_settings`): the bounded waits
+//! (`lock_timeout`, `statement_timeout`), generic plans (`plan_cache_mode`: every statement
+//! binds its values, and planning each execution again costs more than the statement) and
+//! `search_path = public`. A transaction sets only what is its own: the tenant, the tenant's
+//! schema for a schema tenant, and `synchronous_commit = off` for a provisional saga step.
+//!
+//! Through a pooler in transaction mode (`PreparedStatements::Off`) a server connection carries
+//! no startup options of ours, so every transaction sets everything (`FULL_*`).
+
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use super::budget::{LOCK_WAIT, STATEMENT_TIME};
+use super::scoped::{Durability, Gate};
+use super::statements::PreparedStatements;
+
+/// Parameters: `$1` tenant, `$2` placement (the copy's strategy), `$3` incarnation, and `$4` the
+/// schema, for a schema tenant only.
+const MAIN: &str = "SELECT tenantpos.enter_tenant($1, $2, $3), \
+     set_config('app.current_tenant_id', $1, true)";
+const MAIN_PROVISIONAL: &str = "SELECT tenantpos.enter_tenant($1, $2, $3), \
+     set_config('app.current_tenant_id', $1, true), \
+     set_config('synchronous_commit', 'off', true)";
+const SCHEMA: &str = "SELECT tenantpos.enter_tenant($1, $2, $3), \
+     set_config('app.current_tenant_id', $1, true), set_config('search_path', $4, true)";
+const SCHEMA_PROVISIONAL: &str = "SELECT tenantpos.enter_tenant($1, $2, $3), \
+     set_config('app.current_tenant_id', $1, true), set_config('search_path', $4, true), \
+     set_config('synchronous_commit', 'off', true)";
+/// A tenant database holds one tenant: its gate is the lock alone (see the module's comment).
+const DATABASE: &str = "SELECT \
+     pg_advisory_xact_lock_shared(hashtext('tenantpos-tenant:' || $1 || ':' || $2)), $3::uuid, \
+     set_config('app.current_tenant_id', $1, true)";
+const DATABASE_PROVISIONAL: &str = "SELECT \
+     pg_advisory_xact_lock_shared(hashtext('tenantpos-tenant:' || $1 || ':' || $2)), $3::uuid, \
+     set_config('app.current_tenant_id', $1, true), \
+     set_config('synchronous_commit', 'off', true)";
+
+/// Parameters: `$1` tenant, `$2` search_path, `$3` synchronous_commit, `$4` placement, `$5`
+/// incarnation, `$6` lock_timeout, `$7` statement_timeout. The bounded waits come first, so
+/// that the wait at the gate is bounded too.
+const FULL_MAIN: &str = "SELECT \
+     set_config('lock_timeout', $6, true), set_config('statement_timeout', $7, true), \
+     tenantpos.enter_tenant($1, $4, $5), \
+     set_config('app.current_tenant_id', $1, true), \
+     set_config('search_path', $2, true), \
+     set_config('synchronous_commit', $3, true), \
+     set_config('plan_cache_mode', 'force_generic_plan', true)";
+const FULL_DATABASE: &str = "SELECT \
+     set_config('lock_timeout', $6, true), set_config('statement_timeout', $7, true), \
+     pg_advisory_xact_lock_shared(hashtext('tenantpos-tenant:' || $1 || ':' || $4)), $5::uuid, \
+     set_config('app.current_tenant_id', $1, true), \
+     set_config('search_path', $2, true), \
+     set_config('synchronous_commit', $3, true), \
+     set_config('plan_cache_mode', 'force_generic_plan', true)";
+/// For the one move that holds the tenant's gate closed at this copy and reads it (it would
+/// wait for itself at the gate); rare, so it sets everything whatever the connection.
+const FULL_BEHIND_CLOSED_GATE: &str = "SELECT $4::text, $5::uuid, \
+     set_config('lock_timeout', $6, true), set_config('statement_timeout', $7, true), \
+     set_config('app.current_tenant_id', $1, true), \
+     set_config('search_path', $2, true), \
+     set_config('synchronous_commit', $3, true), \
+     set_config('plan_cache_mode', 'force_generic_plan', true)";
+
+/// What a transaction's scope is made of.
+pub(crate) struct ScopeValues<'a> {
+    pub tenant: &'a str,
+    /// The tenant's schema, or `public`.
+    pub search_path: &'a str,
+    pub placement: &'static str,
+    pub incarnation: Uuid,
+}
+
+/// The scope statement of one transaction, and the values it binds.
+pub(crate) struct Scope<'a> {
+    pub sql: &'static str,
+    values: ScopeValues<'a>,
+    durability: Durability,
+    /// Which parameters `sql` has.
+    shape: Shape,
+    lock_timeout: String,
+    statement_timeout: String,
+}
+
+#[derive(Clone, Copy)]
+enum Shape {
+    /// `$1`–`$3`.
+    Lean,
+    /// `$1`–`$4`.
+    LeanWithSchema,
+    /// `$1`–`$7`.
+    Full,
+}
+
+impl<'a> Scope<'a> {
+    pub(crate) fn new(
+        values: ScopeValues<'a>,
+        gate: Gate,
+        durability: Durability,
+        statements: PreparedStatements,
+    ) -> Self {
+        let provisional = durability == Durability::Provisional;
+        let (sql, shape) = match (gate, statements, values.placement) {
+            (Gate::HeldClosedByThisMove, _, _) => (FULL_BEHIND_CLOSED_GATE, Shape::Full),
+            (Gate::Pass, PreparedStatements::Off, "database") => (FULL_DATABASE, Shape::Full),
+            (Gate::Pass, PreparedStatements::Off, _) => (FULL_MAIN, Shape::Full),
+            (Gate::Pass, PreparedStatements::On, "database") => (
+                if provisional {
+                    DATABASE_PROVISIONAL
+                } else {
+                    DATABASE
+                },
+                Shape::Lean,
+            ),
+            (Gate::Pass, PreparedStatements::On, "schema") => (
+                if provisional {
+                    SCHEMA_PROVISIONAL
+                } else {
+                    SCHEMA
+                },
+                Shape::LeanWithSchema,
+            ),
+            (Gate::Pass, PreparedStatements::On, _) => (
+                if provisional { MAIN_PROVISIONAL } else { MAIN },
+                Shape::Lean,
+            ),
+        };
+        Self {
+            sql,
+            values,
+            durability,
+            shape,
+            lock_timeout: LOCK_WAIT.as_millis().to_string(),
+            statement_timeout: STATEMENT_TIME.as_millis().to_string(),
+        }
+    }
+
+    /// The values `sql` binds, in the order of its parameters.
+    pub(crate) fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        let values = &self.values;
+        match self.shape {
+            Shape::Lean => vec![&values.tenant, &values.placement, &values.incarnation],
+            Shape::LeanWithSchema => vec![
+                &values.tenant,
+                &values.placement,
+                &values.incarnation,
+                &values.search_path,
+            ],
+            Shape::Full => vec![
+                &values.tenant,
+                &values.search_path,
+                match self.durability {
+                    Durability::Durable => &"on",
+                    Durability::Provisional => &"off",
+                },
+                &values.placement,
+                &values.incarnation,
+                &self.lock_timeout,
+                &self.statement_timeout,
+            ],
+        }
+    }
+}
