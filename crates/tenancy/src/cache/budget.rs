@@ -26,6 +26,11 @@ redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', math.ceil((next_
 return {1, 0}
 ";
 
+/// `SPEND`, sent by its SHA-1 (`EVALSHA`): the script's text goes to Redis once, not with
+/// every request.
+static SPEND_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(SPEND));
+
 /// What spending one request of a budget decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Spent {
@@ -52,13 +57,11 @@ impl RedisBackend {
         let (interval, tolerance) = gcra_parameters(per_second, burst);
         let (admitted, wait_us): (i64, i64) = self
             .run(|mut connection| async move {
-                redis::cmd("EVAL")
-                    .arg(SPEND)
-                    .arg(1)
-                    .arg(key)
+                SPEND_SCRIPT
+                    .key(key)
                     .arg(interval)
                     .arg(tolerance)
-                    .query_async(&mut connection)
+                    .invoke_async(&mut connection)
                     .await
             })
             .await?;

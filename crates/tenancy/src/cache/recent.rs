@@ -25,6 +25,11 @@ redis.call('PEXPIRE', KEYS[1], window)
 return {1, 0}
 ";
 
+/// `ADMIT`, sent by its SHA-1 (`EVALSHA`): the script's text goes to Redis once, not with
+/// every request.
+static ADMIT_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(ADMIT));
+
 /// One admitted event, to withdraw if it must not count after all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecentTicket(String);
@@ -52,14 +57,12 @@ impl RedisBackend {
         let script_member = member.clone();
         let (admitted, retry_ms): (i64, i64) = self
             .run(|mut connection| async move {
-                redis::cmd("EVAL")
-                    .arg(ADMIT)
-                    .arg(1)
-                    .arg(key)
+                ADMIT_SCRIPT
+                    .key(key)
                     .arg(window_ms)
                     .arg(limit)
                     .arg(script_member)
-                    .query_async(&mut connection)
+                    .invoke_async(&mut connection)
                     .await
             })
             .await?;
