@@ -147,7 +147,17 @@ async fn list_orders(
     if !(0..=100_000).contains(&skip) {
         return Err(ApiError::validation("skip must be between 0 and 100000"));
     }
-    let tx = state.tenancy.db.begin(&caller.context).await?;
+    // A page after a cursor reads the cursor again when the page is empty.
+    let tx = match params.after {
+        None => {
+            state
+                .tenancy
+                .db
+                .begin_one_statement(&caller.context)
+                .await?
+        }
+        Some(_) => state.tenancy.db.begin(&caller.context).await?,
+    };
     let orders = repository::list(&tx, limit, skip, params.after).await?;
     tx.commit().await?;
     Ok(Json(orders))
@@ -161,7 +171,11 @@ async fn get_order(
     caller: Authorized<AnyRole>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Order>, ApiError> {
-    let tx = state.tenancy.db.begin(&caller.context).await?;
+    let tx = state
+        .tenancy
+        .db
+        .begin_one_statement(&caller.context)
+        .await?;
     let order = repository::find(&tx, id).await?;
     tx.commit().await?;
     order.map(Json).ok_or_else(ApiError::not_found)

@@ -143,6 +143,16 @@ impl TenantDb {
             .await
     }
 
+    /// Opens a transaction of one statement, for a read: its `COMMIT` leaves with the
+    /// statement, so the whole transaction (BEGIN, scope, statement, COMMIT) is one round trip.
+    /// A second statement on it is a bug (it panics); `commit` after it is a no-op.
+    pub async fn begin_one_statement(
+        &self,
+        scope: &impl TenantScope,
+    ) -> Result<ScopedTx, ApiError> {
+        Ok(self.begin(scope).await?.committing_with_its_statement())
+    }
+
     /// Opens a transaction for a move that holds the tenant's gate closed at this copy (see
     /// `Gate`): any other caller would bypass the wait that keeps moves from losing writes.
     pub async fn begin_behind_closed_gate(

@@ -45,6 +45,11 @@ pub struct ScopedTx {
     durability: Durability,
     /// Whether `BEGIN` and the scope were sent.
     opened: AtomicBool,
+    /// A transaction of one statement (`TenantDb::begin_one_statement`): its `COMMIT` leaves
+    /// with that statement, in the same round trip.
+    one_statement: bool,
+    /// Whether that `COMMIT` was sent and answered.
+    committed: AtomicBool,
 }
 
 /// Whether a transaction passes the tenant's gate (see `scope_statement`).
@@ -78,7 +83,31 @@ impl ScopedTx {
             gate,
             durability,
             opened: AtomicBool::new(false),
+            one_statement: false,
+            committed: AtomicBool::new(false),
         }
+    }
+
+    /// This transaction, committed together with its one statement (see `one_statement`).
+    pub(crate) fn committing_with_its_statement(mut self) -> Self {
+        self.one_statement = true;
+        self
+    }
+
+    /// `statement` (a future of the transaction's statement, not yet polled), followed by
+    /// `COMMIT` in the same round trip if this is a transaction of one statement.
+    async fn then_commit_if_one_statement<T>(
+        &self,
+        statement: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        if !self.one_statement {
+            return statement.await;
+        }
+        // Polled in order: the statement's messages leave before COMMIT's. If the statement
+        // fails, PostgreSQL answers that COMMIT with a rollback.
+        let (result, ()) = futures::try_join!(statement, self.client().batch_execute("COMMIT"))?;
+        self.committed.store(true, Ordering::Release);
+        Ok(result)
     }
 
     /// The tenant this transaction is scoped to; repositories write it into `tenant_id`.
@@ -101,13 +130,17 @@ impl ScopedTx {
         F: FnOnce(Statement) -> Fut,
         Fut: std::future::Future<Output = Result<T, Error>>,
     {
+        assert!(
+            !self.committed.load(Ordering::Acquire),
+            "a transaction of one statement ran a second one"
+        );
         let client = self.client();
         let set_scope_sql = self.scope().sql;
         let (statement, set_scope) = match client.statements {
             PreparedStatements::On => {
                 let statement = Statement::Prepared(client.prepare_cached(sql).await?);
                 if self.opened.load(Ordering::Acquire) {
-                    return run(statement).await;
+                    return self.then_commit_if_one_statement(run(statement)).await;
                 }
                 let set_scope = Statement::Prepared(client.prepare_cached(set_scope_sql).await?);
                 (statement, set_scope)
@@ -118,7 +151,9 @@ impl ScopedTx {
                         Some(types) => types,
                         None => statements::learn_in_transaction(client, sql).await?,
                     };
-                    return run(Statement::Unnamed { sql, types }).await;
+                    return self
+                        .then_commit_if_one_statement(run(Statement::Unnamed { sql, types }))
+                        .await;
                 }
                 match (
                     statements::known_types(sql),
@@ -138,14 +173,14 @@ impl ScopedTx {
             }
         };
         if self.opened.swap(true, Ordering::AcqRel) {
-            return run(statement).await;
+            return self.then_commit_if_one_statement(run(statement)).await;
         }
         let scope = self.scope();
         let params = scope.params();
         let (_, _, result) = futures::try_join!(
             client.batch_execute("BEGIN"),
             set_scope.execute(client, &params),
-            run(statement)
+            self.then_commit_if_one_statement(run(statement))
         )?;
         Ok(result)
     }
@@ -166,7 +201,9 @@ impl ScopedTx {
         let client = self.client();
         if self.opened.swap(true, Ordering::AcqRel) {
             let types = statements::learn_in_transaction(client, sql).await?;
-            return run(Statement::Unnamed { sql, types }).await;
+            return self
+                .then_commit_if_one_statement(run(Statement::Unnamed { sql, types }))
+                .await;
         }
         let (_, scope_types, types) = futures::try_join!(
             client.batch_execute("BEGIN"),
@@ -181,7 +218,7 @@ impl ScopedTx {
         let params = scope.params();
         let (_, result) = futures::try_join!(
             set_scope.execute(client, &params),
-            run(Statement::Unnamed { sql, types })
+            self.then_commit_if_one_statement(run(Statement::Unnamed { sql, types }))
         )?;
         Ok(result)
     }
@@ -240,6 +277,11 @@ impl ScopedTx {
         sql: &'static str,
         params: Params<'_>,
     ) -> Result<tokio_postgres::RowStream, Error> {
+        // Its COMMIT would wait behind rows nobody reads yet.
+        assert!(
+            !self.one_statement,
+            "a transaction of one statement does not stream"
+        );
         self.run(sql, |statement| async move {
             statement.query_stream(self.client(), params).await
         })
@@ -248,7 +290,7 @@ impl ScopedTx {
 
     pub async fn commit(mut self) -> Result<(), Error> {
         let client = self.client.take().expect("commit once");
-        if !self.opened.load(Ordering::Acquire) {
+        if !self.opened.load(Ordering::Acquire) || self.committed.load(Ordering::Acquire) {
             return Ok(());
         }
         client.batch_execute("COMMIT").await
@@ -256,7 +298,7 @@ impl ScopedTx {
 
     pub async fn rollback(mut self) -> Result<(), Error> {
         let client = self.client.take().expect("rollback once");
-        if !self.opened.load(Ordering::Acquire) {
+        if !self.opened.load(Ordering::Acquire) || self.committed.load(Ordering::Acquire) {
             return Ok(());
         }
         client.batch_execute("ROLLBACK").await
@@ -330,7 +372,7 @@ impl Drop for ScopedTx {
         let Some(client) = self.client.take() else {
             return;
         };
-        if !self.opened.load(Ordering::Acquire) {
+        if !self.opened.load(Ordering::Acquire) || self.committed.load(Ordering::Acquire) {
             return;
         }
         match tokio::runtime::Handle::try_current() {
