@@ -9,21 +9,24 @@ use super::redis_backend::RedisBackend;
 
 /// GCRA: the key holds the theoretical arrival time (TAT, µs of Redis's clock). A request is
 /// admitted unless the TAT is more than the burst tolerance ahead of now; admitting moves the
-/// TAT one emission interval on. KEYS[1] = the budget; ARGV = emission interval (µs), burst
-/// tolerance (µs). Answers {1, 0} or {0, µs until a request would be admitted}.
+/// TAT one emission interval on. Up to ARGV[3] requests are admitted at once (a process's lease,
+/// see `rate_limit`): as many as fit. KEYS[1] = the budget; ARGV = emission interval (µs), burst
+/// tolerance (µs), requests wanted. Answers {admitted, 0} or {0, µs until one would be}.
 const SPEND: &str = r"
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
+local wanted = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1])) or now
 if tat < now then tat = now end
 if tat - tolerance > now then
   return {0, tat - tolerance - now}
 end
-local next_tat = tat + interval
+local granted = math.min(wanted, math.floor((now + tolerance - tat) / interval) + 1)
+local next_tat = tat + granted * interval
 redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', math.ceil((next_tat - now) / 1000) + 1)
-return {1, 0}
+return {granted, 0}
 ";
 
 /// `SPEND`, sent by its SHA-1 (`EVALSHA`): the script's text goes to Redis once, not with
@@ -34,7 +37,8 @@ static SPEND_SCRIPT: std::sync::LazyLock<redis::Script> =
 /// What spending one request of a budget decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Spent {
-    Admitted,
+    /// This many requests (at least one, at most those asked for) are admitted.
+    Admitted(u32),
     /// Over budget: a request would be admitted in this long.
     Refused(Duration),
 }
@@ -51,8 +55,8 @@ impl RedisBackend {
     pub(super) async fn spend_budget(
         &self,
         key: &str,
-        per_second: u32,
-        burst: u32,
+        (per_second, burst): (u32, u32),
+        wanted: u32,
     ) -> Option<Spent> {
         let (interval, tolerance) = gcra_parameters(per_second, burst);
         let (admitted, wait_us): (i64, i64) = self
@@ -61,12 +65,13 @@ impl RedisBackend {
                     .key(key)
                     .arg(interval)
                     .arg(tolerance)
+                    .arg(wanted.max(1))
                     .invoke_async(&mut connection)
                     .await
             })
             .await?;
-        Some(if admitted == 1 {
-            Spent::Admitted
+        Some(if admitted >= 1 {
+            Spent::Admitted(u32::try_from(admitted).unwrap_or(1))
         } else {
             Spent::Refused(Duration::from_micros(wait_us.max(0) as u64))
         })

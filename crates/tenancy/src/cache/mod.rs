@@ -252,22 +252,22 @@ impl TenantCache {
             .await
     }
 
-    /// Spends one request of `tenant`'s budget (`per_second`, bursts of `burst`) across the
-    /// deployment. `None` without a working Redis (none configured, or degraded): the caller
-    /// then counts in process.
+    /// Spends up to `wanted` requests of `tenant`'s budget (`per_second`, bursts of `burst`)
+    /// across the deployment. `None` without a working Redis (none configured, or degraded):
+    /// the caller then counts in process.
     pub async fn spend_budget(
         &self,
         tenant: &TenantId,
-        per_second: u32,
-        burst: u32,
+        rate: (u32, u32),
+        wanted: u32,
     ) -> Option<Spent> {
         let redis = self.redis.as_ref()?;
         redis
             .backend
             .spend_budget(
                 &self.keys.key(tenant, &CacheKey::RequestBudget),
-                per_second,
-                burst,
+                rate,
+                wanted,
             )
             .await
     }

@@ -90,3 +90,71 @@ async fn two_processes_spend_one_budget_and_fall_back_to_their_own_without_redis
     );
     assert!(statuses.contains(&200), "{statuses:?}");
 }
+
+/// With a rate high enough for leases of many requests (a process spends them without asking
+/// Redis each time), two processes hammering one tenant at once still admit no more than the
+/// deployment's one budget: every leased request was charged in Redis first.
+#[tokio::test]
+async fn leases_of_two_busy_processes_never_admit_more_than_one_budget() {
+    const RATE: u64 = 200;
+    let redis = RedisServer::start();
+    let app = spawn_app_with(|settings| {
+        settings.redis_url = Some(redis.url());
+        settings.tenant_rate = std::num::NonZeroU32::new(RATE as u32).unwrap();
+    })
+    .await;
+    let second = serve(
+        app.database(),
+        "auth,inventory",
+        &[
+            ("TENANTPOS_REDIS_URL", redis.url()),
+            ("TENANTPOS_TENANT_RATE", RATE.to_string()),
+        ],
+    )
+    .await;
+    eventually("both caches connect", Duration::from_secs(5), || async {
+        let theirs = app
+            .send(app.client.get(format!("{}/ready", second.base)))
+            .await;
+        ready_cache(&app).await == "ok" && theirs.body["cache"] == "ok"
+    })
+    .await;
+    let tenant = app.create_tenant("lease_shop", Strategy::Shared).await;
+    let started = Instant::now();
+    let answers = futures::future::join_all((0..8).map(|worker| {
+        let base = if worker % 2 == 0 {
+            app.address.clone()
+        } else {
+            second.base.clone()
+        };
+        let (client, tenant) = (app.client.clone(), &tenant);
+        async move {
+            let mut statuses = Vec::new();
+            for _ in 0..150 {
+                let answer = client
+                    .get(format!("{base}/products"))
+                    .header("x-tenant-id", &tenant.id)
+                    .bearer_auth(&tenant.owner_token)
+                    .send()
+                    .await
+                    .unwrap();
+                statuses.push(answer.status().as_u16());
+            }
+            statuses
+        }
+    }))
+    .await;
+    let elapsed = started.elapsed();
+    let statuses: Vec<u16> = answers.into_iter().flatten().collect();
+    assert!(statuses.iter().all(|s| [200, 429].contains(s)), "{statuses:?}");
+    let admitted = statuses.iter().filter(|s| **s == 200).count() as u64;
+    let refused = statuses.len() as u64 - admitted;
+    // The burst (twice the rate) and what the rate refilled meanwhile, plus one second of
+    // slack for the clocks of the test and Redis.
+    let budget = 2 * RATE + (elapsed.as_secs_f64().ceil() as u64 + 1) * RATE;
+    assert!(
+        admitted <= budget,
+        "{admitted} admitted in {elapsed:?}, over one budget of {budget}"
+    );
+    assert!(refused > 0, "1200 requests in {elapsed:?} were all admitted");
+}
