@@ -35,7 +35,8 @@ pub(crate) async fn place(
     claim: Option<&OwnedClaim>,
 ) -> Result<Order, ApiError> {
     state.faults.stall().await;
-    // Decided before the transaction, reported after the stock's checks, which come first.
+    // Decided before the transaction, reported after the stock's checks and the pricing, as
+    // the saga reports it.
     let card = authorize(order.method, order.card_token.as_deref());
     let tenant = &context.tenant().id;
     let cached = state
@@ -60,8 +61,6 @@ pub(crate) async fn place(
             (settings, lines)
         }
     };
-    let card_brand = card?;
-
     let items = priced_items(&lines)?;
     let subtotal = items
         .iter()
@@ -69,6 +68,8 @@ pub(crate) async fn place(
         .ok_or_else(|| ApiError::validation("the order total is too large"))?;
     let tax = tax(subtotal, settings.tax_rate_bps);
     let total_amount = subtotal + tax;
+    // The saga asks the card once the stock is held and the order priced: so does this.
+    let card_brand = card?;
 
     let captured = Captured {
         id: Uuid::now_v7(),
