@@ -9,7 +9,14 @@
 //! read back, as the saga does, before answering.
 //!
 //! The answers are the saga's: the same checks in the same order (the card's decline is
-//! reported after the stock's checks), the same order and payment.
+//! reported after the stock's checks and the pricing), the same order and payment. Nothing of
+//! it is ever half done, so the sweepers find nothing of it: no pending order (orders), no
+//! `held` reservation (inventory: the lines are recorded under a `committed` one, which a
+//! refund gives back as usual), no payment without its order (payments).
+//!
+//! Statements: BEGIN, the scope and the stock (with the settings when they are not cached) in
+//! one round trip; the payment and the order in another; the key's answer; COMMIT. The saga
+//! sends about 22 in 5 transactions.
 
 use auth::settings::{self, StoredSettings};
 use axum::http::StatusCode;
