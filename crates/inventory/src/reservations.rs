@@ -122,6 +122,66 @@ pub async fn reserve(
     }
 }
 
+/// Takes the stock of an order placed in one transaction with its payment and its record
+/// (inventory, payments and orders in one process and storage): one statement locks the
+/// products in id order, takes the stock only where enough remains, and records the lines
+/// under a reservation that is `committed` at once (a refund gives its stock back like any
+/// other; nothing is `held`, so the reservation sweeper has nothing to expire). Prices come
+/// from the products. Unknown or archived products: 422 `unknown_product`; not enough stock:
+/// 409 `insufficient_stock` — then the caller's transaction must be rolled back (dropped),
+/// which takes back whatever this statement did.
+pub async fn take_stock_in(
+    tx: &ScopedTx,
+    order_id: Uuid,
+    items: &[ReserveItem],
+) -> Result<Vec<ReservedLine>, ApiError> {
+    let product_ids: Vec<Uuid> = items.iter().map(|item| item.product_id).collect();
+    let quantities: Vec<i64> = items.iter().map(|item| item.quantity).collect();
+    let rows = tx
+        .query(
+            "WITH wanted AS (SELECT * FROM unnest($3::uuid[], $4::bigint[]) AS w(product_id, quantity)), \
+             locked AS (SELECT p.id FROM products p JOIN wanted w ON w.product_id = p.id \
+                        WHERE p.tenant_id = $1 AND p.archived_at IS NULL ORDER BY p.id FOR UPDATE OF p), \
+             taken AS (UPDATE products p SET stock = p.stock - w.quantity, updated_at = now() \
+                       FROM wanted w, locked l \
+                       WHERE p.tenant_id = $1 AND p.id = l.id AND w.product_id = l.id AND p.stock >= w.quantity \
+                       RETURNING p.id AS product_id, p.sku, p.name, w.quantity, p.price AS unit_price), \
+             reservation AS (INSERT INTO reservations (tenant_id, order_id, status, expires_at) \
+                             VALUES ($1, $2, 'committed', now())), \
+             recorded AS (INSERT INTO reservation_lines (tenant_id, order_id, product_id, quantity, unit_price, sku, name) \
+                          SELECT $1, $2, product_id, quantity, unit_price, sku, name FROM taken) \
+             SELECT (SELECT count(*) FROM locked) AS live, t.product_id, t.sku, t.name, t.quantity, t.unit_price \
+             FROM (SELECT 1) AS one LEFT JOIN taken t ON true ORDER BY t.product_id",
+            &[&tx.tenant_id(), &order_id, &product_ids, &quantities],
+        )
+        .await?;
+    let live: i64 = rows.first().map_or(0, |row| row.get("live"));
+    let lines: Vec<ReservedLine> = rows
+        .iter()
+        .filter(|row| row.get::<_, Option<Uuid>>("product_id").is_some())
+        .map(|row| ReservedLine {
+            product_id: row.get("product_id"),
+            sku: row.get("sku"),
+            name: row.get("name"),
+            quantity: row.get("quantity"),
+            unit_price: row.get("unit_price"),
+        })
+        .collect();
+    if lines.len() == items.len() {
+        Ok(lines)
+    } else if live < items.len() as i64 {
+        Err(ApiError::new(
+            ErrorCode::UnknownProduct,
+            "an item names no product of this tenant",
+        ))
+    } else {
+        Err(ApiError::new(
+            ErrorCode::InsufficientStock,
+            "not enough stock",
+        ))
+    }
+}
+
 /// A held reservation becomes part of a recorded order; 409 if it is no longer held (it
 /// expired and was released).
 pub async fn commit(tx: &ScopedTx, order_id: Uuid) -> Result<(), ApiError> {

@@ -2,8 +2,14 @@
 //! as if its process had died there, with no compensation; makes the order's final COMMIT look
 //! lost although it succeeded; or makes a placement stall before it starts. Inert unless a test
 //! sets it; nothing in the configuration or the API can.
+//!
+//! A placement in one transaction (inventory and payments in this process) has no steps in
+//! between: a crash after any step but `Recorded` stops it before its COMMIT (nothing placed),
+//! one after `Recorded` right after it. `force_saga` (for tests only) makes this process place
+//! orders through the saga even so, for the tests of the saga's steps and recovery.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tenancy::ApiError;
@@ -40,6 +46,7 @@ pub struct FaultInjection {
     crash_refund_after: Mutex<Option<RefundStep>>,
     lose_final_commit: Mutex<bool>,
     stall_before_start: Mutex<Option<Duration>>,
+    force_saga: AtomicBool,
 }
 
 fn injected(what: String) -> ApiError {
@@ -67,6 +74,28 @@ impl FaultInjection {
     /// connection would (`None` to stop stalling).
     pub fn stall_before_start(&self, stall: Option<Duration>) {
         *self.stall_before_start.lock().expect("fault lock") = stall;
+    }
+
+    /// Test-only: from now on placements run the saga even where inventory and payments are
+    /// in this process, so that tests of the saga keep testing it (`false`: one transaction
+    /// again where it can be).
+    pub fn force_saga(&self, force: bool) {
+        self.force_saga.store(force, Ordering::Release);
+    }
+
+    pub(crate) fn saga_forced(&self) -> bool {
+        self.force_saga.load(Ordering::Acquire)
+    }
+
+    /// For a placement in one transaction, before its COMMIT: a crash after any step but
+    /// `Recorded` happens here, so nothing of the order remains.
+    pub(crate) fn check_before_commit(&self) -> Result<(), ApiError> {
+        match *self.crash_after.lock().expect("fault lock") {
+            Some(step) if step != SagaStep::Recorded => Err(injected(format!(
+                "{step:?} (before the COMMIT of one transaction)"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     pub(crate) fn check(&self, step: SagaStep) -> Result<(), ApiError> {

@@ -1,9 +1,11 @@
-//! The orders service (API.md §6): placing orders (the saga over inventory and payments),
+//! The orders service (API.md §6): placing orders (in one transaction when inventory and
+//! payments are in this process, else the saga over them),
 //! refunds, idempotency keys and the order listings.
 
 mod client;
 pub mod faults;
 pub mod idempotency;
+mod in_one_transaction;
 mod internal_routes;
 pub mod model;
 pub mod refund;
@@ -49,6 +51,10 @@ pub struct OrdersState {
     pub local: Arc<LocalOrders>,
     pub timings: SagaTimings,
     pub faults: Arc<FaultInjection>,
+    /// Whether inventory and payments are served in this process (their clients are the local
+    /// ones): then an order is placed in one transaction, since their tables share the tenant's
+    /// storage; otherwise through the saga.
+    pub inventory_and_payments_local: bool,
 }
 
 /// The orders service's routes, public and internal; they need the tenant resolver in front.

@@ -108,6 +108,43 @@ pub async fn finalize(
     row.as_ref().map(order_from_row).transpose()
 }
 
+/// Records a paid order at once, with the tenant's next number, in one statement: for a
+/// placement in one transaction, whose stock and payment are taken in the same transaction.
+pub async fn insert_paid(
+    tx: &ScopedTx,
+    id: Uuid,
+    note: Option<&str>,
+    order: &Finalization<'_>,
+) -> Result<Order, ApiError> {
+    let items = serde_json::to_value(order.items).map_err(ApiError::internal)?;
+    let payment = serde_json::to_value(order.payment).map_err(ApiError::internal)?;
+    let row = tx
+        .query_one(
+            "WITH number AS (INSERT INTO order_counters (tenant_id, last_number) VALUES ($1, 1) \
+                        ON CONFLICT (tenant_id) DO UPDATE SET last_number = order_counters.last_number + 1 \
+                        RETURNING last_number) \
+             INSERT INTO orders (tenant_id, id, status, order_number, items, subtotal, tax, total_amount, \
+                                 currency, payment, note) \
+             SELECT $1, $2, 'paid', $3 || lpad(n.last_number::text, greatest(6, length(n.last_number::text)), '0'), \
+                    $4, $5, $6, $7, $8, $9, $10 \
+             FROM number n RETURNING *",
+            &[
+                &tx.tenant_id(),
+                &id,
+                &order.number_prefix,
+                &items,
+                &order.subtotal,
+                &order.tax,
+                &order.total_amount,
+                &order.currency,
+                &payment,
+                &note,
+            ],
+        )
+        .await?;
+    order_from_row(&row)
+}
+
 /// Forgets a pending order whose saga failed and was undone.
 pub async fn delete_pending(tx: &ScopedTx, id: Uuid) -> Result<(), ApiError> {
     tx.execute(

@@ -1,4 +1,6 @@
-//! Placing orders: the saga across inventory, payments and orders.
+//! Placing orders: the saga across inventory, payments and orders, for split deployments
+//! (inventory or payments in another process). Where both are in this process an order is
+//! placed in one transaction instead (`in_one_transaction`).
 //!
 //! Placing: (1) write a pending order — the saga's durable log; (2) reserve stock, priced by
 //! inventory; (3) take the payment, keyed by the order; (4) commit the reservation; (5) turn
@@ -22,6 +24,7 @@ use payments::Capture;
 use crate::OrdersState;
 use crate::faults::SagaStep;
 use crate::idempotency::{self, OwnedClaim};
+use crate::in_one_transaction;
 use crate::model::{Order, OrderItem, OrderPayment, ValidOrder};
 use crate::repository::{self, Finalization};
 use crate::tax::tax;
@@ -56,6 +59,9 @@ async fn place(
     order_id: Uuid,
     claim: Option<&OwnedClaim>,
 ) -> Result<Order, ApiError> {
+    if state.inventory_and_payments_local && !state.faults.saga_forced() {
+        return in_one_transaction::place(state, context, order, order_id, claim).await;
+    }
     state.faults.stall().await;
     let settings = {
         let tx = state.tenancy.db.begin_provisional(context).await?;
@@ -186,7 +192,7 @@ async fn record(
 /// Whether an order whose final COMMIT's outcome is unknown was recorded, read on another
 /// connection under the order's row lock (a COMMIT still under way is waited for):
 /// `Some(Some(order))` recorded, `Some(None)` not recorded, `None` still unknown.
-async fn read_back(
+pub(crate) async fn read_back(
     state: &OrdersState,
     context: &TenantContext,
     order_id: Uuid,
@@ -236,7 +242,7 @@ impl From<ApiError> for Failure {
     }
 }
 
-fn priced_items(lines: &[ReservedLine]) -> Result<Vec<OrderItem>, ApiError> {
+pub(crate) fn priced_items(lines: &[ReservedLine]) -> Result<Vec<OrderItem>, ApiError> {
     lines
         .iter()
         .map(|line| {

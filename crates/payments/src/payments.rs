@@ -97,24 +97,7 @@ pub async fn capture(tx: &ScopedTx, capture: &Capture) -> Result<Payment, ApiErr
     if capture.amount < 0 {
         return Err(ApiError::validation("amount must not be negative"));
     }
-    let brand = match capture.method {
-        PaymentMethod::Cash => None,
-        PaymentMethod::Card => {
-            let token = capture
-                .card_token
-                .as_deref()
-                .ok_or_else(|| ApiError::validation("a card payment needs a card_token"))?;
-            match card::authorize(token) {
-                CardOutcome::Approved { brand } => Some(brand),
-                CardOutcome::Declined => {
-                    return Err(ApiError::new(
-                        ErrorCode::PaymentDeclined,
-                        "the card was declined",
-                    ));
-                }
-            }
-        }
-    };
+    let brand = authorize(capture.method, capture.card_token.as_deref())?;
     // Taken first, in a statement of its own, so that the next one reads what a void of this
     // order committed while this capture waited.
     tx.execute(LOCK_ORDER_PAYMENT, &[&tx.tenant_id(), &capture.order_id])
@@ -151,6 +134,64 @@ pub async fn capture(tx: &ScopedTx, capture: &Capture) -> Result<Payment, ApiErr
         return Err(ApiError::conflict("this order was paid differently"));
     }
     Ok(existing)
+}
+
+/// What the card simulator says of a payment, decided before any transaction: cash needs no
+/// authorization (`None`), an approved card gives its brand, a declined one is a 402
+/// `payment_declined`, a card without a token a 422.
+pub fn authorize(
+    method: PaymentMethod,
+    card_token: Option<&str>,
+) -> Result<Option<&'static str>, ApiError> {
+    match method {
+        PaymentMethod::Cash => Ok(None),
+        PaymentMethod::Card => {
+            let token = card_token
+                .ok_or_else(|| ApiError::validation("a card payment needs a card_token"))?;
+            match card::authorize(token) {
+                CardOutcome::Approved { brand } => Ok(Some(brand)),
+                CardOutcome::Declined => Err(ApiError::new(
+                    ErrorCode::PaymentDeclined,
+                    "the card was declined",
+                )),
+            }
+        }
+    }
+}
+
+/// A payment already authorized (`authorize`), to record as captured in the transaction that
+/// records its order.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub method: PaymentMethod,
+    pub amount: i64,
+    pub card_brand: Option<&'static str>,
+}
+
+/// Records a captured payment in `tx`, the transaction that also records its order (inventory,
+/// payments and orders in one process and storage). The order is new and commits with its
+/// payment or not at all, so no void can concern it and no recovery ever finds this payment
+/// without its order: no lock, no tombstone check.
+pub async fn record_captured_in(tx: &ScopedTx, captured: &Captured) -> Result<(), ApiError> {
+    if captured.amount < 0 {
+        return Err(ApiError::validation("amount must not be negative"));
+    }
+    tx.execute(
+        "INSERT INTO payments (tenant_id, id, order_id, method, status, amount, card_brand) \
+         VALUES ($1, $2, $3, $4, 'captured', $5, $6)",
+        &[
+            &tx.tenant_id(),
+            &captured.id,
+            &captured.order_id,
+            &captured.method.as_str(),
+            &captured.amount,
+            &captured.card_brand,
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Serializes the capture and the void of one order (the two-key form of advisory locks, a key

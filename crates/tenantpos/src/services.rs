@@ -49,7 +49,7 @@ fn client<T: ?Sized>(
     local: impl FnOnce() -> Arc<T>,
     remote: impl FnOnce(PeerClient) -> Arc<T>,
 ) -> anyhow::Result<Arc<T>> {
-    match url.filter(|url| !url.is_empty() && !services.serves(service)) {
+    match url.filter(|_| !is_local(services, service, url)) {
         Some(url) => Ok(remote(PeerClient::new(
             url,
             &tenancy.keys,
@@ -58,6 +58,12 @@ fn client<T: ?Sized>(
         )?)),
         None => Ok(local()),
     }
+}
+
+/// Whether the client of `service` that `client` makes is the local one.
+fn is_local(services: &ServiceSet, service: Service, url: Option<&str>) -> bool {
+    url.filter(|url| !url.is_empty() && !services.serves(service))
+        .is_none()
 }
 
 /// `system` is for the sweepers this process starts.
@@ -146,6 +152,17 @@ pub fn wire(
             local: local_orders,
             timings,
             faults: faults.clone(),
+            // Both in process: their tables share the tenant's storage with the orders, and
+            // an order is placed in one transaction.
+            inventory_and_payments_local: is_local(
+                services,
+                Service::Inventory,
+                settings.inventory_url.as_deref(),
+            ) && is_local(
+                services,
+                Service::Payments,
+                settings.payments_url.as_deref(),
+            ),
         };
         background
             .0

@@ -1,10 +1,13 @@
 //! Money under faults (issue 9, items 7, 9 and 10): a request that fails after its order was
 //! recorded, a first attempt overtaken by its retry, a final COMMIT whose outcome was lost, a
-//! refund cut short. Each ends with every order charged once and nothing left half done.
+//! refund cut short. Each ends with every order charged once and nothing left half done. The
+//! placements run both ways: in one transaction (inventory and payments in this process, the
+//! default) and through the saga (`force_saga`).
 
 use std::time::Duration;
 
 use reqwest::Method;
+use rstest::rstest;
 use serde_json::{Value, json};
 use tenancy::Strategy;
 
@@ -37,9 +40,13 @@ fn charged_once() -> Ledger {
     }
 }
 
+#[rstest]
 #[tokio::test]
-async fn an_order_recorded_before_its_request_failed_is_replayed_not_placed_again() {
+async fn an_order_recorded_before_its_request_failed_is_replayed_not_placed_again(
+    #[values(false, true)] saga: bool,
+) {
     let app = spawn_app_with(|settings| settings.saga_timeout_ms = 300).await;
+    app.faults.force_saga(saga);
     let tenant = app.create_tenant("replay_shop", Strategy::Shared).await;
     let product = app.create_product(&tenant, "P", 100, 10).await;
 
@@ -66,9 +73,13 @@ async fn an_order_recorded_before_its_request_failed_is_replayed_not_placed_agai
     );
 }
 
+#[rstest]
 #[tokio::test]
-async fn a_first_attempt_overtaken_by_its_retry_places_no_second_order() {
+async fn a_first_attempt_overtaken_by_its_retry_places_no_second_order(
+    #[values(false, true)] saga: bool,
+) {
     let app = spawn_app_with(|settings| settings.saga_timeout_ms = 300).await;
+    app.faults.force_saga(saga);
     let tenant = app.create_tenant("overtaken_shop", Strategy::Schema).await;
     let product = app.create_product(&tenant, "P", 100, 10).await;
 
@@ -96,9 +107,13 @@ async fn a_first_attempt_overtaken_by_its_retry_places_no_second_order() {
     );
 }
 
+#[rstest]
 #[tokio::test]
-async fn a_lost_final_commit_is_resolved_from_the_database_not_compensated() {
+async fn a_lost_final_commit_is_resolved_from_the_database_not_compensated(
+    #[values(false, true)] saga: bool,
+) {
     let app = spawn_app().await;
+    app.faults.force_saga(saga);
     let tenant = app
         .create_tenant("lost_commit_shop", Strategy::Shared)
         .await;

@@ -46,6 +46,36 @@ pub async fn count(app: &TestApp, tenant: &TestTenant, path: &str) -> usize {
         .len()
 }
 
+/// An order placed in one transaction reads the tenant's settings from the cache: a change of
+/// them applies to the very next order all the same.
+#[tokio::test]
+async fn the_next_order_follows_changed_settings_at_once() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("retaxed_shop", Strategy::Schema).await;
+    let product = app.create_product(&tenant, "P", 1000, 10).await;
+    let first = order(&app, &tenant, &[(&product, 1)], None).await;
+    let first = first.assert_status(201).clone();
+    assert_eq!(
+        (&first["tax"], &first["currency"], &first["order_number"]),
+        (&json!(0), &json!("USD"), &json!("ORD-000001"))
+    );
+    app.call(
+        Method::PATCH,
+        "/settings",
+        &tenant,
+        Some(json!({"tax_rate_bps": 1000, "currency": "EUR", "order_number_prefix": "T-"})),
+    )
+    .await
+    .assert_status(200);
+    let second = order(&app, &tenant, &[(&product, 1)], None).await;
+    let second = second.assert_status(201);
+    assert_eq!(
+        (&second["tax"], &second["total_amount"], &second["currency"]),
+        (&json!(100), &json!(1100), &json!("EUR"))
+    );
+    assert_eq!(second["order_number"], "T-000002");
+}
+
 #[rstest]
 #[tokio::test]
 async fn an_order_is_priced_by_inventory_taxed_half_up_and_numbered(

@@ -51,6 +51,8 @@ async fn a_crash_between_steps_is_undone_by_the_sweeper(
     #[values(Strategy::Shared, Strategy::Schema, Strategy::Database)] strategy: Strategy,
 ) {
     let app = spawn_app_with(|settings| settings.saga_timeout_ms = 300).await;
+    // Inventory and payments are in this process: only the saga has steps to crash between.
+    app.faults.force_saga(true);
     let tenant = app.create_tenant("fragile_shop", strategy).await;
     let product = app.create_product(&tenant, "P", 500, 10).await;
     for step in [
@@ -83,6 +85,34 @@ async fn a_crash_between_steps_is_undone_by_the_sweeper(
     let placed = order(&app, &tenant, &[(&product, 1)], None).await;
     assert_eq!(placed.assert_status(201)["order_number"], "ORD-000001");
     assert_eq!(hidden_state(&app, &tenant.id).await, (1, 1, 1));
+}
+
+/// In one transaction (inventory and payments in this process) a crash before the COMMIT
+/// leaves nothing at once: no pending order for the sweeper, no stock held, no payment.
+#[rstest]
+#[tokio::test]
+async fn a_crash_before_the_commit_of_one_transaction_leaves_nothing(
+    #[values(Strategy::Shared, Strategy::Schema, Strategy::Database)] strategy: Strategy,
+) {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("one_tx_crash_shop", strategy).await;
+    let product = app.create_product(&tenant, "P", 500, 10).await;
+    app.faults.crash_after(Some(orders::SagaStep::Committed));
+    let answer = order(
+        &app,
+        &tenant,
+        &[(&product, 4)],
+        Some(json!({"method": "card", "card_token": "tok_visa"})),
+    )
+    .await;
+    answer.assert_error(500, "internal");
+    app.faults.crash_after(None);
+    assert_eq!(hidden_state(&app, &tenant.id).await, (0, 0, 0));
+    assert_eq!(stock(&app, &tenant, &product).await, 10);
+    let placed = order(&app, &tenant, &[(&product, 1)], None).await;
+    assert_eq!(placed.assert_status(201)["order_number"], "ORD-000001");
+    assert_eq!(hidden_state(&app, &tenant.id).await, (1, 1, 1));
+    assert_eq!(stock(&app, &tenant, &product).await, 9);
 }
 
 #[tokio::test]

@@ -1,0 +1,144 @@
+//! Placing an order in one durable transaction, where inventory and payments are served in
+//! this process: their tables live in the tenant's storage beside the orders (one migration set
+//! for every strategy), so there is nothing to compensate. The card is asked before the
+//! transaction; then, in it: the stock is taken (prices read and products locked by the same
+//! statement, the tenant's settings beside it in the first round trip unless they are cached),
+//! the captured payment and the order with the tenant's next number are written together, the
+//! answer of the `Idempotency-Key` is recorded when there is a claim, and it commits. A failure
+//! before COMMIT leaves nothing (the transaction rolls back); a COMMIT whose outcome is lost is
+//! read back, as the saga does, before answering.
+//!
+//! The answers are the saga's: the same checks in the same order (the card's decline is
+//! reported after the stock's checks and the pricing), the same order and payment. Nothing of
+//! it is ever half done, so the sweepers find nothing of it: no pending order (orders), no
+//! `held` reservation (inventory: the lines are recorded under a `committed` one, which a
+//! refund gives back as usual), no payment without its order (payments).
+//!
+//! Statements: BEGIN, the scope and the stock (with the settings when they are not cached) in
+//! one round trip; the payment and the order in another; the key's answer; COMMIT. The saga
+//! sends about 22 in 5 transactions.
+
+use auth::settings::{self, StoredSettings};
+use axum::http::StatusCode;
+use inventory::reservations::take_stock_in;
+use payments::payments::{Captured, authorize, record_captured_in};
+use tenancy::{ApiError, CacheKey, TenantContext, TenantScope};
+use uuid::Uuid;
+
+use crate::OrdersState;
+use crate::idempotency::{self, OwnedClaim};
+use crate::model::{Order, OrderPayment, ValidOrder};
+use crate::repository::{self, Finalization};
+use crate::saga::{priced_items, read_back};
+use crate::tax::tax;
+
+/// Places `order` under `order_id`; with a claim, its answer is recorded with the order, and
+/// only while this request still owns the key.
+pub(crate) async fn place(
+    state: &OrdersState,
+    context: &TenantContext,
+    order: ValidOrder,
+    order_id: Uuid,
+    claim: Option<&OwnedClaim>,
+) -> Result<Order, ApiError> {
+    state.faults.stall().await;
+    // Decided before the transaction, reported after the stock's checks and the pricing, as
+    // the saga reports it.
+    let card = authorize(order.method, order.card_token.as_deref());
+    let tenant = &context.tenant().id;
+    let cached = state
+        .tenancy
+        .cache
+        .get::<StoredSettings>(tenant, CacheKey::Settings)
+        .await;
+
+    let tx = state.tenancy.db.begin(context).await?;
+    let (settings, lines) = match cached {
+        Some(settings) => (settings, take_stock_in(&tx, order_id, &order.items).await?),
+        None => {
+            let (settings, lines) = futures::try_join!(
+                settings::load_settings(&tx),
+                take_stock_in(&tx, order_id, &order.items)
+            )?;
+            state
+                .tenancy
+                .cache
+                .set(tenant, CacheKey::Settings, &settings)
+                .await;
+            (settings, lines)
+        }
+    };
+    let items = priced_items(&lines)?;
+    let subtotal = items
+        .iter()
+        .try_fold(0i64, |sum, item| sum.checked_add(item.line_total))
+        .ok_or_else(|| ApiError::validation("the order total is too large"))?;
+    let tax = tax(subtotal, settings.tax_rate_bps);
+    let total_amount = subtotal + tax;
+    // The saga asks the card once the stock is held and the order priced: so does this.
+    let card_brand = card?;
+
+    let captured = Captured {
+        id: Uuid::now_v7(),
+        order_id,
+        method: order.method,
+        amount: total_amount,
+        card_brand,
+    };
+    let payment = OrderPayment {
+        id: captured.id,
+        method: captured.method,
+        status: "captured".to_owned(),
+        amount: total_amount,
+    };
+    let finalization = Finalization {
+        items: &items,
+        subtotal,
+        tax,
+        total_amount,
+        currency: &settings.currency,
+        payment: &payment,
+        number_prefix: &settings.order_number_prefix,
+    };
+    // The payment and the order do not depend on each other: one round trip.
+    let ((), recorded) = futures::try_join!(
+        record_captured_in(&tx, &captured),
+        repository::insert_paid(&tx, order_id, order.note.as_deref(), &finalization)
+    )?;
+    if let Some(claim) = claim {
+        let answer = serde_json::to_value(&recorded).map_err(ApiError::internal)?;
+        // A retry that took the key over places the order itself: this one rolls back.
+        idempotency::record(&tx, claim, StatusCode::CREATED, &answer).await?;
+    }
+    // A simulated death before COMMIT: the transaction is dropped, nothing remains.
+    state.faults.check_before_commit()?;
+
+    let products: Vec<Uuid> = lines.iter().map(|line| line.product_id).collect();
+    // Before COMMIT nothing was committed; after it was sent, failing to hear back tells
+    // nothing about whether PostgreSQL committed.
+    let lost = match tx.commit().await {
+        Ok(()) => state.faults.final_commit_lost(),
+        Err(error) => Some(ApiError::from(error)),
+    };
+    if let Some(error) = lost {
+        return match read_back(state, context, order_id).await {
+            Some(Some(order)) => {
+                tracing::warn!(%order_id, %error, "the order's COMMIT looked lost but it was recorded");
+                forget_changes(state, context, &products).await;
+                Ok(order)
+            }
+            // Not recorded: the transaction rolled back, nothing to undo.
+            Some(None) => Err(error),
+            None => Err(ApiError::unavailable(error.into_anyhow())),
+        };
+    }
+    forget_changes(state, context, &products).await;
+    state.faults.check(crate::SagaStep::Recorded)?;
+    Ok(recorded)
+}
+
+/// Drops what the order changed from the tenant cache: its products' stock, and the dashboard
+/// summary (which `forget_products` drops too).
+async fn forget_changes(state: &OrdersState, context: &TenantContext, products: &[Uuid]) {
+    inventory::cache::forget_products(&state.tenancy, context, products).await;
+}
