@@ -146,7 +146,10 @@ async fn leases_of_two_busy_processes_never_admit_more_than_one_budget() {
     .await;
     let elapsed = started.elapsed();
     let statuses: Vec<u16> = answers.into_iter().flatten().collect();
-    assert!(statuses.iter().all(|s| [200, 429].contains(s)), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [200, 429].contains(s)),
+        "{statuses:?}"
+    );
     let admitted = statuses.iter().filter(|s| **s == 200).count() as u64;
     let refused = statuses.len() as u64 - admitted;
     // The burst (twice the rate) and what the rate refilled meanwhile, plus one second of
@@ -156,5 +159,8 @@ async fn leases_of_two_busy_processes_never_admit_more_than_one_budget() {
         admitted <= budget,
         "{admitted} admitted in {elapsed:?}, over one budget of {budget}"
     );
-    assert!(refused > 0, "1200 requests in {elapsed:?} were all admitted");
+    assert!(
+        refused > 0,
+        "1200 requests in {elapsed:?} were all admitted"
+    );
 }
