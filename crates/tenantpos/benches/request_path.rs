@@ -5,6 +5,8 @@
 //! - `point_read/bare`: one SELECT by primary key on a pooled connection, no scope at all;
 //! - `point_read/scoped`: the same SELECT in a `ScopedTx` (BEGIN + set_config pipelined, the
 //!   query, COMMIT): the cost of the database layer of isolation;
+//! - `point_read/scoped_one_round_trip`: the same with COMMIT pipelined behind the query
+//!   (`TenantDb::begin_one_statement`), as the routes that read one row do;
 //! - `get_product/full`: `GET /products/{id}` through the whole router: checks 1–10, then the
 //!   product from the cache (warm in process, as in steady traffic) and the JSON answer;
 //! - `product_read/*` and `settings_read/*`: the cold read (a scoped transaction), a read warm
@@ -181,6 +183,18 @@ fn request_path(c: &mut Criterion) {
     group.bench_function("scoped", |b| {
         b.to_async(&runtime).iter(|| async {
             let tx = tenancy.db.begin(&scope).await.unwrap();
+            let product = inventory::products::find(&tx, fixture.product)
+                .await
+                .unwrap()
+                .unwrap();
+            tx.commit().await.unwrap();
+            product
+        })
+    });
+    // As the routes read one product, one order or one payment: COMMIT in the same round trip.
+    group.bench_function("scoped_one_round_trip", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let tx = tenancy.db.begin_one_statement(&scope).await.unwrap();
             let product = inventory::products::find(&tx, fixture.product)
                 .await
                 .unwrap()
