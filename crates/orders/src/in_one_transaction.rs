@@ -29,8 +29,7 @@ use crate::OrdersState;
 use crate::idempotency::{self, OwnedClaim};
 use crate::model::{Order, OrderPayment, ValidOrder};
 use crate::repository::{self, Finalization};
-use crate::saga::{priced_items, read_back};
-use crate::tax::tax;
+use crate::saga::{Priced, price, read_back};
 
 /// Places `order` under `order_id`; with a claim, its answer is recorded with the order, and
 /// only while this request still owns the key.
@@ -68,13 +67,12 @@ pub(crate) async fn place(
             (settings, lines)
         }
     };
-    let items = priced_items(&lines)?;
-    let subtotal = items
-        .iter()
-        .try_fold(0i64, |sum, item| sum.checked_add(item.line_total))
-        .ok_or_else(|| ApiError::validation("the order total is too large"))?;
-    let tax = tax(subtotal, settings.tax_rate_bps);
-    let total_amount = subtotal + tax;
+    let Priced {
+        items,
+        subtotal,
+        tax,
+        total_amount,
+    } = price(&lines, settings.tax_rate_bps)?;
     // The saga asks the card once the stock is held and the order priced: so does this.
     let card_brand = card?;
 

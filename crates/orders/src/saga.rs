@@ -80,14 +80,12 @@ async fn place(
             .faults
             .check(SagaStep::Reserved)
             .map_err(Failure::Crash)?;
-        let items = priced_items(&lines)?;
-        let subtotal = items
-            .iter()
-            .try_fold(0i64, |sum, item| sum.checked_add(item.line_total));
-        let subtotal =
-            subtotal.ok_or_else(|| ApiError::validation("the order total is too large"))?;
-        let tax = tax(subtotal, settings.tax_rate_bps);
-        let total_amount = subtotal + tax;
+        let Priced {
+            items,
+            subtotal,
+            tax,
+            total_amount,
+        } = price(&lines, settings.tax_rate_bps)?;
 
         let capture = Capture {
             order_id,
@@ -242,7 +240,32 @@ impl From<ApiError> for Failure {
     }
 }
 
-pub(crate) fn priced_items(lines: &[ReservedLine]) -> Result<Vec<OrderItem>, ApiError> {
+/// An order's lines priced, and its totals.
+pub(crate) struct Priced {
+    pub items: Vec<OrderItem>,
+    pub subtotal: i64,
+    pub tax: i64,
+    pub total_amount: i64,
+}
+
+/// Prices the reserved `lines` and totals them with the tenant's tax rate; 422 for totals
+/// too large to count.
+pub(crate) fn price(lines: &[ReservedLine], tax_rate_bps: i32) -> Result<Priced, ApiError> {
+    let items = priced_items(lines)?;
+    let subtotal = items
+        .iter()
+        .try_fold(0i64, |sum, item| sum.checked_add(item.line_total))
+        .ok_or_else(|| ApiError::validation("the order total is too large"))?;
+    let tax = tax(subtotal, tax_rate_bps);
+    Ok(Priced {
+        items,
+        subtotal,
+        tax,
+        total_amount: subtotal + tax,
+    })
+}
+
+fn priced_items(lines: &[ReservedLine]) -> Result<Vec<OrderItem>, ApiError> {
     lines
         .iter()
         .map(|line| {
