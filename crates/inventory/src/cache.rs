@@ -4,17 +4,15 @@
 use tenancy::{CacheKey, Tenancy, TenantScope};
 use uuid::Uuid;
 
-/// Drops the cached products and the summary of the scope's tenant (after the commit).
+/// Drops the cached products and the summary of the scope's tenant (after the commit), in one
+/// round trip to Redis.
 pub async fn forget_products(tenancy: &Tenancy, scope: &impl TenantScope, products: &[Uuid]) {
-    let tenant = &scope.tenant().id;
-    for product in products {
-        tenancy
-            .cache
-            .invalidate(tenant, CacheKey::Product(*product))
-            .await;
-    }
+    let keys = products
+        .iter()
+        .map(|product| CacheKey::Product(*product))
+        .chain([CacheKey::DashboardSummary]);
     tenancy
         .cache
-        .invalidate(tenant, CacheKey::DashboardSummary)
+        .invalidate_many(&scope.tenant().id, keys)
         .await;
 }

@@ -24,7 +24,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::tenant_id::TenantId;
 
 /// How long the requests of a lease may be spent.
-const LEASE_WINDOW: Duration = Duration::from_millis(50);
+const LEASE_WINDOW: Duration = Duration::from_millis(250);
 /// Past this many tenants with a lease, the expired leases are forgotten.
 const FORGET_LEASES_PAST: usize = 10_000;
 

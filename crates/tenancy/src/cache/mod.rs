@@ -202,19 +202,36 @@ impl TenantCache {
     /// Drops `key` of `tenant` here, in Redis and (through Redis) in every other process.
     /// Call it after the change committed.
     pub async fn invalidate(self: &Arc<Self>, tenant: &TenantId, key: CacheKey) {
-        let name = self.keys.key(tenant, &key);
-        self.drop_everywhere(&name).await;
+        self.invalidate_many(tenant, [key]).await;
+    }
+
+    /// Drops `keys` of `tenant` as `invalidate` does, in one round trip to Redis (a change, an
+    /// order say, often touches several entries at once).
+    pub async fn invalidate_many(
+        self: &Arc<Self>,
+        tenant: &TenantId,
+        keys: impl IntoIterator<Item = CacheKey>,
+    ) {
+        let names: Vec<String> = keys
+            .into_iter()
+            .map(|key| self.keys.key(tenant, &key))
+            .collect();
+        self.drop_everywhere(&names).await;
+        // Again a little later: a read that began before the change committed may have put an
+        // old entry back meanwhile.
         let cache = Arc::clone(self);
         tokio::spawn(async move {
             tokio::time::sleep(SECOND_INVALIDATION).await;
-            cache.drop_everywhere(&name).await;
+            cache.drop_everywhere(&names).await;
         });
     }
 
-    async fn drop_everywhere(&self, name: &str) {
-        self.local.invalidate(name).await;
+    async fn drop_everywhere(&self, names: &[String]) {
+        for name in names {
+            self.local.invalidate(name).await;
+        }
         if let Some(redis) = &self.redis {
-            redis.invalidate(name).await;
+            redis.invalidate(names).await;
         }
     }
 

@@ -27,11 +27,15 @@ pub(super) struct RedisBackend {
 impl RedisBackend {
     pub(super) fn new(url: &str, roots: &TrustedRoots) -> anyhow::Result<Self> {
         crate::tls::install_crypto_provider();
+        // Without TCP_NODELAY (redis-rs's default is off) a command sent while another's
+        // answer is awaited on the shared connection can wait for that answer's ACK.
+        let info = redis::IntoConnectionInfo::into_connection_info(url)?
+            .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
         let client = match roots.redis_certificates() {
             Some(certificates) if url.starts_with("rediss://") => {
-                redis::Client::build_with_tls(url, certificates)?
+                redis::Client::build_with_tls(info, certificates)?
             }
-            _ => redis::Client::open(url)?,
+            _ => redis::Client::open(info)?,
         };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(OPERATION_TIMEOUT * 2))

@@ -66,16 +66,14 @@ impl RedisLayer {
         self.undelivered.is_empty() && self.backend.is_healthy()
     }
 
-    /// Deletes `key` in Redis and in every process; if Redis does not acknowledge it, keeps and
-    /// logs it.
-    pub(super) async fn invalidate(&self, key: &str) {
+    /// Deletes `keys` in Redis and in every process; if Redis does not acknowledge them, keeps
+    /// and logs each.
+    pub(super) async fn invalidate(&self, keys: &[String]) {
         let channel = self.keys.invalidation_channel();
-        if !self
-            .backend
-            .delete_and_publish(&[key.to_owned()], &channel)
-            .await
-        {
-            self.keep(key.to_owned()).await;
+        if !self.backend.delete_and_publish(keys, &channel).await {
+            for key in keys {
+                self.keep(key.clone()).await;
+            }
         }
     }
 
