@@ -79,14 +79,14 @@ export function renderDashboard(container) {
     const orders = summary.orders.recent || [];
     replaceChildren(recent, orders.length === 0
       ? h("p", { class: "muted" }, "No orders yet.")
-      : h("div", { class: "table-scroll" }, h("table", { class: "table" },
+      : h("div", { class: "table-scroll" }, h("table", { class: "table table-cards", id: "recent-orders-table" },
         h("thead", null, h("tr", null, h("th", { scope: "col" }, "Order"), h("th", { scope: "col" }, "When"), h("th", { scope: "col" }, "Paid by"), h("th", { scope: "col", class: "number" }, "Total"), h("th", { scope: "col" }, "Status"))),
         h("tbody", null, orders.map((order) => h("tr", { "data-order-id": order.id },
           h("th", { scope: "row" }, order.order_number),
-          h("td", null, formatDateTime(order.created_at, session.timezone())),
-          h("td", null, paymentLabel(order)),
-          h("td", { class: "number" }, session.money(order.total_amount)),
-          h("td", null, statusBadge(order.status))))))));
+          h("td", { "data-label": "When" }, formatDateTime(order.created_at, session.timezone())),
+          h("td", { "data-label": "Paid by" }, paymentLabel(order)),
+          h("td", { class: "number", "data-label": "Total" }, session.money(order.total_amount)),
+          h("td", { "data-label": "Status" }, statusBadge(order.status))))))));
   }
 
   function drawChart() {

@@ -51,9 +51,17 @@ export async function attempt(action, button) {
     clearError();
     return await action();
   } catch (error) {
-    showError(error);
+    // A session that ended has already sent the person to sign-in with the reason.
+    if (!endsSession(error)) showError(error);
     return undefined;
   } finally {
     if (button) button.disabled = false;
   }
+}
+
+/** True for the answers that end a session (API.md §3 checks 5, 6 and 8) and for calls made after it ended. */
+function endsSession(error) {
+  if (!error) return false;
+  if (error.code === "signed_out") return true;
+  return error.status === 401 && (error.code === "invalid_token" || error.code === "missing_token");
 }

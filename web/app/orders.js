@@ -22,7 +22,7 @@ export function renderOrders(container) {
     h("div", { class: "split" },
       h("section", { class: "card", "aria-label": "All orders" },
         h("div", { class: "table-scroll" },
-          h("table", { class: "table", id: "orders-table" },
+          h("table", { class: "table table-cards", id: "orders-table" },
             h("thead", null, h("tr", null,
               h("th", { scope: "col" }, "Order"),
               h("th", { scope: "col" }, "When"),
@@ -70,10 +70,10 @@ export function renderOrders(container) {
       "tr",
       { "data-order-id": order.id, "data-order-number": order.order_number, "data-status": order.status, class: state.selected === order.id ? "selected" : null },
       h("th", { scope: "row" }, order.order_number),
-      h("td", null, formatDateTime(order.created_at, session.timezone())),
-      h("td", null, paymentLabel(order)),
-      h("td", { class: "number" }, session.money(order.total_amount)),
-      h("td", null, statusBadge(order.status)),
+      h("td", { "data-label": "When" }, formatDateTime(order.created_at, session.timezone())),
+      h("td", { "data-label": "Paid by" }, paymentLabel(order)),
+      h("td", { class: "number", "data-label": "Total" }, session.money(order.total_amount)),
+      h("td", { "data-label": "Status" }, statusBadge(order.status)),
       actions,
     );
   }

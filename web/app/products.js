@@ -21,7 +21,7 @@ export function renderProducts(container) {
       h("section", { class: "card", "aria-label": "Product list" },
         h("div", { class: "field" }, h("label", { for: "products-filter", class: "visually-hidden" }, "Filter products"), filter),
         h("div", { class: "table-scroll" },
-          h("table", { class: "table", id: "products-table" },
+          h("table", { class: "table table-cards", id: "products-table" },
             h("thead", null, h("tr", null,
               h("th", { scope: "col" }, "Name"),
               h("th", { scope: "col" }, "SKU"),
@@ -96,10 +96,10 @@ export function renderProducts(container) {
       "tr",
       { "data-product-id": product.id, "data-sku": product.sku, class: low ? "low-stock" : null },
       h("th", { scope: "row" }, product.name),
-      h("td", null, product.sku),
-      h("td", null, categoryLabel(product.category)),
-      h("td", { class: "number" }, session.money(product.price)),
-      h("td", { class: "number" }, String(product.stock), low ? h("span", { class: "badge badge-warning" }, "Low") : null),
+      h("td", { "data-label": "SKU" }, product.sku),
+      h("td", { "data-label": "Category" }, categoryLabel(product.category)),
+      h("td", { class: "number", "data-label": "Price" }, session.money(product.price)),
+      h("td", { class: "number", "data-label": "Stock" }, String(product.stock), low ? h("span", { class: "badge badge-warning" }, "Low") : null),
       actions,
     );
   }

@@ -2,7 +2,7 @@
 // sessionStorage so a reload keeps the person signed in while closing the tab signs them out,
 // and the token never outlives the browser session.
 
-import { request, formatMoney } from "../common/api.js";
+import { ApiError, request, formatMoney } from "../common/api.js";
 
 const STORAGE_KEY = "tenantpos.app.session";
 
@@ -35,7 +35,7 @@ export function isOwner() {
 
 /** A tenant request with this session's tenant id and token. */
 export function api(path, options = {}) {
-  if (!current) return Promise.reject(new Error("Not signed in."));
+  if (!current) return Promise.reject(new ApiError(401, "signed_out", "You are signed out."));
   return request(path, { ...options, tenantId: current.tenantId, token: current.token });
 }
 

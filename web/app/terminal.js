@@ -19,13 +19,21 @@ const TEST_CARDS = [
 
 export function renderTerminal(container) {
   const cart = new Cart();
-  const state = { products: [], category: null, search: "", lastReceipt: null };
+  const state = { products: [], category: null, search: "", lastReceipt: null, cartInView: false };
 
   const search = h("input", { id: "terminal-search", type: "search", placeholder: "Search by name or SKU", autocomplete: "off" });
   const categoryBar = h("div", { class: "category-bar", role: "group", "aria-label": "Categories" });
   const grid = h("ul", { class: "product-grid", id: "product-grid", "aria-label": "Products", "aria-busy": "true" });
   const cartPanel = h("div", { class: "cart-panel" });
   const today = h("section", { class: "card today", "aria-labelledby": "today-heading" });
+  // On a phone the cart is below the products: a bar at the bottom says what is in it and
+  // takes the cashier there.
+  const cartBar = h("button", { type: "button", class: "cart-bar button-primary", id: "cart-bar", hidden: true, onclick: () => {
+    const heading = document.getElementById("cart-heading");
+    heading.setAttribute("tabindex", "-1");
+    heading.scrollIntoView({ block: "start" });
+    heading.focus({ preventScroll: true });
+  } });
 
   container.append(
     h("div", { class: "page-heading" }, h("h1", null, "Terminal")),
@@ -43,12 +51,16 @@ export function renderTerminal(container) {
       h("aside", { class: "terminal-cart card", "aria-labelledby": "cart-heading" }, cartPanel),
     ),
     today,
+    cartBar,
   );
 
-  search.addEventListener("input", () => {
-    state.search = search.value.trim().toLowerCase();
-    drawGrid();
-  });
+  // "change" too: a field cleared by a script or an assistive tool may fire only that.
+  for (const event of ["input", "change"]) {
+    search.addEventListener(event, () => {
+      state.search = search.value.trim().toLowerCase();
+      drawGrid();
+    });
+  }
 
   function visibleProducts() {
     return state.products.filter((product) => {
@@ -121,6 +133,7 @@ export function renderTerminal(container) {
 
   function drawCart() {
     if (state.lastReceipt) {
+      cartBar.hidden = true;
       drawReceipt(state.lastReceipt);
       return;
     }
@@ -128,6 +141,8 @@ export function renderTerminal(container) {
     const subtotal = cart.subtotal();
     const tax = taxOf(subtotal, Number(settings.tax_rate_bps) || 0);
     const lines = cart.entries().map((line) => cartLine(cart, line));
+    cartBar.hidden = cart.isEmpty() || state.cartInView;
+    replaceChildren(cartBar, `View sale · ${cart.count()} ${cart.count() === 1 ? "item" : "items"} · ${session.money(subtotal + tax)}`);
     replaceChildren(
       cartPanel,
       h("h2", { id: "cart-heading" }, "Current sale", cart.isEmpty() ? null : h("span", { class: "badge" }, String(cart.count()))),
@@ -216,6 +231,7 @@ export function renderTerminal(container) {
       "li",
       { class: "cart-line", "data-product-id": product.id, "data-sku": product.sku },
       h("span", { class: "cart-line-name" }, product.name),
+      h("span", { class: "cart-line-total number" }, session.money(product.price * quantity)),
       h(
         "span",
         { class: "cart-line-quantity" },
@@ -223,7 +239,6 @@ export function renderTerminal(container) {
         quantityInput,
         h("button", { type: "button", class: "button button-icon", "aria-label": `One more ${product.name}`, onclick: () => cart.add(product) }, "+"),
       ),
-      h("span", { class: "cart-line-total number" }, session.money(product.price * quantity)),
       h("button", { type: "button", class: "button button-quiet cart-line-remove", "aria-label": `Remove ${product.name}`, onclick: () => cart.remove(product.id) }, "Remove"),
     );
   }
@@ -244,6 +259,15 @@ export function renderTerminal(container) {
     },
   });
 
+  // The bar is for when the cart is out of sight; once any of it shows, the bar gets out of
+  // the way (it would cover the pay button otherwise).
+  const cartAside = container.querySelector(".terminal-cart");
+  const cartWatcher = new IntersectionObserver((entries) => {
+    state.cartInView = entries.some((entry) => entry.isIntersecting);
+    cartBar.hidden = cart.isEmpty() || state.cartInView || Boolean(state.lastReceipt);
+  }, { rootMargin: "0px 0px -96px 0px" });
+  cartWatcher.observe(cartAside);
+
   cart.onChange(() => {
     // Redrawing replaces the buttons: keep the keyboard focus on the control that was used.
     const focused = cartPanel.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;
@@ -257,4 +281,5 @@ export function renderTerminal(container) {
   drawCart();
   reloadProducts();
   todaysOrders.reload();
+  return () => cartWatcher.disconnect();
 }

@@ -35,7 +35,7 @@ export function renderUsers(container) {
     h("div", { class: "split split-form" },
       h("section", { class: "card", "aria-label": "Staff" },
         h("div", { class: "table-scroll" },
-          h("table", { class: "table", id: "users-table" },
+          h("table", { class: "table table-cards", id: "users-table" },
             h("thead", null, h("tr", null,
               h("th", { scope: "col" }, "Username"),
               h("th", { scope: "col" }, "Role"),
@@ -61,8 +61,8 @@ export function renderUsers(container) {
       showActions();
       return h("tr", { "data-user-id": user.id },
         h("th", { scope: "row" }, user.username),
-        h("td", null, h("span", { class: "badge" }, user.role)),
-        h("td", null, formatDateTime(user.created_at, session.timezone())),
+        h("td", { "data-label": "Role" }, h("span", { class: "badge" }, user.role)),
+        h("td", { "data-label": "Since" }, formatDateTime(user.created_at, session.timezone())),
         actions);
     }));
   }
