@@ -196,7 +196,7 @@ export function createTenantsSection(context) {
         h("p", { class: "muted" }, "Upload an export. The tenant must hold no products, orders or payments yet; its settings are replaced, users added."),
         labelled("import-file", "Export file", file),
       ],
-      confirmLabel: "Import",
+      confirmLabel: "Upload and import",
       ready: () => file.files.length === 1,
       action: async () => {
         const text = await file.files[0].text();

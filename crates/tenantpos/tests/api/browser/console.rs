@@ -197,7 +197,7 @@ async fn an_operator_creates_moves_exports_imports_and_deletes_a_tenant(
         .send_keys(download.to_str().unwrap())
         .await
         .expect("the file is chosen");
-    browser.click_button("Import").await;
+    browser.click_button("Upload and import").await;
     browser.wait_for_text("#message", "Imported into").await;
     let message = browser.find("#message").await.text().await.unwrap();
     assert!(
