@@ -19,7 +19,7 @@ export function renderOrders(container) {
 
   container.append(
     h("div", { class: "page-heading" }, h("h1", null, "Orders")),
-    h("div", { class: "split" },
+    h("div", { class: "split split-single", id: "orders-split" },
       h("section", { class: "card", "aria-label": "All orders" },
         h("div", { class: "table-scroll" },
           h("table", { class: "table table-cards", id: "orders-table" },
@@ -81,6 +81,7 @@ export function renderOrders(container) {
   function select(order) {
     state.selected = order.id;
     detail.hidden = false;
+    container.querySelector("#orders-split").classList.remove("split-single");
     replaceChildren(detail, h("h2", null, "Receipt"), receiptElement(order));
     draw();
   }

@@ -52,6 +52,14 @@ impl Shop {
             ("ESP", "Espresso", "drinks", 250, 50),
             ("MAR", "Pizza Margherita", "pizza", 1100, 20),
             ("TIR", "Tiramisu", "dessert", 700, 10),
+            // The rest make the terminal look like a menu (and one is low on stock).
+            ("CAP", "Cappuccino", "drinks", 350, 80),
+            ("WAT", "Sparkling Water", "drinks", 300, 120),
+            ("DIA", "Pizza Diavola", "pizza", 1350, 25),
+            ("QUA", "Quattro Formaggi", "pizza", 1400, 25),
+            ("PAN", "Panna Cotta", "dessert", 650, 3),
+            ("BRU", "Bruschetta", "starters", 650, 40),
+            ("CAE", "Caesar Salad", "starters", 950, 30),
         ] {
             product(app, &tenant, sku, name, category, price, stock).await;
         }
