@@ -5,6 +5,7 @@
 //! fails. Another tenant's products are never in the DOM, and a product named as markup stays
 //! text. Screenshots of every main page at phone and desktop widths go to target/screenshots/.
 
+mod back_office;
 mod safety;
 mod steps;
 
