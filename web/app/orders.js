@@ -82,8 +82,11 @@ export function renderOrders(container) {
     state.selected = order.id;
     detail.hidden = false;
     container.querySelector("#orders-split").classList.remove("split-single");
-    replaceChildren(detail, h("h2", null, "Receipt"), receiptElement(order));
+    const heading = h("h2", { tabindex: "-1" }, "Receipt");
+    replaceChildren(detail, heading, receiptElement(order));
     draw();
+    // On a phone the receipt is below the list: bring it into view.
+    heading.scrollIntoView({ block: "nearest" });
   }
 
   async function refund(order, button) {
