@@ -242,26 +242,33 @@ async fn a_cashier_sells_and_an_owner_refunds_and_reads_the_dashboard(
 
     if screenshots {
         browser.screenshot("app-products").await;
-        take_phone_screenshots(&mut browser, &app, &id).await;
+        take_remaining_screenshots(&mut browser, &app, &id).await;
     }
     browser.close().await;
 }
 
-/// Every main page again at phone width, for the README and for people to look at.
-async fn take_phone_screenshots(browser: &mut Browser, app: &TestApp, id: &str) {
+/// Opens `page` and photographs it once what it loads has arrived (its list, chart or form).
+async fn photograph(browser: &Browser, page: &str) {
+    open_page(browser, page).await;
+    let loaded = match page {
+        "orders" => "#orders-table tbody tr[data-order-id]",
+        "products" => "#products-table tbody tr[data-sku]",
+        "dashboard" => "#revenue-chart",
+        "users" => "#users-table tbody tr[data-user-id]",
+        _ => "#settings-form",
+    };
+    browser.wait_for(loaded).await;
+    browser.screenshot(&format!("app-{page}")).await;
+}
+
+/// The owner's pages not yet photographed at desktop width, then every main page at phone
+/// width, for the README and for people to look at.
+async fn take_remaining_screenshots(browser: &mut Browser, app: &TestApp, id: &str) {
+    photograph(browser, "users").await;
+    photograph(browser, "settings").await;
     browser.set_viewport(Viewport::Phone).await;
     for page in ["orders", "products", "dashboard", "users", "settings"] {
-        open_page(browser, page).await;
-        // What each page loads has arrived once its list or form is there.
-        let loaded = match page {
-            "orders" => "#orders-table tbody tr[data-order-id]",
-            "products" => "#products-table tbody tr[data-sku]",
-            "dashboard" => "#revenue-chart",
-            "users" => "#users-table tbody tr[data-user-id]",
-            _ => "#settings-form",
-        };
-        browser.wait_for(loaded).await;
-        browser.screenshot(&format!("app-{page}")).await;
+        photograph(browser, page).await;
     }
     open_page(browser, "terminal").await;
     fill_cart(browser, &["MAR", "ESP"]).await;
