@@ -5,9 +5,14 @@
 //! wait (up to `PATIENCE`) for what a person would wait for, and fail with the page's text.
 
 mod app;
+mod capture;
 mod console;
 pub mod driver;
+mod harness;
+mod interaction;
 
 // Some helpers serve only the app's tests (browser/app.rs).
 #[allow(unused_imports)]
-pub use driver::{Browser, PATIENCE, Viewport, screenshot_directory};
+pub use capture::screenshot_directory;
+#[allow(unused_imports)]
+pub use driver::{Browser, PATIENCE, Viewport};
