@@ -1,8 +1,11 @@
 //! What must never happen on the staff pages: a name typed as markup becoming markup, and a
 //! session going on after its user was removed.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 use tenancy::Strategy;
 
 use super::steps::*;
@@ -108,5 +111,78 @@ async fn a_session_whose_user_is_removed_goes_back_to_sign_in_with_the_reason() 
     assert_eq!(kept, json!(0), "nothing of the session is kept");
     let orders = app.call(Method::GET, "/orders", &shop.tenant, None).await;
     assert_eq!(orders.assert_status(200), &json!([]), "nothing was sold");
+    browser.close().await;
+}
+
+/// `token` signed again with its own claims and kid but an `exp` `seconds` from now.
+fn expiring_in(token: &str, seconds: i64) -> String {
+    let part = |index: usize| -> Value {
+        let text = token.split('.').nth(index).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(text).unwrap()).unwrap()
+    };
+    let mut claims = part(1);
+    let now = chrono::Utc::now().timestamp();
+    claims["iat"] = json!(now);
+    claims["nbf"] = json!(now);
+    claims["exp"] = json!(now + seconds);
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = part(0)["kid"].as_str().map(str::to_owned);
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_session_ends_when_its_token_expires_while_the_page_is_open() {
+    let app = spawn_app().await;
+    let shop = Shop::open(&app, "expiring_shop", Strategy::Shared).await;
+    let browser = Browser::open(Viewport::Desktop).await;
+    browser.goto(&app.url("/app/")).await;
+
+    // The tab holds a session whose token has a few seconds left, as after a long shift.
+    let token = app
+        .login("expiring_shop", "cashier", CASHIER_PASSWORD)
+        .await;
+    let lifetime = 6;
+    let short = expiring_in(&token, lifetime);
+    let me = app
+        .call_as(Method::GET, "/auth/me", "expiring_shop", &short, None)
+        .await;
+    let settings = app.call(Method::GET, "/settings", &shop.tenant, None).await;
+    let session = json!({
+        "tenantId": "expiring_shop",
+        "token": short,
+        "expiresAt": (chrono::Utc::now().timestamp() + lifetime) * 1000,
+        "user": me.assert_status(200),
+        "settings": settings.assert_status(200),
+    });
+    browser
+        .execute(
+            "sessionStorage.setItem('tenantpos.app.session', JSON.stringify(arguments[0]));",
+            vec![session],
+        )
+        .await;
+    browser.goto(&app.url("/app/")).await;
+    browser.wait_for(".product-tile[data-sku=\"ESP\"]").await;
+
+    // Nobody touches the page: when `exp` passes it returns to sign-in by itself.
+    browser.wait_for("#sign-in-username").await;
+    browser.wait_for_text("#alerts", "session has ended").await;
+    assert!(
+        !browser
+            .find("#app-header")
+            .await
+            .is_displayed()
+            .await
+            .unwrap(),
+        "no navigation is left"
+    );
+    let kept = browser
+        .execute("return sessionStorage.length;", vec![])
+        .await;
+    assert_eq!(kept, json!(0));
     browser.close().await;
 }
