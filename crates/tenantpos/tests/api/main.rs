@@ -10,6 +10,7 @@ mod cache;
 mod clusters;
 mod dashboard;
 mod deletion_race;
+mod demo_pages;
 mod deployments;
 mod faults;
 mod graceful_shutdown;
