@@ -6,6 +6,7 @@
 //! text. Screenshots of every main page at phone and desktop widths go to target/screenshots/.
 
 mod back_office;
+mod keyboard;
 mod safety;
 mod steps;
 
