@@ -268,14 +268,27 @@ export function renderTerminal(container) {
   }, { rootMargin: "0px 0px -96px 0px" });
   cartWatcher.observe(cartAside);
 
+  /** A selector for the control that has the keyboard focus, to find it again after a redraw. */
+  function focusedControl() {
+    const active = document.activeElement;
+    if (!active || !container.contains(active)) return null;
+    if (active.classList.contains("product-tile")) return `.product-tile[data-product-id="${CSS.escape(active.dataset.productId)}"]`;
+    if (!cartPanel.contains(active)) return null;
+    const label = active.getAttribute("aria-label");
+    return label ? `[aria-label="${CSS.escape(label)}"]` : "#cart-heading";
+  }
+
   cart.onChange(() => {
-    // Redrawing replaces the buttons: keep the keyboard focus on the control that was used.
-    const focused = cartPanel.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;
+    // Redrawing replaces the buttons: keep the keyboard focus on the control that was used,
+    // or on the cart's heading when that control is gone (a removed line).
+    const focused = focusedControl();
     drawCart();
     drawGrid();
     if (focused) {
-      const again = [...cartPanel.querySelectorAll("[aria-label]")].find((element) => element.getAttribute("aria-label") === focused);
-      if (again) again.focus();
+      const found = container.querySelector(focused);
+      const again = found && !found.disabled ? found : document.getElementById("cart-heading");
+      if (again.id === "cart-heading") again.setAttribute("tabindex", "-1");
+      again.focus({ preventScroll: true });
     }
   });
   drawCart();
