@@ -72,6 +72,7 @@ async fn an_operator_creates_moves_exports_imports_and_deletes_a_tenant(
 
     browser.goto(&app.url("/console/")).await;
     browser.wait_for("#admin-token").await;
+    browser.assert_controls_are_labelled("sign-in").await;
     if screenshots {
         browser.screenshot("console-sign-in").await;
     }
@@ -84,6 +85,9 @@ async fn an_operator_creates_moves_exports_imports_and_deletes_a_tenant(
     browser.select("#new-business-type", "restaurant").await;
     browser.select("#new-strategy", strategy_name).await;
     browser.fill("#new-owner-password", OWNER_PASSWORD).await;
+    browser
+        .assert_controls_are_labelled("the create form")
+        .await;
     browser.click_button("Create tenant").await;
     browser.wait_for(&row(&id)).await;
     browser.wait_for_text("#message", "was created").await;
@@ -114,6 +118,8 @@ async fn an_operator_creates_moves_exports_imports_and_deletes_a_tenant(
         .assert_status(201);
     browser.click("#refresh-tenants").await;
     browser.wait_for(&row(&id)).await;
+    browser.assert_controls_are_labelled("tenants").await;
+    browser.assert_fits_width("tenants").await;
     if screenshots {
         browser.screenshot("console-tenants").await;
     }
@@ -136,6 +142,9 @@ async fn an_operator_creates_moves_exports_imports_and_deletes_a_tenant(
     let target = move_target(strategy);
     browser.click(&button("move", &id)).await;
     browser.select("#move-strategy", target).await;
+    browser
+        .assert_controls_are_labelled("the move dialog")
+        .await;
     if screenshots {
         browser.screenshot("console-move").await;
     }
@@ -197,6 +206,9 @@ async fn an_operator_creates_moves_exports_imports_and_deletes_a_tenant(
         .send_keys(download.to_str().unwrap())
         .await
         .expect("the file is chosen");
+    browser
+        .assert_controls_are_labelled("the import dialog")
+        .await;
     browser.click_button("Upload and import").await;
     browser.wait_for_text("#message", "Imported into").await;
     let message = browser.find("#message").await.text().await.unwrap();
@@ -219,6 +231,7 @@ async fn an_operator_creates_moves_exports_imports_and_deletes_a_tenant(
         analytics.contains("$13.00"),
         "2 × 6.50 without tax: {analytics}"
     );
+    browser.assert_fits_width("analytics").await;
     if screenshots {
         browser.screenshot("console-analytics").await;
     }
@@ -237,6 +250,9 @@ async fn an_operator_creates_moves_exports_imports_and_deletes_a_tenant(
     );
     browser.fill("#delete-confirmation", &id).await;
     assert!(confirm.is_enabled().await.unwrap());
+    browser
+        .assert_controls_are_labelled("the delete dialog")
+        .await;
     if screenshots {
         browser.screenshot("console-delete").await;
     }
@@ -251,10 +267,18 @@ async fn an_operator_creates_moves_exports_imports_and_deletes_a_tenant(
         "the other tenant stays"
     );
 
+    // The same page on a phone: nothing wider than the screen.
+    browser.set_viewport(Viewport::Phone).await;
+    browser.wait_for(&row(&copy.id)).await;
+    browser.assert_fits_width("tenants on a phone").await;
     if screenshots {
-        browser.set_viewport(Viewport::Phone).await;
-        browser.wait_for(&row(&copy.id)).await;
         browser.screenshot("console-tenants").await;
+    }
+    browser.click_button("Analytics").await;
+    browser.wait_for_text("#analytics-body", &copy.id).await;
+    browser.assert_fits_width("analytics on a phone").await;
+    if screenshots {
+        browser.screenshot("console-analytics").await;
     }
     browser.close().await;
 }
@@ -279,7 +303,19 @@ async fn the_usage_section_shows_only_when_the_route_answers() {
         "the usage section shows exactly when /admin/usage answers 200 ({})",
         usage.status
     );
-    browser.screenshot("console-signed-in").await;
+    browser
+        .assert_controls_are_labelled("tenants on a phone")
+        .await;
+    browser.assert_fits_width("tenants on a phone").await;
+    browser.click_button("New tenant").await;
+    browser.wait_for("#new-id").await;
+    browser
+        .assert_controls_are_labelled("the create form on a phone")
+        .await;
+    browser
+        .assert_fits_width("the create form on a phone")
+        .await;
+    browser.screenshot("console-create").await;
 
     // Signing out forgets the token: a reload asks for it again.
     browser.click_button("Sign out").await;

@@ -44,3 +44,38 @@ async fn page_errors_and_csp_refusals_are_caught() {
     );
     browser.close().await;
 }
+
+#[tokio::test]
+async fn unlabelled_controls_and_sideways_scrolling_are_caught() {
+    let app = spawn_app().await;
+    let browser = Browser::open(Viewport::Phone).await;
+    browser.goto(&app.url("/console/")).await;
+    browser.wait_for("#admin-token").await;
+    assert_eq!(browser.unlabelled_controls().await, Vec::<String>::new());
+    let (content, viewport) = browser.widths().await;
+    assert!(content <= viewport);
+
+    browser
+        .execute(
+            "const main = document.querySelector('main');
+             main.append(document.createElement('input'), document.createElement('button'));
+             const wide = document.createElement('div');
+             wide.style.width = '2000px';
+             wide.textContent = 'wide';
+             main.append(wide);",
+            vec![],
+        )
+        .await;
+    let missing = browser.unlabelled_controls().await;
+    assert_eq!(
+        missing.len(),
+        2,
+        "an unlabelled field and an empty button: {missing:?}"
+    );
+    let (content, viewport) = browser.widths().await;
+    assert!(
+        content > viewport,
+        "a 2000 px element makes the page scroll sideways"
+    );
+    browser.close().await;
+}

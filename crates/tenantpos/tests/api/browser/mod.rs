@@ -6,6 +6,7 @@
 
 mod app;
 mod capture;
+mod checks;
 mod console;
 pub mod driver;
 mod harness;
