@@ -46,6 +46,7 @@ async fn a_cashier_sells_and_an_owner_refunds_and_reads_the_dashboard(
     // The cashier: the terminal only.
     browser.goto(&app.url("/app/")).await;
     browser.wait_for("#sign-in-tenant").await;
+    check_page(&browser, "sign-in").await;
     if screenshots {
         browser.screenshot("app-sign-in").await;
     }
@@ -95,6 +96,7 @@ async fn a_cashier_sells_and_an_owner_refunds_and_reads_the_dashboard(
         .wait_for_text(".cart-line[data-sku=\"ESP\"]", "€2.50")
         .await;
     browser.wait_for_text("#cart-total", "€14.61").await;
+    check_page(&browser, "terminal").await;
     if screenshots {
         browser.screenshot("app-terminal").await;
     }
@@ -125,6 +127,7 @@ async fn a_cashier_sells_and_an_owner_refunds_and_reads_the_dashboard(
         (Some(111), Some(1461))
     );
     assert_eq!(recorded["payment"]["method"], "cash");
+    check_page(&browser, "receipt").await;
     if screenshots {
         browser.screenshot("app-receipt").await;
     }
@@ -213,6 +216,7 @@ async fn a_cashier_sells_and_an_owner_refunds_and_reads_the_dashboard(
         shop.order(&app, &cash.order_number).await["status"],
         "refunded"
     );
+    check_page(&browser, "orders").await;
     if screenshots {
         browser.screenshot("app-orders").await;
     }
@@ -231,6 +235,7 @@ async fn a_cashier_sells_and_an_owner_refunds_and_reads_the_dashboard(
         .await;
     assert!(!reply.contains(OTHER_TENANTS_PRODUCT), "{reply}");
     assert_not_in_dom(&browser, OTHER_TENANTS_PRODUCT, "the dashboard").await;
+    check_page(&browser, "dashboard").await;
     if screenshots {
         browser.screenshot("app-dashboard").await;
     }
@@ -241,6 +246,7 @@ async fn a_cashier_sells_and_an_owner_refunds_and_reads_the_dashboard(
         .await;
     assert_not_in_dom(&browser, OTHER_TENANTS_PRODUCT, "the products").await;
 
+    check_page(&browser, "products").await;
     if screenshots {
         browser.screenshot("app-products").await;
         take_remaining_screenshots(&mut browser, &app, &id).await;
@@ -259,7 +265,17 @@ async fn photograph(browser: &Browser, page: &str) {
         _ => "#settings-form",
     };
     browser.wait_for(loaded).await;
+    check_page(browser, page).await;
     browser.screenshot(&format!("app-{page}")).await;
+}
+
+/// What every page must hold: named controls, no sideways scrolling, no script error or
+/// refusal by the Content-Security-Policy.
+async fn check_page(browser: &Browser, page: &str) {
+    let name = format!("/app/ {page} ({})", browser.viewport().name());
+    browser.assert_controls_are_labelled(&name).await;
+    browser.assert_fits_width(&name).await;
+    browser.assert_no_page_errors().await;
 }
 
 /// The owner's pages not yet photographed at desktop width, then every main page at phone
@@ -273,16 +289,19 @@ async fn take_remaining_screenshots(browser: &mut Browser, app: &TestApp, id: &s
     }
     open_page(browser, "terminal").await;
     fill_cart(browser, &["MAR", "ESP"]).await;
+    check_page(browser, "terminal").await;
     browser.screenshot("app-terminal").await;
     browser.click("#cart-bar").await;
     browser.wait_until_gone("#cart-bar").await;
     browser.screenshot("app-cart").await;
     let receipt = pay(browser, None).await;
     assert_eq!(receipt.total, 1461);
+    check_page(browser, "receipt").await;
     browser.screenshot("app-receipt").await;
     browser.click("#app-header #sign-out").await;
     browser.wait_for("#sign-in-username").await;
     browser.goto(&app.url("/app/")).await;
     browser.fill("#sign-in-tenant", id).await;
+    check_page(browser, "sign-in").await;
     browser.screenshot("app-sign-in").await;
 }
