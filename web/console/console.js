@@ -74,8 +74,11 @@ function signedIn() {
   show(current);
   // The usage list comes from a route that may not exist on this deployment: offer it only
   // when it answers.
+  elements.nav.removeAttribute("data-usage-checked");
   sections.usage.available().then((available) => {
     elements.nav.querySelector('[data-section="usage"]').hidden = !available;
+    // Tells a test (or a curious operator) that the check is over.
+    elements.nav.dataset.usageChecked = String(available);
   });
 }
 

@@ -293,8 +293,8 @@ async fn the_usage_section_shows_only_when_the_route_answers() {
     sign_in(&browser, &app).await;
     let nav = browser.wait_for("#console-nav").await;
     assert!(nav.is_displayed().await.unwrap());
-    // The check runs after sign-in; give it the time a person would.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // The check runs after sign-in; the navigation says when it is over.
+    browser.wait_for("#console-nav[data-usage-checked]").await;
     let usage_button = browser.find("button[data-section=\"usage\"]").await;
     let shown = usage_button.is_displayed().await.unwrap();
     assert_eq!(

@@ -13,8 +13,9 @@ use fantoccini::{Client, ClientBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
-/// How long a wait for something on the page lasts before the test fails.
-pub const PATIENCE: Duration = Duration::from_secs(15);
+/// How long a wait for something on the page lasts before the test fails: generous, since the
+/// whole suite shares two cores with the browsers; a wait that is met returns at once.
+pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// The two widths every main page is looked at (and photographed) in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
