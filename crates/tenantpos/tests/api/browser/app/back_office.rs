@@ -76,6 +76,7 @@ async fn an_owner_manages_products_users_and_settings() {
     browser
         .wait_for("#alerts .notice-error[data-code=\"insufficient_stock\"]")
         .await;
+    check_page(&browser, "products, a stock move open").await;
     browser
         .fill(&format!("{row} input[type=\"number\"]"), "-9")
         .await;
@@ -112,6 +113,7 @@ async fn an_owner_manages_products_users_and_settings() {
     browser.select("#user-role", "cashier").await;
     browser.click("#user-save").await;
     browser.wait_for_text("#users-table", "evening_shift").await;
+    check_page(&browser, "users").await;
     app.login("back_office", "evening_shift", "evening-password-1")
         .await;
     browser
@@ -136,6 +138,8 @@ async fn an_owner_manages_products_users_and_settings() {
 
     // Settings: yen (no minor digits), 10% tax, a new footer; the terminal follows at once.
     open_page(&browser, "settings").await;
+    browser.wait_for("#settings-form").await;
+    check_page(&browser, "settings").await;
     browser.fill("#settings-currency", "JPY").await;
     browser.fill("#settings-tax", "10").await;
     browser.fill("#settings-footer", "Arigato!").await;

@@ -269,15 +269,6 @@ async fn photograph(browser: &Browser, page: &str) {
     browser.screenshot(&format!("app-{page}")).await;
 }
 
-/// What every page must hold: named controls, no sideways scrolling, no script error or
-/// refusal by the Content-Security-Policy.
-async fn check_page(browser: &Browser, page: &str) {
-    let name = format!("/app/ {page} ({})", browser.viewport().name());
-    browser.assert_controls_are_labelled(&name).await;
-    browser.assert_fits_width(&name).await;
-    browser.assert_no_page_errors().await;
-}
-
 /// The owner's pages not yet photographed at desktop width, then every main page at phone
 /// width, for the README and for people to look at.
 async fn take_remaining_screenshots(browser: &mut Browser, app: &TestApp, id: &str) {

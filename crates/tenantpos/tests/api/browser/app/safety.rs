@@ -42,6 +42,7 @@ async fn a_product_named_as_markup_shows_as_that_text_on_every_page() {
         .wait_for_text(".chat-bot[data-intent=\"low_stock\"]", HOSTILE_NAME)
         .await;
     assert_markup_stayed_text(&browser, "the dashboard").await;
+    check_page(&browser, "dashboard").await;
     browser.screenshot("app-markup-as-text").await;
     browser.close().await;
 }

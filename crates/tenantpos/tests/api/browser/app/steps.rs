@@ -205,3 +205,12 @@ pub(super) async fn assert_dashboard_revenue(browser: &Browser, revenue: i64, sh
         ))
         .await;
 }
+
+/// What every page must hold: named controls, no sideways scrolling, no script error or
+/// refusal by the Content-Security-Policy.
+pub(super) async fn check_page(browser: &Browser, page: &str) {
+    let name = format!("/app/ {page} ({})", browser.viewport().name());
+    browser.assert_controls_are_labelled(&name).await;
+    browser.assert_fits_width(&name).await;
+    browser.assert_no_page_errors().await;
+}
