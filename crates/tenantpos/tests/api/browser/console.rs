@@ -332,3 +332,48 @@ async fn the_usage_section_shows_only_when_the_route_answers() {
     );
     browser.close().await;
 }
+
+#[tokio::test]
+async fn an_operator_creates_and_deletes_a_tenant_with_the_keyboard_alone() {
+    let app = spawn_app().await;
+    let browser = Browser::open(Viewport::Desktop).await;
+    browser.goto(&app.url("/console/")).await;
+    browser.wait_for("#admin-token").await;
+    assert!(
+        browser.focus_is_on("#admin-token").await,
+        "the token field has the focus"
+    );
+    browser.type_keys(&format!("{ADMIN_TOKEN}\u{E007}")).await;
+    browser.wait_for("#tenants-table").await;
+
+    browser.tab_to("#show-create").await;
+    browser.type_keys("\u{E007}").await;
+    browser.wait_for("#create-tenant").await;
+    assert!(
+        browser.focus_is_on("#new-id").await,
+        "the form opens on its first field"
+    );
+    browser.type_keys("keyboard_shop").await;
+    browser.tab_to("#new-name").await;
+    browser.type_keys("Keyboard Shop").await;
+    browser.tab_to("#new-owner-password").await;
+    browser
+        .type_keys(&format!("{OWNER_PASSWORD}\u{E007}"))
+        .await;
+    browser.wait_for(&row("keyboard_shop")).await;
+    tenant_of(&app, "keyboard_shop").await.assert_status(200);
+
+    browser.tab_to(&button("delete", "keyboard_shop")).await;
+    browser.type_keys("\u{E007}").await;
+    browser.wait_for("#action-dialog[open]").await;
+    assert!(
+        browser.focus_is_on("#delete-confirmation").await,
+        "the dialog opens on its field"
+    );
+    browser.type_keys("keyboard_shop\u{E007}").await;
+    browser.wait_for_text("#message", "was deleted").await;
+    tenant_of(&app, "keyboard_shop")
+        .await
+        .assert_error(404, "tenant_not_found");
+    browser.close().await;
+}

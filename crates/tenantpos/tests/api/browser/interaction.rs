@@ -174,4 +174,41 @@ impl Browser {
             panic!("an alert is open: {text:?}");
         }
     }
+
+    /// Types `keys` into whatever has the focus, as a keyboard does (`\u{E004}` is Tab,
+    /// `\u{E007}` Enter).
+    pub async fn type_keys(&self, keys: &str) {
+        self.client
+            .active_element()
+            .await
+            .expect("something has the focus")
+            .send_keys(keys)
+            .await
+            .expect("the keys are typed");
+    }
+
+    /// Whether the focused element matches `css`.
+    pub async fn focus_is_on(&self, css: &str) -> bool {
+        self.execute(
+            "return document.activeElement !== null && document.activeElement.matches(arguments[0]);",
+            vec![serde_json::Value::from(css)],
+        )
+        .await
+            == serde_json::Value::Bool(true)
+    }
+
+    /// Presses Tab until the focus is on an element matching `css`, as a keyboard user moves
+    /// through a page; fails after 60 presses.
+    pub async fn tab_to(&self, css: &str) {
+        for _ in 0..60 {
+            if self.focus_is_on(css).await {
+                return;
+            }
+            self.type_keys("\u{E004}").await;
+        }
+        let focused = self
+            .execute("return document.activeElement ? document.activeElement.outerHTML.slice(0, 120) : '';", vec![])
+            .await;
+        panic!("60 presses of Tab never reached `{css}`; the focus is on {focused}");
+    }
 }
