@@ -43,6 +43,7 @@ export function renderSignIn(container, { tenantId, onSignedIn }) {
     h(
       "section",
       { class: "sign-in card" },
+      h("p", { class: "sign-in-brand" }, h("span", { class: "app-logo", "aria-hidden": "true" }, "◼"), " tenantpos", h("span", { class: "muted" }, " · point of sale")),
       h("h1", { id: "sign-in-heading" }, "Sign in"),
       h("p", { class: "muted" }, "Staff sign-in for the till, the back office and the dashboard."),
       form,
