@@ -52,6 +52,13 @@ async fn pages_and_assets_are_served_with_their_types_and_headers() {
             "export class ApiError",
         ),
         ("/common/base.css", "text/css; charset=utf-8", ":root"),
+        (
+            "/app/",
+            "text/html; charset=utf-8",
+            "<script type=\"module\"",
+        ),
+        ("/app/app.js", "text/javascript; charset=utf-8", "import"),
+        ("/app/app.css", "text/css; charset=utf-8", "{"),
     ] {
         let response = get(&app, path).await;
         assert_eq!(response.status(), 200, "{path}");
@@ -76,22 +83,21 @@ async fn pages_and_assets_are_served_with_their_types_and_headers() {
     }
 }
 
-#[tokio::test]
-async fn html_pages_hold_no_inline_script_or_style() {
-    let app = spawn_app().await;
-    let html = get(&app, "/console/").await.text().await.unwrap();
-    assert!(!html.contains("<style"), "no inline style element");
-    assert!(!html.contains(" style="), "no style attribute");
+/// Fails if `html` holds an inline script, style or event handler.
+#[track_caller]
+fn assert_nothing_inline(html: &str, page: &str) {
+    assert!(!html.contains("<style"), "{page}: no inline style element");
+    assert!(!html.contains(" style="), "{page}: no style attribute");
     for script in html.split("<script").skip(1) {
         let tag = &script[..script.find('>').unwrap()];
         assert!(
             tag.contains("src="),
-            "every script is a file: <script{tag}>"
+            "{page}: every script is a file: <script{tag}>"
         );
         let after = &script[script.find('>').unwrap() + 1..];
         assert!(
             after.trim_start().starts_with("</script>"),
-            "an empty script element"
+            "{page}: an empty script element"
         );
     }
     let handlers = html.match_indices(" on").filter(|(at, _)| {
@@ -101,7 +107,71 @@ async fn html_pages_hold_no_inline_script_or_style() {
             .collect();
         !name.is_empty() && html[at + 3 + name.len()..].starts_with('=')
     });
-    assert_eq!(handlers.count(), 0, "no inline event handler attribute");
+    assert_eq!(
+        handlers.count(),
+        0,
+        "{page}: no inline event handler attribute"
+    );
+}
+
+#[tokio::test]
+async fn html_pages_hold_no_inline_script_or_style() {
+    let app = spawn_app().await;
+    for page in ["/app/", "/console/"] {
+        let html = get(&app, page).await.text().await.unwrap();
+        assert_nothing_inline(&html, page);
+    }
+}
+
+/// Every file under `web/`, with its path relative to it.
+fn web_files() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    let mut files = Vec::new();
+    let mut folders = vec![root.clone()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                let name = path.strip_prefix(&root).unwrap().display().to_string();
+                files.push((name, text));
+            }
+        }
+    }
+    assert!(files.len() >= 6, "the pages are found under web/");
+    files
+}
+
+#[test]
+fn no_page_script_inserts_html_or_runs_strings_and_nothing_comes_from_another_origin() {
+    for (name, text) in web_files() {
+        if name.ends_with(".js") {
+            for forbidden in [
+                "innerHTML",
+                "outerHTML",
+                "insertAdjacentHTML",
+                "document.write",
+                "eval(",
+                "new Function",
+                "setAttribute(\"style\"",
+                "setAttribute('style'",
+            ] {
+                assert!(!text.contains(forbidden), "{name} uses {forbidden}");
+            }
+        }
+        if name.ends_with(".html") {
+            assert_nothing_inline(&text, &name);
+        }
+        // The SVG namespace is a name, not a place anything is fetched from.
+        let foreign = text
+            .replace("http://www.w3.org/2000/svg", "")
+            .contains("://");
+        assert!(
+            !foreign,
+            "{name} names another origin (no CDN, works offline)"
+        );
+    }
 }
 
 #[tokio::test]
