@@ -10,44 +10,6 @@ use super::steps::*;
 use crate::browser::{Browser, Viewport};
 use crate::support::*;
 
-/// Sends `keys` to whatever has the focus.
-async fn press(browser: &Browser, keys: &str) {
-    browser
-        .client
-        .active_element()
-        .await
-        .expect("something has the focus")
-        .send_keys(keys)
-        .await
-        .expect("the keys are sent");
-}
-
-/// Whether the focused element matches `css`.
-async fn focus_is_on(browser: &Browser, css: &str) -> bool {
-    browser
-        .execute(
-            "return document.activeElement !== null && document.activeElement.matches(arguments[0]);",
-            vec![css.into()],
-        )
-        .await
-        .as_bool()
-        .unwrap_or(false)
-}
-
-/// Presses Tab until the focus reaches `css`; fails if forty presses do not get there.
-async fn tab_to(browser: &Browser, css: &str) {
-    for _ in 0..40 {
-        if focus_is_on(browser, css).await {
-            return;
-        }
-        press(browser, &char::from(Key::Tab).to_string()).await;
-    }
-    let focused = browser
-        .execute("return document.activeElement ? document.activeElement.outerHTML.slice(0, 200) : null;", vec![])
-        .await;
-    panic!("Tab never reached `{css}`; the focus is on {focused}");
-}
-
 fn key(key: Key) -> String {
     char::from(key).to_string()
 }
@@ -61,44 +23,50 @@ async fn a_cashier_sells_with_the_keyboard_alone() {
     browser.wait_for("#sign-in-tenant").await;
 
     // Sign-in puts the focus in its first field.
-    assert!(focus_is_on(&browser, "#sign-in-tenant").await);
-    press(&browser, "keyboard_shop").await;
-    press(&browser, &key(Key::Tab)).await;
-    press(&browser, "cashier").await;
-    press(&browser, &key(Key::Tab)).await;
-    press(&browser, CASHIER_PASSWORD).await;
-    press(&browser, &key(Key::Enter)).await;
+    assert!(browser.focus_is_on("#sign-in-tenant").await);
+    browser.type_keys("keyboard_shop").await;
+    browser.type_keys(&key(Key::Tab)).await;
+    browser.type_keys("cashier").await;
+    browser.type_keys(&key(Key::Tab)).await;
+    browser.type_keys(CASHIER_PASSWORD).await;
+    browser.type_keys(&key(Key::Enter)).await;
     browser.wait_for(".product-tile[data-sku=\"TIR\"]").await;
 
     // Search, then the tile: Enter adds it and the focus stays on the tile.
-    tab_to(&browser, "#terminal-search").await;
-    press(&browser, "tiramisu").await;
+    browser.tab_to("#terminal-search").await;
+    browser.type_keys("tiramisu").await;
     browser
         .wait_until_gone(".product-tile[data-sku=\"ESP\"]")
         .await;
-    tab_to(&browser, ".product-tile[data-sku=\"TIR\"]").await;
-    press(&browser, &key(Key::Enter)).await;
+    browser.tab_to(".product-tile[data-sku=\"TIR\"]").await;
+    browser.type_keys(&key(Key::Enter)).await;
     browser.wait_for(".cart-line[data-sku=\"TIR\"]").await;
     assert!(
-        focus_is_on(&browser, ".product-tile[data-sku=\"TIR\"]").await,
+        browser.focus_is_on(".product-tile[data-sku=\"TIR\"]").await,
         "the focus stays where the cashier was"
     );
 
     // One more with the cart's + button (Space presses a button too).
-    tab_to(&browser, "button[aria-label=\"One more Tiramisu\"]").await;
-    press(&browser, " ").await;
+    browser
+        .tab_to("button[aria-label=\"One more Tiramisu\"]")
+        .await;
+    browser.type_keys(" ").await;
     browser
         .wait_for_text(".cart-line[data-sku=\"TIR\"]", "€14.00")
         .await;
-    assert!(focus_is_on(&browser, "button[aria-label=\"One more Tiramisu\"]").await);
+    assert!(
+        browser
+            .focus_is_on("button[aria-label=\"One more Tiramisu\"]")
+            .await
+    );
 
     // Card: the arrow keys move within the payment choices; then the test card; then pay.
-    tab_to(&browser, "#pay-method-cash").await;
-    press(&browser, &key(Key::Right)).await;
-    assert!(focus_is_on(&browser, "#pay-method-card:checked").await);
-    tab_to(&browser, "#card-token").await;
-    tab_to(&browser, "#pay-button").await;
-    press(&browser, &key(Key::Enter)).await;
+    browser.tab_to("#pay-method-cash").await;
+    browser.type_keys(&key(Key::Right)).await;
+    assert!(browser.focus_is_on("#pay-method-card:checked").await);
+    browser.tab_to("#card-token").await;
+    browser.tab_to("#pay-button").await;
+    browser.type_keys(&key(Key::Enter)).await;
     let receipt = browser.wait_for(".receipt").await;
     let text = receipt.text().await.unwrap();
     assert!(
@@ -113,9 +81,9 @@ async fn a_cashier_sells_with_the_keyboard_alone() {
     assert_eq!(orders[0]["total_amount"], 1516);
 
     // The receipt puts the focus on "New sale"; Enter starts it and returns to the search.
-    assert!(focus_is_on(&browser, "#new-sale").await);
-    press(&browser, &key(Key::Enter)).await;
+    assert!(browser.focus_is_on("#new-sale").await);
+    browser.type_keys(&key(Key::Enter)).await;
     browser.wait_for(".cart-empty").await;
-    assert!(focus_is_on(&browser, "#terminal-search").await);
+    assert!(browser.focus_is_on("#terminal-search").await);
     browser.close().await;
 }
