@@ -71,6 +71,12 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
 fi
 
+# --- Chromium (the browser tests drive Debian's chromium through its chromedriver) -----------
+if ! [ -x /usr/bin/chromium ] || ! [ -x /usr/bin/chromedriver ]; then
+  tp_log "installing chromium and chromium-driver"
+  tp_apt_install chromium chromium-driver
+fi
+
 # --- schemathesis (scripts/fuzz.sh), pinned, in a venv of its own ---------------------------
 TENANTPOS_SCHEMATHESIS_VERSION=4.32.5
 tp_schemathesis_venv="$HOME/.cache/tenantpos/schemathesis-$TENANTPOS_SCHEMATHESIS_VERSION"

@@ -1,4 +1,4 @@
-//! The dashboard (API.md §7): `GET /dashboard/summary` and the chatbot of
+//! The dashboard (API.md §7): `GET /dashboard/summary`, `GET /dashboard/sales` and the chatbot of
 //! `POST /chatbot/messages`.
 //!
 //! This crate is built **only** on the service clients (`OrdersApi`, `InventoryApi`,
@@ -9,6 +9,7 @@
 
 pub mod chatbot;
 mod routes;
+pub mod sales;
 pub mod summary;
 
 use std::sync::Arc;

@@ -14,6 +14,7 @@ pub(crate) fn router() -> OpenApiRouter<DashboardState> {
     OpenApiRouter::new()
         .routes(routes!(summary))
         .routes(routes!(chatbot_message))
+        .routes(routes!(crate::sales::sales))
 }
 
 /// The tenant's orders, inventory and payments at a glance.
@@ -62,6 +63,7 @@ mod tests {
         let paths = &openapi.paths.paths;
         assert!(paths["/dashboard/summary"].get.is_some());
         assert!(paths["/chatbot/messages"].post.is_some());
+        assert!(paths["/dashboard/sales"].get.is_some());
         let schemas = &openapi.components.expect("components").schemas;
         for name in [
             "Summary",
@@ -71,6 +73,7 @@ mod tests {
             "OrdersSummary",
             "InventorySummary",
             "PaymentsSummary",
+            "DaySales",
         ] {
             assert!(schemas.contains_key(name), "{name}");
         }

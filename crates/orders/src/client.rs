@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tenancy::peer::PeerClient;
 use tenancy::{ApiError, Tenancy, TenantContext};
 
+use crate::daily_sales::{DaySales, daily_sales};
 use crate::model::{OrdersSummary, TopProduct};
 use crate::repository;
 
@@ -23,6 +24,12 @@ pub trait OrdersApi: Send + Sync {
         days: u32,
         limit: u32,
     ) -> Result<Vec<TopProduct>, ApiError>;
+    /// Orders and revenue for each of the last `days` days (1..=90) of the tenant's calendar.
+    async fn daily_sales(
+        &self,
+        context: &TenantContext,
+        days: u32,
+    ) -> Result<Vec<DaySales>, ApiError>;
 }
 
 /// Orders in this process.
@@ -56,6 +63,18 @@ impl OrdersApi for LocalOrders {
         let top = repository::top_products(&tx, days, limit).await?;
         tx.commit().await?;
         Ok(top)
+    }
+
+    async fn daily_sales(
+        &self,
+        context: &TenantContext,
+        days: u32,
+    ) -> Result<Vec<DaySales>, ApiError> {
+        let tx = self.tenancy.db.begin(context).await?;
+        let settings = auth::settings::load_settings(&tx).await?;
+        let sales = daily_sales(&tx, &settings.timezone, days).await?;
+        tx.commit().await?;
+        Ok(sales)
     }
 }
 
@@ -93,6 +112,17 @@ impl OrdersApi for HttpOrders {
         limit: u32,
     ) -> Result<Vec<TopProduct>, ApiError> {
         let path = format!("/internal/orders/top-products?days={days}&limit={limit}");
+        self.peer
+            .call(context, Method::GET, &path, None::<&Nothing>)
+            .await
+    }
+
+    async fn daily_sales(
+        &self,
+        context: &TenantContext,
+        days: u32,
+    ) -> Result<Vec<DaySales>, ApiError> {
+        let path = format!("/internal/orders/daily-sales?days={days}");
         self.peer
             .call(context, Method::GET, &path, None::<&Nothing>)
             .await

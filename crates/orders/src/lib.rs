@@ -3,6 +3,7 @@
 //! refunds, idempotency keys and the order listings.
 
 mod client;
+pub mod daily_sales;
 pub mod faults;
 pub mod idempotency;
 mod in_one_transaction;
@@ -24,6 +25,7 @@ use tenancy::Tenancy;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use client::{HttpOrders, LocalOrders, OrdersApi};
+pub use daily_sales::DaySales;
 pub use faults::{FaultInjection, RefundStep, SagaStep};
 pub use model::{Order, OrderItem, OrderPayment, OrdersSummary, PlaceOrder, TopProduct};
 

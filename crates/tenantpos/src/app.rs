@@ -142,7 +142,9 @@ pub async fn build(settings: &Settings, services: &ServiceSet) -> anyhow::Result
         None
     };
     let wiring = crate::services::wire(settings, services, &tenancy, operator.system())?;
-    let (router, openapi) = compose(wiring.routes, operator.clone(), operator_token);
+    // The pages sign people in, so they come with the auth service (API.md §10).
+    let serve_pages = services.serves(Service::Auth);
+    let (router, openapi) = compose(wiring.routes, operator.clone(), operator_token, serve_pages);
     Ok(App {
         router,
         tenancy,
@@ -159,6 +161,7 @@ fn compose(
     tenant_routes: Option<OpenApiRouter>,
     operator: OperatorAccess,
     operator_token: Option<Arc<admin::OperatorToken>>,
+    serve_pages: bool,
 ) -> (Router, serde_json::Value) {
     let tenancy = operator.tenancy().clone();
     let mut api = OpenApiRouter::with_openapi(crate::openapi::base());
@@ -177,6 +180,12 @@ fn compose(
     let (api, openapi) = api.split_for_parts();
     let openapi = crate::openapi::complete(openapi);
     let openapi_json = Arc::new(openapi.to_string());
+    // Not API routes: outside the OpenAPI document, and checked by no tenant resolver.
+    let api = if serve_pages {
+        api.merge(crate::web::router())
+    } else {
+        api
+    };
 
     let router = api
         .route("/health", get(health))

@@ -208,6 +208,10 @@ fn print_instructions(settings: &Settings, generated_admin_token: bool) {
     println!("demo tenants: restaurant_01 (shared), fastfood_01 (schema), retail_01 (database)");
     println!("users in each: owner / demo-password-1, cashier / demo-password-2");
     println!();
+    println!("open in a browser:");
+    println!("  {base}/app/      the POS terminal and back office: tenant id, then a user above");
+    println!("  {base}/console/  the operator console: sign in with the operator token");
+    println!();
     println!("log in:");
     println!(
         "  TOKEN=$(curl -s -X POST {base}/auth/login -H 'x-tenant-id: restaurant_01' \

@@ -10,3 +10,4 @@ pub mod server;
 pub mod services;
 mod startup;
 pub mod telemetry;
+mod web;

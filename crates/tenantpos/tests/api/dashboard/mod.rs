@@ -397,4 +397,5 @@ fn id_of(value: &Value) -> String {
 }
 
 mod chatbot;
+mod sales;
 mod summary;
