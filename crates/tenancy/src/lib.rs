@@ -18,6 +18,7 @@ pub mod rate_limit;
 pub mod resolver;
 pub mod tenant;
 pub mod tenant_id;
+pub mod timing;
 pub mod tls;
 pub mod token;
 
