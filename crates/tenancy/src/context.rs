@@ -279,6 +279,7 @@ async fn check_user<P: RolePolicy>(
     let tenant = resolved.tenant.clone();
     if claims.tenant_id != tenant.id.as_str() {
         tracing::warn!(token_tenant_id = %claims.tenant_id, token_subject = %claims.sub, "tenant mismatch");
+        crate::instruments::tenant_mismatch();
         if let Err(error) = tenancy
             .catalog
             .record_mismatch(

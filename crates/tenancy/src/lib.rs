@@ -9,6 +9,7 @@ pub mod context;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod instruments;
 pub mod invariants;
 pub mod known_tenants;
 pub mod migrate;

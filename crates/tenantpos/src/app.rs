@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tenancy::db::{self, TenantDb};
@@ -178,9 +178,19 @@ fn compose(
     let openapi = crate::openapi::complete(openapi);
     let openapi_json = Arc::new(openapi.to_string());
 
+    let metrics_state = crate::metrics::MetricsState {
+        tenancy: tenancy.clone(),
+        tenant_counts: Arc::default(),
+    };
+    // Installed before the first request is counted.
+    crate::metrics::recorder();
     let router = api
         .route("/health", get(health))
         .route("/ready", get(ready).with_state(tenancy.clone()))
+        .route(
+            "/metrics",
+            get(crate::metrics::metrics).with_state(metrics_state),
+        )
         .route(
             "/openapi.json",
             get(move || {
@@ -199,9 +209,13 @@ fn compose(
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal(anyhow::anyhow!("a handler panicked")).into_response()
         }))
+        // Inside the router's layers: the matched route template is known here.
+        .layer(from_fn(crate::metrics::record_request))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // Outermost: `total` is the whole answer, and every answer gets `Server-Timing`.
+        .layer(from_fn(tenancy::timing::server_timing));
     (router, openapi)
 }
 

@@ -34,7 +34,7 @@ struct ErrorDetail {
                        for login, `Authorization: Bearer <jwt>`; `/admin/*` takes the operator \
                        token. Every error answer is `{\"error\": {\"code\", \"message\"}}`."
     ),
-    paths(crate::app::health, crate::app::ready),
+    paths(crate::app::health, crate::app::ready, crate::metrics::metrics),
     components(schemas(ErrorEnvelope))
 )]
 pub(crate) struct ApiDoc;
@@ -42,7 +42,7 @@ pub(crate) struct ApiDoc;
 /// Who may call an operation, which decides the checks that can refuse it before its handler.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Caller {
-    /// `/health`, `/ready`: no checks.
+    /// `/health`, `/ready`, `/metrics`: no checks.
     Public,
     /// `/admin/*`: the operator token.
     Operator,
@@ -54,7 +54,7 @@ enum Caller {
 
 fn caller_of(path: &str) -> Caller {
     match path {
-        "/health" | "/ready" => Caller::Public,
+        "/health" | "/ready" | "/metrics" => Caller::Public,
         "/auth/login" => Caller::Login,
         _ if path.starts_with("/admin/") => Caller::Operator,
         _ => Caller::Tenant,
