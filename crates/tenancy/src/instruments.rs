@@ -33,6 +33,10 @@ pub enum CacheLayer {
 
 /// Records one lookup of the cache in `layer`, found or not.
 pub fn cache_lookup(layer: CacheLayer, found: bool) {
+    cache_lookup_by(layer, found, 1);
+}
+
+fn cache_lookup_by(layer: CacheLayer, found: bool, lookups: u64) {
     let result = if found { "hit" } else { "miss" };
     match layer {
         CacheLayer::Local => {
@@ -42,7 +46,7 @@ pub fn cache_lookup(layer: CacheLayer, found: bool) {
             metrics::counter!(CACHE_LOOKUPS, "layer" => "redis", "result" => result)
         }
     }
-    .increment(1);
+    .increment(lookups);
 }
 
 /// A request refused by its tenant's request budget (check 10).
@@ -74,6 +78,30 @@ pub fn order_placed(result: &Result<impl Sized, ApiError>) {
         },
     };
     metrics::counter!(ORDERS_PLACED, "outcome" => outcome).increment(1);
+}
+
+/// Every outcome `order_placed` records.
+const ORDER_OUTCOMES: [&str; 5] = [
+    "placed",
+    "payment_declined",
+    "insufficient_stock",
+    "rejected",
+    "failed",
+];
+
+/// Registers the counters of rare events at 0, so that their series exist from the start:
+/// an alert on `rate(...)` or `increase(...)` then sees the first event, not a new series.
+pub fn start_counters_at_zero() {
+    metrics::counter!(RATE_LIMITED).increment(0);
+    metrics::counter!(TENANT_MISMATCH).increment(0);
+    for outcome in ORDER_OUTCOMES {
+        metrics::counter!(ORDERS_PLACED, "outcome" => outcome).increment(0);
+    }
+    for layer in [CacheLayer::Local, CacheLayer::Redis] {
+        for found in [true, false] {
+            cache_lookup_by(layer, found, 0);
+        }
+    }
 }
 
 /// The connections of one cluster, over every pool of this process there.

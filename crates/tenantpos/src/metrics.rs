@@ -68,6 +68,7 @@ pub fn recorder() -> &'static PrometheusHandle {
             tracing::warn!("another metrics recorder was installed first; /metrics stays empty");
         }
         describe();
+        instruments::start_counters_at_zero();
         let upkeep = handle.clone();
         let _ = std::thread::Builder::new()
             .name("metrics-upkeep".to_owned())

@@ -251,9 +251,9 @@ where
 fn log_notice(notice: &tokio_postgres::error::DbError) {
     let (severity, message) = (notice.severity(), notice.message());
     if severity == "WARNING" {
-        tracing::warn!(severity, message, "PostgreSQL warning");
+        tracing::warn!(severity, notice = message, "PostgreSQL warning");
     } else {
-        tracing::debug!(severity, message, "PostgreSQL notice");
+        tracing::debug!(severity, notice = message, "PostgreSQL notice");
     }
 }
 

@@ -1,0 +1,6 @@
+//! Observability: metrics, Server-Timing, readable logs, traces across services, per-tenant
+//! usage.
+
+mod logs;
+mod metrics;
+mod server_timing;
