@@ -22,6 +22,8 @@ pub mod tenant_id;
 pub mod timing;
 pub mod tls;
 pub mod token;
+pub mod trace_context;
+pub mod usage;
 
 use std::sync::Arc;
 use uuid::Uuid;
@@ -47,6 +49,8 @@ pub struct Tenancy {
     pub keys: JwtKeys,
     pub rate_limit: TenantRateLimiter,
     pub cache: Arc<TenantCache>,
+    /// Per-tenant usage counts, flushed to the deployment's store (`usage`).
+    pub usage: usage::UsageRecorder,
 }
 
 impl std::fmt::Debug for Tenancy {
@@ -65,6 +69,7 @@ impl Tenancy {
         keys: JwtKeys,
         rate_limit: TenantRateLimiter,
         cache: Arc<TenantCache>,
+        usage: usage::UsageRecorder,
     ) -> OperatorAccess {
         OperatorAccess::new(Arc::new(Self {
             db,
@@ -72,6 +77,7 @@ impl Tenancy {
             keys,
             rate_limit,
             cache,
+            usage,
         }))
     }
 
