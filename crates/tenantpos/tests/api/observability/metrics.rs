@@ -41,9 +41,9 @@ struct Series {
 }
 
 /// One scrape: the text as served and what the parser made of it.
-struct Metrics {
-    text: String,
-    families: HashMap<String, (PrometheusType, String)>,
+pub(super) struct Metrics {
+    pub(super) text: String,
+    pub(super) families: HashMap<String, (PrometheusType, String)>,
     series: Vec<Series>,
 }
 
@@ -72,7 +72,7 @@ impl Metrics {
 
 /// Scrapes `/metrics` and reads it with a parser of the Prometheus text format, which refuses
 /// anything the format does not allow.
-async fn scrape(app: &TestApp) -> Metrics {
+pub(super) async fn scrape(app: &TestApp) -> Metrics {
     let response = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(
