@@ -161,6 +161,17 @@ async fn one_traceparent_is_continued_by_both_processes_of_a_split_deployment() 
         },
     )
     .await;
+    // Next to the request's id and its tenant.
+    let front_lines = lines_naming(&front_log, TRACE_ID);
+    assert!(
+        front_lines.iter().any(|line| {
+            line["span"]["tenant_id"] == "traced_shop"
+                && line["span"]["request_id"]
+                    .as_str()
+                    .is_some_and(|id| !id.is_empty())
+        }),
+        "{front_lines:?}"
+    );
     // The stock side's lines of the trace are those of the calls the placement made to it.
     let stock_lines = lines_naming(&stock_log, TRACE_ID);
     assert!(
