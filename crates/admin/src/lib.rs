@@ -10,6 +10,7 @@ pub mod provisioning;
 mod routes;
 pub mod storage;
 mod tables;
+mod usage;
 
 use std::sync::Arc;
 

@@ -1,9 +1,9 @@
 //! The end of a tenant, and the one read across tenants.
 //!
-//! Deleting: the tenant becomes invisible at once (status `deleting`), its cache entries are
-//! purged, its rows deleted (shared), its schema or database dropped, and its catalog entry
-//! removed, so the id can be created again, empty. A deletion that stops halfway leaves the
-//! tenant invisible and is finished by deleting it again.
+//! Deleting: the tenant becomes invisible at once (status `deleting`), its cache entries and
+//! usage counts are purged, its rows deleted (shared), its schema or database dropped, and its
+//! catalog entry removed, so the id can be created again, empty. A deletion that stops halfway
+//! leaves the tenant invisible and is finished by deleting it again.
 //!
 //! Deletion wins over the tenant's requests still running: once the status says `deleting`,
 //! the tenant's gate refuses every new transaction (503), and the deletion closes the gate
@@ -46,6 +46,7 @@ pub async fn delete_tenant(tenancy: &OperatorAccess, id: &TenantId) -> Result<()
         purge_cache(&late, &late_id).await;
     });
     tenancy.rate_limit.forget(id);
+    tenancy.usage.forget(id).await;
     tenancy
         .catalog
         .record_operator_action(

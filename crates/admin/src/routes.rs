@@ -23,6 +23,8 @@ pub(crate) fn router() -> OpenApiRouter<AdminState> {
         .routes(routes!(suspend))
         .routes(routes!(resume))
         .routes(routes!(mismatches))
+        .routes(routes!(crate::usage::usage))
+        .routes(routes!(crate::usage::tenant_usage))
 }
 
 /// A tenant id from the path; one that cannot exist is answered as one that does not.

@@ -52,7 +52,21 @@ pub async fn place_order_once(
     place(state, context, order, claim.order_id(), Some(claim)).await
 }
 
+/// Every placement, by the saga or in one transaction, counted by how it ended
+/// (`tenantpos_orders_placed_total{outcome}`).
 async fn place(
+    state: &OrdersState,
+    context: &TenantContext,
+    order: ValidOrder,
+    order_id: Uuid,
+    claim: Option<&OwnedClaim>,
+) -> Result<Order, ApiError> {
+    let placed = place_uncounted(state, context, order, order_id, claim).await;
+    tenancy::instruments::order_placed(&placed);
+    placed
+}
+
+async fn place_uncounted(
     state: &OrdersState,
     context: &TenantContext,
     order: ValidOrder,

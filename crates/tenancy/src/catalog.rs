@@ -67,15 +67,19 @@ impl Catalog {
             return Ok(None);
         }
         self.lookup_queries.fetch_add(1, Ordering::Relaxed);
-        let client = self.app.get().await?;
-        let Some(row) = crate::db::statements::query_opt_outside_transaction(
-            &client,
-            client.statements,
-            SELECT_VISIBLE,
-            &[&id.as_str()],
-        )
-        .await?
-        else {
+        let row = crate::timing::time_database(async {
+            let client = self.app.get().await?;
+            let row = crate::db::statements::query_opt_outside_transaction(
+                &client,
+                client.statements,
+                SELECT_VISIBLE,
+                &[&id.as_str()],
+            )
+            .await?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+        let Some(row) = row else {
             return Ok(None);
         };
         let tenant = Tenant::from_row(&row).map_err(ApiError::internal)?;
@@ -340,6 +344,23 @@ impl Catalog {
         )
         .await?;
         Ok(())
+    }
+
+    /// How many tenants the catalog holds by strategy and status, for `tenantpos_tenants`.
+    pub async fn count_by_strategy_and_status(
+        &self,
+    ) -> Result<Vec<(String, String, i64)>, ApiError> {
+        let client = self.owner.get().await?;
+        let rows = client
+            .query(
+                "SELECT strategy, status, count(*) FROM tenantpos.tenants GROUP BY strategy, status",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| (row.get(0), row.get(1), row.get(2)))
+            .collect())
     }
 
     /// The recorded mismatches, newest first, for the operator.

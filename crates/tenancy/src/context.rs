@@ -14,6 +14,7 @@ use crate::Tenancy;
 use crate::db::TenantScope;
 use crate::error::{ApiError, ErrorCode};
 use crate::tenant::Tenant;
+use crate::trace_context::TraceContext;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -107,6 +108,8 @@ pub struct TenantContext {
     tenant: Arc<Tenant>,
     principal: Principal,
     request_id: Option<Arc<str>>,
+    /// The request's hop of its trace, passed on to the services it calls.
+    trace: Option<TraceContext>,
 }
 
 impl TenantContext {
@@ -117,6 +120,7 @@ impl TenantContext {
             tenant: scope.tenant.clone(),
             principal: Principal::System,
             request_id: None,
+            trace: None,
         }
     }
 
@@ -126,6 +130,11 @@ impl TenantContext {
 
     pub fn request_id(&self) -> Option<&str> {
         self.request_id.as_deref()
+    }
+
+    /// The request's hop of its trace; none for background work.
+    pub fn trace(&self) -> Option<&TraceContext> {
+        self.trace.as_ref()
     }
 }
 
@@ -238,6 +247,7 @@ impl<S: Send + Sync, P: RolePolicy> FromRequestParts<S> for PeerCall<P> {
                     caller: service.caller,
                 },
                 request_id: request_id(parts),
+                trace: parts.extensions.get::<TraceContext>().copied(),
             }
         };
         Ok(Self {
@@ -279,6 +289,7 @@ async fn check_user<P: RolePolicy>(
     let tenant = resolved.tenant.clone();
     if claims.tenant_id != tenant.id.as_str() {
         tracing::warn!(token_tenant_id = %claims.tenant_id, token_subject = %claims.sub, "tenant mismatch");
+        crate::instruments::tenant_mismatch();
         if let Err(error) = tenancy
             .catalog
             .record_mismatch(
@@ -314,6 +325,7 @@ async fn check_user<P: RolePolicy>(
                 token: Arc::from(token),
             },
             request_id,
+            trace: parts.extensions.get::<TraceContext>().copied(),
         },
         user_id: claims.sub,
         role,

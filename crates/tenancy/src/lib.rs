@@ -9,6 +9,7 @@ pub mod context;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod instruments;
 pub mod invariants;
 pub mod known_tenants;
 pub mod migrate;
@@ -18,8 +19,11 @@ pub mod rate_limit;
 pub mod resolver;
 pub mod tenant;
 pub mod tenant_id;
+pub mod timing;
 pub mod tls;
 pub mod token;
+pub mod trace_context;
+pub mod usage;
 
 use std::sync::Arc;
 use uuid::Uuid;
@@ -45,6 +49,8 @@ pub struct Tenancy {
     pub keys: JwtKeys,
     pub rate_limit: TenantRateLimiter,
     pub cache: Arc<TenantCache>,
+    /// Per-tenant usage counts, flushed to the deployment's store (`usage`).
+    pub usage: usage::UsageRecorder,
 }
 
 impl std::fmt::Debug for Tenancy {
@@ -63,6 +69,7 @@ impl Tenancy {
         keys: JwtKeys,
         rate_limit: TenantRateLimiter,
         cache: Arc<TenantCache>,
+        usage: usage::UsageRecorder,
     ) -> OperatorAccess {
         OperatorAccess::new(Arc::new(Self {
             db,
@@ -70,6 +77,7 @@ impl Tenancy {
             keys,
             rate_limit,
             cache,
+            usage,
         }))
     }
 

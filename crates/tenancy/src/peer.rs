@@ -1,10 +1,10 @@
 //! Calls from one tenantpos service to another over HTTP. Every call carries the caller's
-//! tenant (`x-tenant-id`), the user's bearer token when there is a user, the request id and
-//! a service token made for that call: this tenant, this calling service, the receiving
-//! service as audience, valid for a minute. The receiving service runs the checks of API.md §3
-//! again. A peer that
-//! cannot be reached in time answers 503 `unavailable` with `Retry-After`; a peer's error
-//! answer comes back as the same error.
+//! tenant (`x-tenant-id`), the user's bearer token when there is a user, the request id, the
+//! request's `traceparent` (`trace_context`) and a service token made for that call: this
+//! tenant, this calling service, the receiving service as audience, valid for a minute. The
+//! receiving service runs the checks of API.md §3 again. A peer that cannot be reached in time
+//! answers 503 `unavailable` with `Retry-After`; a peer's error answer comes back as the same
+//! error.
 
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::resolver::TENANT_HEADER;
 use crate::tls::TrustedRoots;
 use crate::token::{JwtKeys, SERVICES, ServiceSigner};
+use crate::trace_context::{TRACEPARENT, TraceContext};
 
 /// How long a call to a peer may take before it counts as unreachable.
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -105,6 +106,10 @@ impl PeerClient {
         if let Some(request_id) = context.request_id() {
             request = request.header("x-request-id", request_id);
         }
+        // The peer continues this request's trace; work without a request (a sweeper) starts
+        // one per call, so every call between services carries a trace.
+        let trace = context.trace().copied().unwrap_or_else(TraceContext::start);
+        request = request.header(TRACEPARENT, trace.traceparent());
         if let Some(body) = body {
             request = request.json(body);
         }

@@ -129,7 +129,9 @@ impl TenantRateLimiter {
     }
 }
 
+/// Every refusal of the budget is made here, and counted (`tenantpos_rate_limited_total`).
 fn rate_limited(wait: Duration) -> ApiError {
+    crate::instruments::rate_limited();
     ApiError::new(ErrorCode::RateLimited, "too many requests for this tenant")
         .with_retry_after((wait.as_secs_f64().ceil() as u64).max(1))
 }

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tenancy::db::{self, TenantDb};
 use tenancy::invariants::{check_app_role, check_migrated, check_tenant_tables};
 use tenancy::resolver::resolve_tenant;
+use tenancy::usage::{UsageRecorder, count_usage};
 use tenancy::{
     ApiError, Catalog, ErrorCode, JwtKeys, OperatorAccess, Tenancy, TenantCache, TenantRateLimiter,
 };
@@ -90,6 +91,8 @@ async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<OperatorA
             None => TenantCache::in_process(&deployment),
         },
     );
+    // Per-tenant usage is summed where every process of the deployment meets: the catalog.
+    let usage = UsageRecorder::start(owner_pool.clone());
     let catalog = Catalog::new(&tenant_db, owner_pool, cache.clone());
     Ok(Tenancy::assemble(
         tenant_db,
@@ -97,6 +100,7 @@ async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<OperatorA
         keys,
         TenantRateLimiter::new(settings.tenant_rate),
         cache,
+        usage,
     ))
 }
 
@@ -168,8 +172,12 @@ fn compose(
     // Checks 1–4 of every tenant route; `route_layer` keeps unknown routes and methods at
     // 404/405 before any check (and must not be given a router without routes).
     if let Some(tenant_routes) = tenant_routes {
-        api = api
-            .merge(tenant_routes.route_layer(from_fn_with_state(tenancy.clone(), resolve_tenant)));
+        api = api.merge(
+            tenant_routes
+                // Inside the resolver: a request counts once its tenant is known.
+                .route_layer(from_fn(count_usage))
+                .route_layer(from_fn_with_state(tenancy.clone(), resolve_tenant)),
+        );
     }
     if let Some(operator_token) = operator_token {
         api = api.merge(admin::router(admin::AdminState {
@@ -187,9 +195,19 @@ fn compose(
         api
     };
 
+    let metrics_state = crate::metrics::MetricsState {
+        tenancy: tenancy.clone(),
+        tenant_counts: Arc::default(),
+    };
+    // Installed before the first request is counted.
+    crate::metrics::recorder();
     let router = api
         .route("/health", get(health))
         .route("/ready", get(ready).with_state(tenancy.clone()))
+        .route(
+            "/metrics",
+            get(crate::metrics::metrics).with_state(metrics_state),
+        )
         .route(
             "/openapi.json",
             get(move || {
@@ -208,22 +226,34 @@ fn compose(
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal(anyhow::anyhow!("a handler panicked")).into_response()
         }))
+        // Inside the router's layers: the matched route template is known here.
+        .layer(from_fn(crate::metrics::record_request))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        // Outside the request span's layer: the span names the trace (M2, issue 12).
+        .layer(from_fn(tenancy::trace_context::continue_trace))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // Outermost: `total` is the whole answer, and every answer gets `Server-Timing`.
+        .layer(from_fn(tenancy::timing::server_timing));
     (router, openapi)
 }
 
-/// Every log line of a request carries its `request_id` and, once resolved, its `tenant_id`.
+/// Every log line of a request carries its `request_id`, its `trace_id` and, once resolved,
+/// its `tenant_id`.
 fn request_span(request: &Request) -> tracing::Span {
     let request_id = request
         .headers()
         .get("x-request-id")
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
+    let trace_id = request
+        .extensions()
+        .get::<tenancy::trace_context::TraceContext>()
+        .map(|trace| trace.trace_id());
     tracing::info_span!(
         "request",
         request_id,
+        trace_id = trace_id.map(tracing::field::display),
         tenant_id = tracing::field::Empty,
         method = %request.method(),
         path = request.uri().path(),

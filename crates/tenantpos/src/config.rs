@@ -87,6 +87,10 @@ pub struct Settings {
     /// Log filter in RUST_LOG syntax.
     #[arg(long, env = "TENANTPOS_LOG", default_value = "info")]
     pub log: String,
+    /// `json` (one object a line) or `text` (for a person); unset: text when stderr is a
+    /// terminal, JSON otherwise.
+    #[arg(long, env = "TENANTPOS_LOG_FORMAT", value_enum)]
+    pub log_format: Option<crate::telemetry::LogFormat>,
 }
 
 impl std::fmt::Debug for Settings {

@@ -5,6 +5,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 mod demo;
+pub mod metrics;
 mod openapi;
 pub mod server;
 pub mod services;

@@ -1,8 +1,8 @@
 //! The OpenAPI document at `/openapi.json`. Each route's annotation says what is its own (its
 //! bodies, its parameters, the answers of its rules); the answers every route of a kind shares —
 //! the tenant checks of API.md §3, the operator token, the body and query answers, the
-//! `x-request-id` and `Retry-After` headers — are added here, once, so that no route's document
-//! can forget one. `scripts/fuzz.sh` holds the server to the result.
+//! `x-request-id`, `traceparent` and `Retry-After` headers — are added here, once, so that no
+//! route's document can forget one. `scripts/fuzz.sh` holds the server to the result.
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -34,7 +34,7 @@ struct ErrorDetail {
                        for login, `Authorization: Bearer <jwt>`; `/admin/*` takes the operator \
                        token. Every error answer is `{\"error\": {\"code\", \"message\"}}`."
     ),
-    paths(crate::app::health, crate::app::ready),
+    paths(crate::app::health, crate::app::ready, crate::metrics::metrics),
     components(schemas(ErrorEnvelope))
 )]
 pub(crate) struct ApiDoc;
@@ -42,7 +42,7 @@ pub(crate) struct ApiDoc;
 /// Who may call an operation, which decides the checks that can refuse it before its handler.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Caller {
-    /// `/health`, `/ready`: no checks.
+    /// `/health`, `/ready`, `/metrics`: no checks.
     Public,
     /// `/admin/*`: the operator token.
     Operator,
@@ -54,7 +54,7 @@ enum Caller {
 
 fn caller_of(path: &str) -> Caller {
     match path {
-        "/health" | "/ready" => Caller::Public,
+        "/health" | "/ready" | "/metrics" => Caller::Public,
         "/auth/login" => Caller::Login,
         _ if path.starts_with("/admin/") => Caller::Operator,
         _ => Caller::Tenant,
@@ -211,6 +211,9 @@ fn require_tenant_header(operation: &mut Value) {
     );
 }
 
+/// What every answer's `traceparent` looks like (version `00`, lowercase hex).
+const TRACEPARENT_PATTERN: &str = "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$";
+
 fn complete_response(status: &str, response: &mut Value) {
     let response = response.as_object_mut().expect("a response is an object");
     let headers = response
@@ -218,6 +221,8 @@ fn complete_response(status: &str, response: &mut Value) {
         .or_insert_with(|| Value::Object(Map::new()));
     headers["x-request-id"] = json!({"description": "this request's id, also in the logs",
                                      "required": true, "schema": {"type": "string"}});
+    headers["traceparent"] = json!({"description": "W3C trace context: the caller's trace (or a new one), this hop's span",
+                                    "required": true, "schema": {"type": "string", "pattern": TRACEPARENT_PATTERN}});
     if status == "429" || status == "503" {
         headers["Retry-After"] = json!({"description": "seconds to wait before trying again",
                                         "required": true, "schema": {"type": "integer", "minimum": 0}});
@@ -281,6 +286,10 @@ mod tests {
         for (status, response) in operation["responses"].as_object().unwrap() {
             assert_eq!(
                 response["headers"]["x-request-id"]["required"], true,
+                "{status}"
+            );
+            assert_eq!(
+                response["headers"]["traceparent"]["required"], true,
                 "{status}"
             );
             if status.as_str() >= "400" {

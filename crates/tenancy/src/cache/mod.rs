@@ -30,7 +30,9 @@ use redis_backend::RedisBackend;
 use redis_layer::RedisLayer;
 
 use crate::db::Pool;
+use crate::instruments::{self, CacheLayer};
 use crate::tenant_id::TenantId;
+use crate::timing;
 use crate::tls::TrustedRoots;
 
 /// How long an entry lives in process: the bound on staleness between processes when an
@@ -175,13 +177,26 @@ impl TenantCache {
     }
 
     /// The cached value of `key` for `tenant`, if any.
+    /// Counted in `tenantpos_cache_lookups_total{layer,result}` and in the request's cache time.
     pub async fn get<T: DeserializeOwned>(&self, tenant: &TenantId, key: CacheKey) -> Option<T> {
+        timing::time_cache(self.get_untimed(tenant, key)).await
+    }
+
+    async fn get_untimed<T: DeserializeOwned>(
+        &self,
+        tenant: &TenantId,
+        key: CacheKey,
+    ) -> Option<T> {
         let name = self.keys.key(tenant, &key);
-        if let Some(bytes) = self.local.get(&name).await {
+        let local = self.local.get(&name).await;
+        instruments::cache_lookup(CacheLayer::Local, local.is_some());
+        if let Some(bytes) = local {
             return serde_json::from_slice(&bytes).ok();
         }
         let redis = self.redis.as_ref().filter(|redis| redis.usable())?;
-        let bytes: Arc<[u8]> = redis.backend.get(&name).await?.into();
+        let found = redis.backend.get(&name).await;
+        instruments::cache_lookup(CacheLayer::Redis, found.is_some());
+        let bytes: Arc<[u8]> = found?.into();
         let value = serde_json::from_slice(&bytes).ok()?;
         self.local.insert(name, bytes).await;
         Some(value)
@@ -193,10 +208,13 @@ impl TenantCache {
             return;
         };
         let name = self.keys.key(tenant, &key);
-        if let Some(redis) = self.redis.as_ref().filter(|redis| redis.usable()) {
-            redis.backend.set(&name, &bytes, redis_ttl(&key)).await;
-        }
-        self.local.insert(name, bytes.into()).await;
+        timing::time_cache(async {
+            if let Some(redis) = self.redis.as_ref().filter(|redis| redis.usable()) {
+                redis.backend.set(&name, &bytes, redis_ttl(&key)).await;
+            }
+            self.local.insert(name, bytes.into()).await;
+        })
+        .await;
     }
 
     /// Drops `key` of `tenant` here, in Redis and (through Redis) in every other process.
@@ -279,14 +297,9 @@ impl TenantCache {
         wanted: u32,
     ) -> Option<Spent> {
         let redis = self.redis.as_ref()?;
-        redis
-            .backend
-            .spend_budget(
-                &self.keys.key(tenant, &CacheKey::RequestBudget),
-                rate,
-                wanted,
-            )
-            .await
+        let key = self.keys.key(tenant, &CacheKey::RequestBudget);
+        // A round trip to Redis: the request's cache time.
+        timing::time_cache(redis.backend.spend_budget(&key, rate, wanted)).await
     }
 
     /// Uncounts an admitted event that must not count after all.

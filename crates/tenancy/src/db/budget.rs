@@ -207,7 +207,8 @@ pub(crate) fn tenant_traffic_pool(
 /// `config` with the settings every transaction of tenant traffic shares set when each
 /// connection is made (as startup options: no statement per transaction, nothing a
 /// transaction must reset; see `scope_statement`): `lock_timeout`, `statement_timeout`,
-/// generic plans and `search_path = public` (a schema tenant's transaction sets its own). Not
+/// generic plans, `search_path = public` (a schema tenant's transaction sets its own) and
+/// no NOTICEs (`client_min_messages`: they would be logged at INFO by the pool's driver). Not
 /// through a pooler in transaction mode (`PreparedStatements::Off`): PgBouncer refuses
 /// startup options, and would not apply them to the server connections it hands out; the
 /// scope of each transaction sets them.
@@ -217,7 +218,7 @@ fn with_session_settings(mut config: PgEndpoint, statements: PreparedStatements)
     }
     let bounds = format!(
         "-c lock_timeout={} -c statement_timeout={} -c plan_cache_mode=force_generic_plan \
-         -c search_path=public",
+         -c search_path=public -c client_min_messages=warning",
         LOCK_WAIT.as_millis(),
         STATEMENT_TIME.as_millis()
     );
@@ -321,6 +322,15 @@ impl TenantDatabasePools {
     pub fn open_connections(&self) -> usize {
         let pools = self.pools.lock().expect("pool map lock");
         pools.values().map(|entry| entry.pool.status().size).sum()
+    }
+
+    /// The state of each tenant database's pool, by cluster, for metrics.
+    pub fn statuses(&self) -> Vec<(String, deadpool::Status)> {
+        let pools = self.pools.lock().expect("pool map lock");
+        pools
+            .iter()
+            .map(|(key, entry)| (key.cluster.clone(), entry.pool.status()))
+            .collect()
     }
 
     /// Closes the connections of every tenant database idle for `idle` or longer.

@@ -21,13 +21,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use futures::StreamExt;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, SignatureScheme};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_postgres::config::SslMode;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{AsyncMessage, Client, Config, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::tls::{TrustedRoots, install_crypto_provider};
@@ -222,14 +224,37 @@ impl PgEndpoint {
     }
 }
 
-fn spawn_driver(
-    connection: impl Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
-) {
+/// Drives a connection: its messages go out and its answers in. PostgreSQL's NOTICEs are
+/// expected answers of idempotent DDL (`schema "t_x" already exists, skipping`), not
+/// tenantpos's news: tokio-postgres would log each at INFO, burying a command's own output, so
+/// they are logged at DEBUG here; a WARNING stays a warning.
+fn spawn_driver<S, T>(mut connection: tokio_postgres::Connection<S, T>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::debug!(%error, "connection closed");
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(AsyncMessage::Notice(notice)) => log_notice(&notice),
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::debug!(%error, "connection closed");
+                    return;
+                }
+            }
         }
     });
+}
+
+fn log_notice(notice: &tokio_postgres::error::DbError) {
+    let (severity, message) = (notice.severity(), notice.message());
+    if severity == "WARNING" {
+        tracing::warn!(severity, notice = message, "PostgreSQL warning");
+    } else {
+        tracing::debug!(severity, notice = message, "PostgreSQL notice");
+    }
 }
 
 fn provider() -> Arc<CryptoProvider> {

@@ -122,6 +122,11 @@ impl TenantDb {
         self.main.status().size + self.schemas.status().size
     }
 
+    /// The state of the app role's pools on the main database (cluster `default`), for metrics.
+    pub fn main_pool_statuses(&self) -> [deadpool::Status; 2] {
+        [self.main.status(), self.schemas.status()]
+    }
+
     /// The pools of tenant databases (their open connections, for tests and metrics).
     pub fn tenant_databases(&self) -> &TenantDatabasePools {
         &self.tenant_databases
@@ -184,6 +189,7 @@ impl TenantDb {
             Strategy::Schema => (self.schemas.clone(), tenant.id.schema_name()),
             Strategy::Database => (self.database_pool(tenant)?, "public".to_owned()),
         };
+        let waiting_since = std::time::Instant::now();
         let slot = match tenant.strategy {
             // A tenant database's pool is its own share already.
             Strategy::Database => None,
@@ -191,9 +197,12 @@ impl TenantDb {
                 Some(self.main_slots.acquire(&tenant.id, deadline).await?)
             }
         };
-        let object = tokio::time::timeout_at(deadline, pool.get())
-            .await
-            .map_err(|_| budget::no_connection_in_time())??;
+        let object = tokio::time::timeout_at(deadline, pool.get()).await;
+        // Waiting for a connection is time the request spends on the database.
+        let waited = waiting_since.elapsed();
+        crate::timing::record_database(waited);
+        crate::instruments::connection_wait(waited);
+        let object = object.map_err(|_| budget::no_connection_in_time())??;
         let client = PooledClient::new(object, slot);
         if tenant.strategy == Strategy::Database
             && let Err(refused) = self.check_mark(tenant, client.mark.as_ref())

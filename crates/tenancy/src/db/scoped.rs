@@ -19,6 +19,7 @@ use super::scope_statement::{Scope, ScopeValues};
 use super::statements::{self, PreparedStatements, typed};
 use crate::tenant::{Strategy, Tenant};
 use crate::tenant_id::TenantId;
+use crate::timing;
 
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
@@ -125,7 +126,17 @@ impl ScopedTx {
     /// requests leave in the order their futures are first polled, and nothing yields between
     /// marking the transaction opened and that poll. In both modes of `PreparedStatements`
     /// that is one round trip (once the process has learned the statements' parameter types).
+    ///
+    /// The whole of it (preparing included) counts as the request's database time.
     async fn run<T, F, Fut>(&self, sql: &'static str, run: F) -> Result<T, Error>
+    where
+        F: FnOnce(Statement) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        timing::time_database(self.run_untimed(sql, run)).await
+    }
+
+    async fn run_untimed<T, F, Fut>(&self, sql: &'static str, run: F) -> Result<T, Error>
     where
         F: FnOnce(Statement) -> Fut,
         Fut: std::future::Future<Output = Result<T, Error>>,
@@ -293,7 +304,7 @@ impl ScopedTx {
         if !self.opened.load(Ordering::Acquire) || self.committed.load(Ordering::Acquire) {
             return Ok(());
         }
-        client.batch_execute("COMMIT").await
+        timing::time_database(client.batch_execute("COMMIT")).await
     }
 
     pub async fn rollback(mut self) -> Result<(), Error> {
@@ -301,7 +312,7 @@ impl ScopedTx {
         if !self.opened.load(Ordering::Acquire) || self.committed.load(Ordering::Acquire) {
             return Ok(());
         }
-        client.batch_execute("ROLLBACK").await
+        timing::time_database(client.batch_execute("ROLLBACK")).await
     }
 }
 

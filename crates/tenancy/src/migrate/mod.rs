@@ -49,6 +49,11 @@ pub const CATALOG_MIGRATIONS: &[Migration] = &[
         name: "cache_invalidations",
         sql: include_str!("../../../../migrations/catalog/0005_cache_invalidations.sql"),
     },
+    Migration {
+        version: 6,
+        name: "tenant_usage",
+        sql: include_str!("../../../../migrations/catalog/0006_tenant_usage.sql"),
+    },
 ];
 
 /// Every tenant table, children before parents: the order in which a shared tenant's rows are

@@ -73,7 +73,7 @@ pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { services, settings } => {
-            crate::telemetry::init(&settings.log);
+            crate::telemetry::init(&settings.log, settings.log_format);
             let services = match services {
                 Some(list) => ServiceSet::parse(&list)?,
                 None => ServiceSet::all(),
@@ -86,7 +86,7 @@ pub async fn run() -> anyhow::Result<()> {
             dry_run,
             settings,
         } => {
-            crate::telemetry::init(&settings.log);
+            crate::telemetry::init(&settings.log, settings.log_format);
             let options = MigrationOptions {
                 concurrency: usize::try_from(concurrency)?,
                 only_tenant: tenant.as_deref().map(parse_id).transpose()?,
@@ -95,7 +95,7 @@ pub async fn run() -> anyhow::Result<()> {
             migrate_with(&settings, &options).await
         }
         Command::Demo { settings } => {
-            crate::telemetry::init(&settings.log);
+            crate::telemetry::init(&settings.log, settings.log_format);
             crate::demo::run(settings).await
         }
         Command::Tenant { command } => tenant(command).await,

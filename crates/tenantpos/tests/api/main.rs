@@ -25,6 +25,7 @@ mod memory;
 mod migrate;
 mod money_faults;
 mod moving;
+mod observability;
 mod one_statement_reads;
 mod order_history;
 mod orders;

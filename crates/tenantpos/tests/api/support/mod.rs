@@ -105,6 +105,7 @@ pub fn settings_for(database: &TestDatabase) -> Settings {
         },
         tls_ca_file: None,
         log: "warn".to_owned(),
+        log_format: None,
     }
 }
 

@@ -56,6 +56,27 @@ fn free_port() -> u16 {
 
 /// Starts `tenantpos serve --services SERVICES` with `env` on a free port, once it is ready.
 pub async fn serve(database: &TestDatabase, services: &str, env: &[(&str, String)]) -> Process {
+    serve_with_stderr(database, services, env, Stdio::inherit()).await
+}
+
+/// `serve`, its log lines (JSON: stderr is not a terminal) written to `log`, for a test that
+/// reads them.
+pub async fn serve_logging_to(
+    database: &TestDatabase,
+    services: &str,
+    env: &[(&str, String)],
+    log: &std::path::Path,
+) -> Process {
+    let file = std::fs::File::create(log).unwrap();
+    serve_with_stderr(database, services, env, Stdio::from(file)).await
+}
+
+async fn serve_with_stderr(
+    database: &TestDatabase,
+    services: &str,
+    env: &[(&str, String)],
+    stderr: Stdio,
+) -> Process {
     let port = free_port();
     let mut command = Command::new(env!("CARGO_BIN_EXE_tenantpos"));
     command
@@ -72,7 +93,7 @@ pub async fn serve(database: &TestDatabase, services: &str, env: &[(&str, String
         .env("TENANTPOS_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("TENANTPOS_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+        .stderr(stderr);
     for (name, value) in env {
         command.env(name, value);
     }

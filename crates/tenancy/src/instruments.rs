@@ -1,0 +1,173 @@
+//! The metrics the tenancy core and the domain crates record (API.md §3 names them), through
+//! the `metrics` facade: the binary installs the Prometheus recorder and renders `/metrics`;
+//! without a recorder (the CLI, unit tests) every call here is a no-op.
+//!
+//! Labels are `'static` words only — never a tenant id, a user id or a raw path — so that
+//! thousands of tenants stay a handful of series, and recording is a lookup of a key the
+//! recorder already holds and an atomic add, with nothing allocated.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::Tenancy;
+use crate::error::{ApiError, ErrorCode};
+
+pub const HTTP_REQUESTS: &str = "tenantpos_http_requests_total";
+pub const HTTP_REQUEST_DURATION: &str = "tenantpos_http_request_duration_seconds";
+pub const DB_CONNECTIONS: &str = "tenantpos_db_connections";
+pub const DB_CONNECTION_WAIT: &str = "tenantpos_db_connection_wait_seconds";
+pub const CACHE_LOOKUPS: &str = "tenantpos_cache_lookups_total";
+pub const RATE_LIMITED: &str = "tenantpos_rate_limited_total";
+pub const TENANT_MISMATCH: &str = "tenantpos_tenant_mismatch_total";
+pub const ORDERS_PLACED: &str = "tenantpos_orders_placed_total";
+pub const TENANTS: &str = "tenantpos_tenants";
+
+/// Where a cache lookup was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheLayer {
+    /// This process's own entries.
+    Local,
+    /// Redis, after a local miss.
+    Redis,
+}
+
+/// Records one lookup of the cache in `layer`, found or not.
+pub fn cache_lookup(layer: CacheLayer, found: bool) {
+    cache_lookup_by(layer, found, 1);
+}
+
+fn cache_lookup_by(layer: CacheLayer, found: bool, lookups: u64) {
+    let result = if found { "hit" } else { "miss" };
+    match layer {
+        CacheLayer::Local => {
+            metrics::counter!(CACHE_LOOKUPS, "layer" => "local", "result" => result)
+        }
+        CacheLayer::Redis => {
+            metrics::counter!(CACHE_LOOKUPS, "layer" => "redis", "result" => result)
+        }
+    }
+    .increment(lookups);
+}
+
+/// A request refused by its tenant's request budget (check 10).
+pub fn rate_limited() {
+    metrics::counter!(RATE_LIMITED).increment(1);
+}
+
+/// A token presented for another tenant than its own (check 7).
+pub fn tenant_mismatch() {
+    metrics::counter!(TENANT_MISMATCH).increment(1);
+}
+
+/// How long a transaction waited for its connection (the tenant's slot, then the pool).
+pub fn connection_wait(waited: Duration) {
+    metrics::histogram!(DB_CONNECTION_WAIT).record(waited.as_secs_f64());
+}
+
+/// How an attempt to place an order ended, as `tenantpos_orders_placed_total{outcome}` says:
+/// `placed`, the refusals a client causes (`payment_declined`, `insufficient_stock`,
+/// `rejected` for the other 4xx), and `failed` (5xx: what to alert on).
+pub fn order_placed(result: &Result<impl Sized, ApiError>) {
+    let outcome = match result {
+        Ok(_) => "placed",
+        Err(error) => match error.code {
+            ErrorCode::PaymentDeclined => "payment_declined",
+            ErrorCode::InsufficientStock => "insufficient_stock",
+            code if code.status().is_server_error() => "failed",
+            _ => "rejected",
+        },
+    };
+    metrics::counter!(ORDERS_PLACED, "outcome" => outcome).increment(1);
+}
+
+/// Every outcome `order_placed` records.
+const ORDER_OUTCOMES: [&str; 5] = [
+    "placed",
+    "payment_declined",
+    "insufficient_stock",
+    "rejected",
+    "failed",
+];
+
+/// Registers the counters of rare events at 0, so that their series exist from the start:
+/// an alert on `rate(...)` or `increase(...)` then sees the first event, not a new series.
+pub fn start_counters_at_zero() {
+    metrics::counter!(RATE_LIMITED).increment(0);
+    metrics::counter!(TENANT_MISMATCH).increment(0);
+    for outcome in ORDER_OUTCOMES {
+        metrics::counter!(ORDERS_PLACED, "outcome" => outcome).increment(0);
+    }
+    for layer in [CacheLayer::Local, CacheLayer::Redis] {
+        for found in [true, false] {
+            cache_lookup_by(layer, found, 0);
+        }
+    }
+}
+
+/// The connections of one cluster, over every pool of this process there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionCounts {
+    pub idle: usize,
+    pub in_use: usize,
+}
+
+/// This process's PostgreSQL connections by cluster, from the pools themselves: the app
+/// role's pools of the main database and the owner's (cluster `default`) and the pools of
+/// tenant databases (their own clusters).
+pub fn connections_by_cluster(tenancy: &Tenancy) -> BTreeMap<String, ConnectionCounts> {
+    let mut by_cluster = BTreeMap::new();
+    let default = crate::db::DEFAULT_CLUSTER.to_owned();
+    for status in tenancy.db.main_pool_statuses() {
+        add_status(&mut by_cluster, &default, status);
+    }
+    add_status(
+        &mut by_cluster,
+        &default,
+        tenancy.catalog.owner_pool().status(),
+    );
+    for (cluster, status) in tenancy.db.tenant_databases().statuses() {
+        add_status(&mut by_cluster, &cluster, status);
+    }
+    by_cluster
+}
+
+fn add_status(
+    by_cluster: &mut BTreeMap<String, ConnectionCounts>,
+    cluster: &str,
+    status: deadpool::Status,
+) {
+    let counts = match by_cluster.get_mut(cluster) {
+        Some(counts) => counts,
+        None => by_cluster.entry(cluster.to_owned()).or_default(),
+    };
+    counts.idle += status.available;
+    counts.in_use += status.size.saturating_sub(status.available);
+}
+
+/// Sets `tenantpos_db_connections{cluster,state}` from the pools (at each scrape).
+pub fn record_connections(tenancy: &Tenancy) {
+    for (cluster, counts) in connections_by_cluster(tenancy) {
+        metrics::gauge!(DB_CONNECTIONS, "cluster" => cluster.clone(), "state" => "idle")
+            .set(counts.idle as f64);
+        metrics::gauge!(DB_CONNECTIONS, "cluster" => cluster, "state" => "in_use")
+            .set(counts.in_use as f64);
+    }
+}
+
+/// Every strategy and status the catalog allows (its CHECK constraints): each gets a series,
+/// so that a combination that drops to no tenant reads 0 rather than its last count.
+const STRATEGIES: [&str; 3] = ["shared", "schema", "database"];
+const STATUSES: [&str; 4] = ["provisioning", "active", "suspended", "deleting"];
+
+/// Sets `tenantpos_tenants{strategy,status}` from the catalog's counts by strategy and status.
+pub fn record_tenants(counts: &[(String, String, i64)]) {
+    for strategy in STRATEGIES {
+        for status in STATUSES {
+            let count = counts
+                .iter()
+                .find(|(of_strategy, of_status, _)| of_strategy == strategy && of_status == status)
+                .map_or(0, |(_, _, count)| *count);
+            metrics::gauge!(TENANTS, "strategy" => strategy, "status" => status).set(count as f64);
+        }
+    }
+}
