@@ -54,6 +54,11 @@ pub const CATALOG_MIGRATIONS: &[Migration] = &[
         name: "tenant_usage",
         sql: include_str!("../../../../migrations/catalog/0006_tenant_usage.sql"),
     },
+    Migration {
+        version: 7,
+        name: "cheaper_gate",
+        sql: include_str!("../../../../migrations/catalog/0007_cheaper_gate.sql"),
+    },
 ];
 
 /// Every tenant table, children before parents: the order in which a shared tenant's rows are
