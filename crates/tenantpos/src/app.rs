@@ -229,7 +229,7 @@ fn compose(
         // Inside the router's layers: the matched route template is known here.
         .layer(from_fn(crate::metrics::record_request))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        // Outside the request span's layer: the span names the trace (M2, issue 12).
+        // Outside the request span's layer: the span names the trace.
         .layer(from_fn(tenancy::trace_context::continue_trace))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
