@@ -12,19 +12,15 @@
 //! A task spawned from a request does not inherit the task-local: its time is not the
 //! request's (the request does not wait for it).
 //!
-//! `server_timing` is that middleware. A layer inside it reads the totals so far with
-//! `current_totals()`; a layer outside it finds the request's final `TimingTotals` in the
-//! response's extensions.
+//! That middleware is the binary's (`tenantpos::edge`, which also writes `Server-Timing`); a
+//! layer inside it reads the totals so far with `current_totals()`.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
-use http::{HeaderName, HeaderValue};
+use http::HeaderName;
 
 tokio::task_local! {
     static CURRENT: Arc<RequestTiming>;
@@ -60,20 +56,6 @@ impl TimingTotals {
             milliseconds(self.total)
         )
     }
-}
-
-/// The middleware that times each request: it runs the rest of the stack `within` a fresh
-/// `RequestTiming`, then answers with a `Server-Timing` header (every answer, errors included)
-/// and leaves the `TimingTotals` in the response's extensions for the layers outside it.
-pub async fn server_timing(request: Request, next: Next) -> Response {
-    let timing = RequestTiming::start();
-    let mut response = within(timing.clone(), next.run(request)).await;
-    let totals = timing.totals();
-    if let Ok(value) = HeaderValue::from_str(&totals.server_timing_header()) {
-        response.headers_mut().insert(SERVER_TIMING, value);
-    }
-    response.extensions_mut().insert(totals);
-    response
 }
 
 /// `Server-Timing` (W3C Server Timing; `http` has no constant for it).

@@ -9,9 +9,6 @@
 
 use std::fmt;
 
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The header of the W3C format.
@@ -177,20 +174,6 @@ impl fmt::Display for TraceId {
         hex::encode_to_slice(self.0, &mut digits).map_err(|_| fmt::Error)?;
         f.write_str(std::str::from_utf8(&digits).map_err(|_| fmt::Error)?)
     }
-}
-
-/// The middleware that gives each request its `TraceContext` (in the request's extensions,
-/// where the request span, `TenantContext` and the peer clients find it) and answers with its
-/// `traceparent`, error answers included. It must run outside the layer that makes the
-/// request span, so the span can name the trace.
-pub async fn continue_trace(mut request: Request, next: Next) -> Response {
-    let context = TraceContext::of_request(request.headers());
-    request.extensions_mut().insert(context);
-    let mut response = next.run(request).await;
-    response
-        .headers_mut()
-        .insert(TRACEPARENT, context.traceparent());
-    response
 }
 
 #[cfg(test)]

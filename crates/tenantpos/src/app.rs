@@ -17,7 +17,6 @@ use tenancy::{
     ApiError, Catalog, ErrorCode, JwtKeys, OperatorAccess, Tenancy, TenantCache, TenantRateLimiter,
 };
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -229,12 +228,9 @@ fn compose(
         // Inside the router's layers: the matched route template is known here.
         .layer(from_fn(crate::metrics::record_request))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        // Outside the request span's layer: the span names the trace.
-        .layer(from_fn(tenancy::trace_context::continue_trace))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        // Outermost: `total` is the whole answer, and every answer gets `Server-Timing`.
-        .layer(from_fn(tenancy::timing::server_timing));
+        // Outermost: the request's id, trace and timing (the request span names them), and
+        // every answer's `x-request-id`, `traceparent` and `Server-Timing`.
+        .layer(from_fn(crate::edge::edge));
     (router, openapi)
 }
 

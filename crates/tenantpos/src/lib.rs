@@ -5,6 +5,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 mod demo;
+mod edge;
 pub mod metrics;
 mod openapi;
 pub mod server;
