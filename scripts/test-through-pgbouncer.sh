@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs the isolation, order and move suites (or the tests named by the arguments) with every
 # app connection through a PgBouncer in transaction mode and TENANTPOS_PREPARED_STATEMENTS=off.
-# The PgBouncer listens on 127.0.0.1:${TENANTPOS_TEST_PGBOUNCER_PORT:-55699} and is stopped at
+# The PgBouncer listens on 127.0.0.1:${TENANTPOS_TEST_PGBOUNCER_PORT:-25699} and is stopped at
 # the end. Needs the tests' PostgreSQL (127.0.0.1:5432) and pgbouncer (scripts/bootstrap.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-port=${TENANTPOS_TEST_PGBOUNCER_PORT:-55699}
+port=${TENANTPOS_TEST_PGBOUNCER_PORT:-25699}
 # The tests' server (TENANTPOS_TEST_SERVER_URL, as the tests read it).
 server=${TENANTPOS_TEST_SERVER_URL:-postgres://postgres:postgres@127.0.0.1:5432}
 server=${server##*@}

@@ -7,14 +7,14 @@
 //! It forwards every database (`*`) to the tests' server, trusts every client listed in its
 //! auth file (the tests' server trusts host connections too), and drops the `options`
 //! startup parameter that PgBouncer would otherwise refuse (tenantpos sends its bounded waits
-//! there when `on`). Ports 55650-55699; the process is killed when the value is dropped.
+//! there when `on`). Ports 25650-25699; the process is killed when the value is dropped.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const PORTS: std::ops::Range<u16> = 55650..55700;
+const PORTS: std::ops::Range<u16> = 25650..25700;
 
 pub struct PgBouncer {
     pub port: u16,

@@ -1,7 +1,9 @@
 //! A PostgreSQL server of one test's own, that the test may stop, crash and start again
 //! (the fault suite). Unlike the second cluster, nothing is shared: the data directory is made
 //! by `initdb` in a fresh directory under /tmp, the server listens on a port of the range
-//! 55500-55599 that this process reserved, and both are removed when the value is dropped —
+//! 25500-25599 that this process reserved (below the kernel's ephemeral ports, 32768 and up:
+//! an outgoing connection once took the port of a server stopped to be restarted), and both
+//! are removed when the value is dropped —
 //! but for a test that failed, whose logs (the server's and its processes') are kept there and
 //! named on stderr.
 //!
@@ -18,9 +20,9 @@ use std::time::Instant;
 use tokio_postgres::NoTls;
 
 const BIN: &str = "/usr/lib/postgresql/15/bin";
-const PORTS: std::ops::Range<u16> = 55500..55600;
+const PORTS: std::ops::Range<u16> = 25500..25600;
 /// The ports of the connection tests (issue 10), whose servers have another `max_connections`.
-pub const CONNECTION_TEST_PORTS: std::ops::Range<u16> = 55600..55650;
+pub const CONNECTION_TEST_PORTS: std::ops::Range<u16> = 25600..25650;
 /// Where every reservation of a port of the range lives, one file a port.
 const PORT_LOCKS: &str = "/tmp/tenantpos-faults-ports";
 
