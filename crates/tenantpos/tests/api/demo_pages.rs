@@ -7,9 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::browser::{Browser, Viewport};
+use crate::support::process::login_at;
 use crate::support::*;
 
 struct Demo(Child);
@@ -74,19 +75,7 @@ async fn the_demo_prints_the_page_urls_and_serves_them() {
     assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
 
     // What the app does at sign-in and on the dashboard.
-    let login: Value = client
-        .post(format!("{base}/auth/login"))
-        .header("x-tenant-id", "restaurant_01")
-        .json(&json!({"username": "owner", "password": "demo-password-1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"]
-        .as_str()
-        .expect("the demo owner signs in");
+    let token = login_at(&client, &base, "restaurant_01", "owner", "demo-password-1").await;
     let sales: Value = client
         .request(Method::GET, format!("{base}/dashboard/sales"))
         .header("x-tenant-id", "restaurant_01")

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::faults::harness::{APP_PASSWORD, APP_ROLE, DATABASE, Deployment};
 use crate::support::certificates::{TestAuthority, TlsProxy};
 use crate::support::private_postgres::PrivatePostgres;
-use crate::support::process::serve;
+use crate::support::process::{login_at, serve};
 use crate::support::redis_server::RedisServer;
 use crate::support::{ADMIN_TOKEN, OWNER_PASSWORD, TestDatabase};
 
@@ -44,20 +44,11 @@ impl Shop {
             .await
             .unwrap();
         assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
-        let login: Value = http
-            .post(format!("{admin}/auth/login"))
-            .header("x-tenant-id", id)
-            .json(&json!({"username": "owner", "password": OWNER_PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let token = login_at(&http, admin, id, "owner", OWNER_PASSWORD).await;
         Shop {
             http,
             id: id.to_owned(),
-            token: login["access_token"].as_str().unwrap().to_owned(),
+            token,
         }
     }
 

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::load::{LoadTenant, Product};
 use crate::support::private_postgres::PrivatePostgres;
+use crate::support::process::login_at;
 use crate::support::redis_server::RedisServer;
 use crate::support::{ADMIN_TOKEN, JWT_SECRET, OWNER_PASSWORD};
 
@@ -170,18 +171,7 @@ impl Deployment {
             "creating {id}: {:?}",
             created.text().await
         );
-        let login: Value = self
-            .http
-            .post(format!("{admin}/auth/login"))
-            .header("x-tenant-id", id)
-            .json(&json!({"username": "owner", "password": OWNER_PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = login["access_token"].as_str().unwrap().to_owned();
+        let token = login_at(&self.http, admin, id, "owner", OWNER_PASSWORD).await;
         let mut products = Vec::new();
         for (sku, price, stock) in [("A", 250, 100_000), ("B", 1_099, 100_000), ("C", 500, 40)] {
             let product: Value = self

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::process::serve_logging_to;
+use crate::support::process::{login_at, serve_logging_to};
 use crate::support::redis_server::eventually;
 use crate::support::*;
 
@@ -106,17 +106,7 @@ async fn one_traceparent_is_continued_by_both_processes_of_a_split_deployment() 
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    let login: Value = client
-        .post(format!("{}/auth/login", front.base))
-        .header("x-tenant-id", "traced_shop")
-        .json(&json!({"username": "owner", "password": OWNER_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_owned();
+    let token = login_at(&client, &front.base, "traced_shop", "owner", OWNER_PASSWORD).await;
     let product: Value = client
         .post(format!("{}/products", stock_side.base))
         .header("x-tenant-id", "traced_shop")

@@ -118,3 +118,28 @@ async fn serve_with_stderr(
     }
     process
 }
+
+/// Signs `username` of `tenant` in at the process (or proxy) answering at `base`, and returns
+/// the access token: for tests that talk to real processes rather than to a `TestApp`.
+pub async fn login_at(
+    http: &reqwest::Client,
+    base: &str,
+    tenant: &str,
+    username: &str,
+    password: &str,
+) -> String {
+    let answer: serde_json::Value = http
+        .post(format!("{base}/auth/login"))
+        .header("x-tenant-id", tenant)
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{username} of {tenant} signs in: {answer}"))
+        .to_owned()
+}
