@@ -3,10 +3,11 @@
 //! without a recorder (the CLI, unit tests) every call here is a no-op.
 //!
 //! Labels are `'static` words only — never a tenant id, a user id or a raw path — so that
-//! thousands of tenants stay a handful of series, and recording is a lookup of a key the
-//! recorder already holds and an atomic add, with nothing allocated.
+//! thousands of tenants stay a handful of series, and the series recorded on every request are
+//! handles resolved once (`register`), so recording them is an atomic add.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::Tenancy;
@@ -33,10 +34,12 @@ pub enum CacheLayer {
 
 /// Records one lookup of the cache in `layer`, found or not.
 pub fn cache_lookup(layer: CacheLayer, found: bool) {
-    cache_lookup_by(layer, found, 1);
+    if let Some(handles) = HANDLES.get() {
+        handles.cache_lookups[layer as usize][usize::from(found)].increment(1);
+    }
 }
 
-fn cache_lookup_by(layer: CacheLayer, found: bool, lookups: u64) {
+fn cache_lookup_counter(layer: CacheLayer, found: bool) -> metrics::Counter {
     let result = if found { "hit" } else { "miss" };
     match layer {
         CacheLayer::Local => {
@@ -46,8 +49,19 @@ fn cache_lookup_by(layer: CacheLayer, found: bool, lookups: u64) {
             metrics::counter!(CACHE_LOOKUPS, "layer" => "redis", "result" => result)
         }
     }
-    .increment(lookups);
 }
+
+/// The series recorded on every request or transaction, resolved once when the recorder is
+/// installed (`register`). Recording through a handle is one atomic add; `counter!` with
+/// labels builds its key and looks it up in the recorder's registry on every call, which on
+/// the cheapest routes was a measurable part of the request.
+struct Handles {
+    /// By `CacheLayer`, then by found (miss, hit).
+    cache_lookups: [[metrics::Counter; 2]; 2],
+    connection_wait: metrics::Histogram,
+}
+
+static HANDLES: OnceLock<Handles> = OnceLock::new();
 
 /// A request refused by its tenant's request budget (check 10).
 pub fn rate_limited() {
@@ -61,7 +75,9 @@ pub fn tenant_mismatch() {
 
 /// How long a transaction waited for its connection (the tenant's slot, then the pool).
 pub fn connection_wait(waited: Duration) {
-    metrics::histogram!(DB_CONNECTION_WAIT).record(waited.as_secs_f64());
+    if let Some(handles) = HANDLES.get() {
+        handles.connection_wait.record(waited.as_secs_f64());
+    }
 }
 
 /// How an attempt to place an order ended, as `tenantpos_orders_placed_total{outcome}` says:
@@ -89,18 +105,23 @@ const ORDER_OUTCOMES: [&str; 5] = [
     "failed",
 ];
 
-/// Registers the counters of rare events at 0, so that their series exist from the start:
-/// an alert on `rate(...)` or `increase(...)` then sees the first event, not a new series.
-pub fn start_counters_at_zero() {
+/// Registers this crate's series with the recorder just installed: resolves the handles of
+/// the series recorded on every request (without a recorder, recording them does nothing), and
+/// starts the counters of rare events at 0, so that their series exist from the start: an
+/// alert on `rate(...)` or `increase(...)` then sees the first event, not a new series.
+pub fn register() {
+    let handles = HANDLES.get_or_init(|| Handles {
+        cache_lookups: [CacheLayer::Local, CacheLayer::Redis]
+            .map(|layer| [false, true].map(|found| cache_lookup_counter(layer, found))),
+        connection_wait: metrics::histogram!(DB_CONNECTION_WAIT),
+    });
+    for counter in handles.cache_lookups.iter().flatten() {
+        counter.increment(0);
+    }
     metrics::counter!(RATE_LIMITED).increment(0);
     metrics::counter!(TENANT_MISMATCH).increment(0);
     for outcome in ORDER_OUTCOMES {
         metrics::counter!(ORDERS_PLACED, "outcome" => outcome).increment(0);
-    }
-    for layer in [CacheLayer::Local, CacheLayer::Redis] {
-        for found in [true, false] {
-            cache_lookup_by(layer, found, 0);
-        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The resolver middleware: checks 1–4 of API.md §3 (the `x-tenant-id` header, the tenant's
 //! existence and status), in that order, before any tenant route runs. Checks 5–10 follow in
-//! the `Authorized` extractor.
+//! the `Authorized` extractor. A resolved request is counted in its tenant's usage.
 //!
 //! An internal route (`/internal/<service>/...`) exists only for a caller with a service token
 //! for the tenant of the header and that service (404 to anyone else). Such a call is served
@@ -9,13 +9,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::Tenancy;
 use crate::context::{ResolvedTenant, SERVICE_TOKEN_HEADER, ServiceCall};
+use crate::db::TenantScope;
 use crate::error::{ApiError, ErrorCode};
 use crate::tenant_id::{TenantId, TenantIdError};
 
@@ -29,11 +30,21 @@ pub async fn resolve_tenant(
     let internal = crate::peer::service_of_internal_path(request.uri().path());
     match resolve(&tenancy, request.headers(), internal).await {
         Ok((resolved, service_call)) => {
+            let counted = resolved.clone();
+            let route = request.extensions().get::<MatchedPath>().cloned();
             request.extensions_mut().insert(resolved);
             if let Some(service_call) = service_call {
                 request.extensions_mut().insert(service_call);
             }
-            next.run(request).await
+            let response = next.run(request).await;
+            // A request counts in its tenant's usage once its tenant is known (here, rather
+            // than in a layer of its own: one layer less on every request).
+            if let Some(route) = route {
+                tenancy
+                    .usage
+                    .count(&counted.tenant().id, route.as_str(), response.status());
+            }
+            response
         }
         Err(error) => error.into_response(),
     }

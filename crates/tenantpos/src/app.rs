@@ -5,19 +5,18 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tenancy::db::{self, TenantDb};
 use tenancy::invariants::{check_app_role, check_migrated, check_tenant_tables};
 use tenancy::resolver::resolve_tenant;
-use tenancy::usage::{UsageRecorder, count_usage};
+use tenancy::usage::UsageRecorder;
 use tenancy::{
     ApiError, Catalog, ErrorCode, JwtKeys, OperatorAccess, Tenancy, TenantCache, TenantRateLimiter,
 };
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::{Service, ServiceSet, Settings};
@@ -171,12 +170,8 @@ fn compose(
     // Checks 1–4 of every tenant route; `route_layer` keeps unknown routes and methods at
     // 404/405 before any check (and must not be given a router without routes).
     if let Some(tenant_routes) = tenant_routes {
-        api = api.merge(
-            tenant_routes
-                // Inside the resolver: a request counts once its tenant is known.
-                .route_layer(from_fn(count_usage))
-                .route_layer(from_fn_with_state(tenancy.clone(), resolve_tenant)),
-        );
+        api = api
+            .merge(tenant_routes.route_layer(from_fn_with_state(tenancy.clone(), resolve_tenant)));
     }
     if let Some(operator_token) = operator_token {
         api = api.merge(admin::router(admin::AdminState {
@@ -227,33 +222,10 @@ fn compose(
         }))
         // Inside the router's layers: the matched route template is known here.
         .layer(from_fn(crate::metrics::record_request))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        // Outermost: the request's id, trace and timing (the request span names them), and
-        // every answer's `x-request-id`, `traceparent` and `Server-Timing`.
+        // Outermost: the request's id, trace, log span and timing, and every answer's
+        // `x-request-id`, `traceparent` and `Server-Timing`.
         .layer(from_fn(crate::edge::edge));
     (router, openapi)
-}
-
-/// Every log line of a request carries its `request_id`, its `trace_id` and, once resolved,
-/// its `tenant_id`.
-fn request_span(request: &Request) -> tracing::Span {
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
-    let trace_id = request
-        .extensions()
-        .get::<tenancy::trace_context::TraceContext>()
-        .map(|trace| trace.trace_id());
-    tracing::info_span!(
-        "request",
-        request_id,
-        trace_id = trace_id.map(tracing::field::display),
-        tenant_id = tracing::field::Empty,
-        method = %request.method(),
-        path = request.uri().path(),
-    )
 }
 
 /// Whether the process is up; it checks nothing else.

@@ -1,8 +1,8 @@
 //! The outermost middleware of every request, in one function: its `x-request-id`, its trace
-//! (`traceparent`) and its timing (`Server-Timing`). One layer rather than four because each
-//! layer of the router costs every request a clone of the services it wraps and a future of
-//! its own, and on the cheapest routes (a cached product read) those were a fifth of the
-//! request's CPU.
+//! (`traceparent`), its log span and its timing (`Server-Timing`). One layer rather than five
+//! (tower-http's request-id pair and trace layer, and two of ours) because each layer of the
+//! router costs every request a clone of the services it wraps and a future of its own, and
+//! on the cheapest routes (a cached product read) those were a fifth of the request's CPU.
 
 use axum::extract::Request;
 use axum::middleware::Next;
@@ -10,13 +10,14 @@ use axum::response::Response;
 use http::{HeaderName, HeaderValue};
 use tenancy::timing::{self, RequestTiming, SERVER_TIMING};
 use tenancy::trace_context::{TRACEPARENT, TraceContext};
+use tracing::Instrument;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Gives the request an id (the client's, or a new uuid), continues or starts its trace (in
-/// the request's extensions, where the request span, `TenantContext` and the peer clients find
-/// it) and times it; answers with the id, the `traceparent` and `Server-Timing`, errors
-/// included.
+/// the request's extensions, where `TenantContext` and the peer clients find it), runs it in
+/// its log span and times it; answers with the id, the `traceparent` and `Server-Timing`,
+/// errors included.
 pub async fn edge(mut request: Request, next: Next) -> Response {
     let request_id = match request.headers().get(&REQUEST_ID) {
         Some(id) => id.clone(),
@@ -30,8 +31,13 @@ pub async fn edge(mut request: Request, next: Next) -> Response {
     let trace = TraceContext::of_request(request.headers());
     request.extensions_mut().insert(trace);
 
+    let span = request_span(&request, &request_id, &trace);
+
     let started = RequestTiming::start();
-    let mut response = timing::within(started.clone(), next.run(request)).await;
+    let mut response = timing::within(started.clone(), next.run(request))
+        .instrument(span.clone())
+        .await;
+    log_answer(&span, &response, &started);
 
     let headers = response.headers_mut();
     headers.insert(REQUEST_ID, request_id);
@@ -40,4 +46,35 @@ pub async fn edge(mut request: Request, next: Next) -> Response {
         headers.insert(SERVER_TIMING, value);
     }
     response
+}
+
+/// Every log line of a request carries its `request_id`, its `trace_id` and, once resolved,
+/// its `tenant_id` (the tenant resolver records it).
+fn request_span(
+    request: &Request,
+    request_id: &HeaderValue,
+    trace: &TraceContext,
+) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        request_id = request_id.to_str().unwrap_or(""),
+        trace_id = %trace.trace_id(),
+        tenant_id = tracing::field::Empty,
+        method = %request.method(),
+        path = request.uri().path(),
+    )
+}
+
+/// One line per answer at DEBUG (the request's span names it), and 5xx at ERROR: a 5xx is a
+/// bug or a dependency down, what an operator looks for.
+fn log_answer(span: &tracing::Span, response: &Response, timing: &RequestTiming) {
+    let status = response.status().as_u16();
+    let latency_ms = timing.totals().total.as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        if response.status().is_server_error() {
+            tracing::error!(status, latency_ms, "answered with a server error");
+        } else {
+            tracing::debug!(status, latency_ms, "answered");
+        }
+    });
 }

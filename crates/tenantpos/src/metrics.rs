@@ -4,10 +4,12 @@
 //!
 //! Per request, `record_request` adds to a counter and a histogram whose labels are all
 //! `'static`: the route *template* (`/orders/{id}`, interned once per template, never the
-//! raw path), the method, the status and the service. The gauges of pools and tenants are
+//! raw path), the method, the status and the service; through handles each thread resolves
+//! once per kind of answer. The gauges of pools and tenants are
 //! set when scraped, from the pools themselves and from the catalog.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
@@ -68,7 +70,7 @@ pub fn recorder() -> &'static PrometheusHandle {
             tracing::warn!("another metrics recorder was installed first; /metrics stays empty");
         }
         describe();
-        instruments::start_counters_at_zero();
+        instruments::register();
         let upkeep = handle.clone();
         let _ = std::thread::Builder::new()
             .name("metrics-upkeep".to_owned())
@@ -124,24 +126,61 @@ fn describe() {
 pub async fn record_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = method_label(request.method());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(UNMATCHED, |matched| intern(matched.as_str()));
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
+    let route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
     count_answer(route, method, response.status(), started.elapsed());
     response
 }
 
+/// The series one kind of answer is counted in.
+struct AnswerSeries {
+    requests: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+thread_local! {
+    /// Each thread's handles of the series of the answers it has counted, by route template,
+    /// method and status: a handle is resolved (its labels hashed and looked up in the
+    /// recorder) once per thread, and counting through it is an atomic add. Bounded: routes ×
+    /// methods × statuses.
+    static ANSWER_SERIES: RefCell<HashMap<&'static str, Vec<(&'static str, u16, AnswerSeries)>>> =
+        RefCell::default();
+}
+
 /// Counts one answer of `route` (a template, or `UNMATCHED`): the request path's whole cost of
 /// the HTTP metrics (`cargo bench -p tenantpos --bench metrics`).
-pub fn count_answer(route: &'static str, method: &'static str, status: StatusCode, took: Duration) {
+pub fn count_answer(route: &str, method: &'static str, status: StatusCode, took: Duration) {
+    let code = status.as_u16();
+    ANSWER_SERIES.with_borrow_mut(|by_route| {
+        let answers = match by_route.get_mut(route) {
+            Some(answers) => answers,
+            None => by_route.entry(intern(route)).or_default(),
+        };
+        let position = answers
+            .iter()
+            .position(|(of_method, of_status, _)| *of_method == method && *of_status == code);
+        let index = match position {
+            Some(index) => index,
+            None => {
+                answers.push((method, code, answer_series(intern(route), method, status)));
+                answers.len() - 1
+            }
+        };
+        let series = &answers[index].2;
+        series.requests.increment(1);
+        series.duration.record(took.as_secs_f64());
+    });
+}
+
+fn answer_series(route: &'static str, method: &'static str, status: StatusCode) -> AnswerSeries {
     let service = service_of(route);
-    let status = intern_status(status);
-    metrics::counter!(HTTP_REQUESTS, "service" => service, "route" => route, "method" => method, "status" => status)
-        .increment(1);
-    metrics::histogram!(HTTP_REQUEST_DURATION, "service" => service, "route" => route, "method" => method)
-        .record(took.as_secs_f64());
+    // Three ASCII digits; a status is one of at most 900 values.
+    let status = intern(status.as_str());
+    AnswerSeries {
+        requests: metrics::counter!(HTTP_REQUESTS, "service" => service, "route" => route, "method" => method, "status" => status),
+        duration: metrics::histogram!(HTTP_REQUEST_DURATION, "service" => service, "route" => route, "method" => method),
+    }
 }
 
 /// The label of a route template (`/orders/{id}`): interned, so that it is a `'static` label.
@@ -201,11 +240,6 @@ fn intern(template: &str) -> &'static str {
             leaked
         }
     }
-}
-
-fn intern_status(status: StatusCode) -> &'static str {
-    // Three ASCII digits; a status is one of at most 900 values.
-    intern(status.as_str())
 }
 
 /// When the tenant gauges were last set.
@@ -271,6 +305,5 @@ mod tests {
         let first = intern("/orders/{id}");
         let second = intern(&String::from("/orders/{id}"));
         assert!(std::ptr::eq(first, second));
-        assert_eq!(intern_status(StatusCode::NOT_FOUND), "404");
     }
 }

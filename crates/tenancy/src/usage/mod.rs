@@ -2,7 +2,7 @@
 //! requests refused with 429 and database time, per tenant and per route template, summed over
 //! every process of the deployment. It tells the operator which tenant is the noisy neighbour.
 //!
-//! Counting stays off the request path's round trips: `count_usage` adds a request's counts to
+//! Counting stays off the request path's round trips: the tenant resolver adds a request's counts to
 //! this process's `Aggregator` (a mutex-guarded map shard, no allocation once the tenant and
 //! route were seen), and a background task flushes the aggregate every `FLUSH_EVERY` into the
 //! catalog database (`catalog_store`), where every process of the deployment adds up. Counts
@@ -22,16 +22,12 @@ mod report;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
-use axum::response::Response;
 use tokio::sync::Notify;
 
 pub use aggregator::{Aggregator, Counts, Recorded, TenantCounts};
 pub use report::{RouteUsage, TenantUsage, TenantUsageDetail};
 
-use crate::context::ResolvedTenant;
-use crate::db::{Pool, TenantScope};
+use crate::db::Pool;
 use crate::tenant_id::TenantId;
 use catalog_store::CatalogStore;
 
@@ -97,6 +93,13 @@ impl UsageRecorder {
             full,
             flusher,
         }
+    }
+
+    /// Counts one answer of the current request, of `tenant` on `route` (a route template):
+    /// its database time is the request's so far (`timing`). The tenant resolver calls it.
+    pub fn count(&self, tenant: &TenantId, route: &str, status: http::StatusCode) {
+        let database = crate::timing::current_totals().map_or(Duration::ZERO, |t| t.database);
+        self.record(tenant, route, status.as_u16(), database);
     }
 
     /// Counts one answer of `tenant` on `route` (a route template) that spent `database` in
@@ -170,23 +173,4 @@ async fn flush_forever(aggregator: Arc<Aggregator>, store: Arc<CatalogStore>, fu
             tracing::warn!(error = %format!("{error:#}"), "usage counts of the last seconds were not stored");
         }
     }
-}
-
-/// The middleware that counts each tenant request (a `route_layer` inside the tenant
-/// resolver: a request counts once its tenant is resolved, under its route template). The
-/// database time is the request's so far (`timing`), read when the answer is ready.
-pub async fn count_usage(request: Request, next: Next) -> Response {
-    let resolved = request.extensions().get::<ResolvedTenant>().cloned();
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(request).await;
-    if let (Some(resolved), Some(route)) = (resolved, route) {
-        let database = crate::timing::current_totals().map_or(Duration::ZERO, |t| t.database);
-        resolved.tenancy().usage.record(
-            &resolved.tenant().id,
-            route.as_str(),
-            response.status().as_u16(),
-            database,
-        );
-    }
-    response
 }

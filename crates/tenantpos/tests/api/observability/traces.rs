@@ -73,7 +73,7 @@ async fn one_traceparent_is_continued_by_both_processes_of_a_split_deployment() 
     let database = TestDatabase::create().await;
     let (stock_log, front_log) = (log_path("stock"), log_path("front"));
     // Request spans' lines: the HTTP layer's at debug.
-    let logging = || ("TENANTPOS_LOG", "info,tower_http=debug".to_owned());
+    let logging = || ("TENANTPOS_LOG", "info,tenantpos=debug".to_owned());
     let json_logs = || ("TENANTPOS_LOG_FORMAT", "json".to_owned());
     let stock_side = serve_logging_to(
         &database,
