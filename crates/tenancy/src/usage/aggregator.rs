@@ -69,6 +69,15 @@ impl TenantCounts {
     }
 }
 
+impl TenantCounts {
+    /// Adds `other`'s counts, route by route (its total is the sum of its routes).
+    fn merge(&mut self, other: &TenantCounts) {
+        for (route, counts) in &other.routes {
+            self.add(route, counts);
+        }
+    }
+}
+
 /// `route` as a name that lives as long as the process: route templates are few and fixed, so
 /// each is kept once instead of being copied into every tenant's entry.
 fn route_name(route: &str) -> &'static str {
@@ -156,6 +165,25 @@ impl Aggregator {
         (taken, self.dropped.swap(0, Ordering::Relaxed))
     }
 
+    /// Puts back counts `take` gave to a flush that failed, added to what was counted since,
+    /// so that a short outage of the catalog loses nothing. A tenant that finds no room is
+    /// not counted (its requests are counted as dropped), as in `record`.
+    pub fn restore(&self, taken: Vec<(TenantId, TenantCounts)>) {
+        for (tenant, counts) in taken {
+            let mut tenants = self.shards[self.shard_of(&tenant)]
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(entry) = tenants.get_mut(&tenant) {
+                entry.merge(&counts);
+            } else if tenants.len() >= self.tenants_per_shard {
+                self.dropped
+                    .fetch_add(counts.total.requests, Ordering::Relaxed);
+            } else {
+                tenants.insert(tenant, counts);
+            }
+        }
+    }
+
     /// Forgets what is held of `tenant` (it is being deleted).
     pub fn forget(&self, tenant: &TenantId) {
         self.shards[self.shard_of(tenant)]
@@ -184,6 +212,54 @@ mod tests {
 
     fn tenant(number: usize) -> TenantId {
         TenantId::parse(&format!("tenant_{number:06}")).unwrap()
+    }
+
+    #[test]
+    fn counts_put_back_after_a_failed_flush_add_to_those_counted_since() {
+        let aggregator = Aggregator::new(100);
+        let shop = tenant(1);
+        aggregator.record(&shop, "/orders", &Counts::of_answer(200, 30));
+        aggregator.record(&tenant(2), "/orders", &Counts::of_answer(500, 5));
+        let (taken, _) = aggregator.take();
+        // Counted while the flush was failing.
+        aggregator.record(&shop, "/orders", &Counts::of_answer(200, 10));
+        aggregator.record(&shop, "/products/{id}", &Counts::of_answer(429, 0));
+        aggregator.restore(taken);
+        let (mut again, dropped) = aggregator.take();
+        assert_eq!(dropped, 0);
+        again.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        assert_eq!(again.len(), 2);
+        let counts = &again[0].1;
+        assert_eq!(
+            counts.total,
+            Counts {
+                requests: 3,
+                errors: 0,
+                rate_limited: 1,
+                db_time_us: 40
+            }
+        );
+        let orders = counts.routes.iter().find(|(r, _)| *r == "/orders").unwrap();
+        assert_eq!(orders.1.requests, 2);
+        assert_eq!(again[1].1.total.errors, 1);
+    }
+
+    #[test]
+    fn counts_put_back_find_room_like_any_other() {
+        let aggregator = Aggregator::new(1);
+        aggregator.record(&tenant(1), "/orders", &Counts::of_answer(200, 1));
+        let (taken, _) = aggregator.take();
+        // Every shard holds one tenant at most: fill the restored tenant's shard first.
+        let mut filler = 2;
+        while aggregator.shard_of(&tenant(filler)) != aggregator.shard_of(&tenant(1)) {
+            filler += 1;
+        }
+        aggregator.record(&tenant(filler), "/orders", &Counts::of_answer(200, 1));
+        aggregator.restore(taken);
+        let (again, dropped) = aggregator.take();
+        assert_eq!(dropped, 1);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].0, tenant(filler));
     }
 
     #[test]

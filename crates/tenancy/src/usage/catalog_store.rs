@@ -94,10 +94,14 @@ impl CatalogStore {
             )
             .await
             .context("adding usage")?;
-        client
+        // The counts are stored: a failure past this point must not fail the flush (its
+        // batch would be put back and counted twice). Old rows go at a later flush.
+        if let Err(error) = client
             .execute(FORGET_OLD, &[&(minute - KEPT_MINUTES)])
             .await
-            .context("forgetting old usage")?;
+        {
+            tracing::warn!(%error, "could not remove usage rows older than an hour; the next flush tries again");
+        }
         Ok(())
     }
 

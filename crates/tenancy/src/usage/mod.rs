@@ -158,7 +158,13 @@ async fn flush_once(aggregator: &Aggregator, store: &CatalogStore) -> anyhow::Re
     if batch.is_empty() {
         return Ok(());
     }
-    store.add(current_minute(), &batch).await
+    // One statement: if it fails, nothing of the batch was stored, and it is put back for
+    // the next flush.
+    if let Err(error) = store.add(current_minute(), &batch).await {
+        aggregator.restore(batch);
+        return Err(error);
+    }
+    Ok(())
 }
 
 async fn flush_forever(aggregator: Arc<Aggregator>, store: Arc<CatalogStore>, full: Arc<Notify>) {
@@ -170,7 +176,7 @@ async fn flush_forever(aggregator: Arc<Aggregator>, store: Arc<CatalogStore>, fu
             () = full.notified() => {}
         }
         if let Err(error) = flush_once(&aggregator, &store).await {
-            tracing::warn!(error = %format!("{error:#}"), "usage counts of the last seconds were not stored");
+            tracing::warn!(error = %format!("{error:#}"), "usage counts could not be stored; they are kept for the next flush");
         }
     }
 }

@@ -209,6 +209,70 @@ async fn without_redis_usage_is_summed_too_and_refusals_are_counted_apart_from_e
     assert_eq!(rows, 0);
 }
 
+/// A flush that fails halfway (its connection killed while it waits for a lock on the usage
+/// table) loses nothing and counts nothing twice: its counts are put back and stored by the
+/// next flush. Requests are answered all the while: counting never waits for the catalog.
+#[tokio::test]
+async fn a_flush_killed_halfway_loses_nothing_and_counts_nothing_twice() {
+    let app = spawn_app().await;
+    let shop = app.create_tenant("usage_outage", Strategy::Shared).await;
+    read(&app, &app.address, &shop, "/orders", 5).await;
+    eventually("the first reads are stored", WITHIN, || async {
+        let detail = tenant_usage(&app, &app.address, &shop.id).await;
+        route(&detail.body, "/orders").is_some_and(|reads| reads["requests"] == 5)
+    })
+    .await;
+
+    // Hold the usage table: the next flush waits for it.
+    let mut holder = app.database().owner().await;
+    let hold = holder.transaction().await.unwrap();
+    hold.batch_execute("LOCK TABLE tenantpos.tenant_usage IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    // Answered while the table is held (they would hang here if counting waited for it).
+    read(&app, &app.address, &shop, "/orders", 20).await;
+    let observer = app.database().owner().await;
+    let waiting_flush = || async {
+        observer
+            .query_opt(
+                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+                 AND query LIKE 'INSERT INTO tenantpos.tenant_usage%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .map(|row| row.get::<_, i32>(0))
+    };
+    eventually("a flush waits for the usage table", WITHIN, || async {
+        waiting_flush().await.is_some()
+    })
+    .await;
+    let flush = waiting_flush().await.unwrap();
+    let killed: bool = observer
+        .query_one("SELECT pg_terminate_backend($1)", &[&flush])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(killed);
+    hold.rollback().await.unwrap();
+    read(&app, &app.address, &shop, "/orders", 10).await;
+
+    eventually(
+        "the killed flush's counts are stored later",
+        WITHIN,
+        || async {
+            let detail = tenant_usage(&app, &app.address, &shop.id).await;
+            route(&detail.body, "/orders").is_some_and(|reads| reads["requests"] == 35)
+        },
+    )
+    .await;
+    // Two more flushes later, still exactly what was answered.
+    tokio::time::sleep(tenancy::usage::FLUSH_EVERY * 2 + Duration::from_millis(500)).await;
+    let detail = tenant_usage(&app, &app.address, &shop.id).await;
+    let body = detail.assert_status(200);
+    assert_eq!(route(body, "/orders").unwrap()["requests"], 35, "{body}");
+}
+
 #[tokio::test]
 async fn the_usage_routes_check_their_input_and_the_operator_token() {
     let app = spawn_app().await;
