@@ -5,8 +5,8 @@
 //! Per request, `record_request` adds to a counter and a histogram whose labels are all
 //! `'static`: the route *template* (`/orders/{id}`, interned once per template, never the
 //! raw path), the method, the status and the service; through handles each thread resolves
-//! once per kind of answer. The gauges of pools and tenants are
-//! set when scraped, from the pools themselves and from the catalog.
+//! once per kind of answer. The gauges of pools and tenants are set when scraped, from the
+//! pools themselves and from the catalog.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
