@@ -133,8 +133,10 @@ pub async fn record_request(request: Request, next: Next) -> Response {
     response
 }
 
-/// The series one kind of answer is counted in.
+/// The series one kind of answer (method and status, of a route) is counted in.
 struct AnswerSeries {
+    method: &'static str,
+    status: u16,
     requests: metrics::Counter,
     duration: metrics::Histogram,
 }
@@ -144,8 +146,7 @@ thread_local! {
     /// method and status: a handle is resolved (its labels hashed and looked up in the
     /// recorder) once per thread, and counting through it is an atomic add. Bounded: routes ×
     /// methods × statuses.
-    static ANSWER_SERIES: RefCell<HashMap<&'static str, Vec<(&'static str, u16, AnswerSeries)>>> =
-        RefCell::default();
+    static ANSWER_SERIES: RefCell<HashMap<&'static str, Vec<AnswerSeries>>> = RefCell::default();
 }
 
 /// Counts one answer of `route` (a template, or `UNMATCHED`): the request path's whole cost of
@@ -159,15 +160,15 @@ pub fn count_answer(route: &str, method: &'static str, status: StatusCode, took:
         };
         let position = answers
             .iter()
-            .position(|(of_method, of_status, _)| *of_method == method && *of_status == code);
+            .position(|series| series.method == method && series.status == code);
         let index = match position {
             Some(index) => index,
             None => {
-                answers.push((method, code, answer_series(intern(route), method, status)));
+                answers.push(answer_series(intern(route), method, status));
                 answers.len() - 1
             }
         };
-        let series = &answers[index].2;
+        let series = &answers[index];
         series.requests.increment(1);
         series.duration.record(took.as_secs_f64());
     });
@@ -176,9 +177,11 @@ pub fn count_answer(route: &str, method: &'static str, status: StatusCode, took:
 fn answer_series(route: &'static str, method: &'static str, status: StatusCode) -> AnswerSeries {
     let service = service_of(route);
     // Three ASCII digits; a status is one of at most 900 values.
-    let status = intern(status.as_str());
+    let status_label = intern(status.as_str());
     AnswerSeries {
-        requests: metrics::counter!(HTTP_REQUESTS, "service" => service, "route" => route, "method" => method, "status" => status),
+        method,
+        status: status.as_u16(),
+        requests: metrics::counter!(HTTP_REQUESTS, "service" => service, "route" => route, "method" => method, "status" => status_label),
         duration: metrics::histogram!(HTTP_REQUEST_DURATION, "service" => service, "route" => route, "method" => method),
     }
 }
