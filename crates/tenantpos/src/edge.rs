@@ -8,7 +8,7 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 use http::{HeaderName, HeaderValue};
-use tenancy::timing::{self, RequestTiming, SERVER_TIMING};
+use tenancy::timing::{self, RequestTiming, SERVER_TIMING, TimingTotals};
 use tenancy::trace_context::{TRACEPARENT, TraceContext};
 use tracing::Instrument;
 
@@ -37,12 +37,14 @@ pub async fn edge(mut request: Request, next: Next) -> Response {
     let mut response = timing::within(started.clone(), next.run(request))
         .instrument(span.clone())
         .await;
-    log_answer(&span, &response, &started);
+    // Read once: the log line and the header say the same times.
+    let totals = started.totals();
+    log_answer(&span, &response, &totals);
 
     let headers = response.headers_mut();
     headers.insert(REQUEST_ID, request_id);
     headers.insert(TRACEPARENT, trace.traceparent());
-    if let Ok(value) = HeaderValue::from_str(&started.totals().server_timing_header()) {
+    if let Ok(value) = HeaderValue::from_str(&totals.server_timing_header()) {
         headers.insert(SERVER_TIMING, value);
     }
     response
@@ -67,14 +69,19 @@ fn request_span(
 
 /// One line per answer at DEBUG (the request's span names it), and 5xx at ERROR: a 5xx is a
 /// bug or a dependency down, what an operator looks for.
-fn log_answer(span: &tracing::Span, response: &Response, timing: &RequestTiming) {
+/// The fields are evaluated only when the line is written.
+fn log_answer(span: &tracing::Span, response: &Response, totals: &TimingTotals) {
     let status = response.status().as_u16();
-    let latency_ms = timing.totals().total.as_secs_f64() * 1000.0;
+    let latency_ms = || totals.total.as_secs_f64() * 1000.0;
     span.in_scope(|| {
         if response.status().is_server_error() {
-            tracing::error!(status, latency_ms, "answered with a server error");
+            tracing::error!(
+                status,
+                latency_ms = latency_ms(),
+                "answered with a server error"
+            );
         } else {
-            tracing::debug!(status, latency_ms, "answered");
+            tracing::debug!(status, latency_ms = latency_ms(), "answered");
         }
     });
 }
