@@ -245,6 +245,49 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_answers_flushes_and_failed_flushes_lose_nothing_and_count_nothing_twice() {
+        const THREADS: u64 = 4;
+        const ANSWERS: u64 = 20_000;
+        let aggregator = std::sync::Arc::new(Aggregator::new(1_000));
+        let recorders: Vec<_> = (0..THREADS)
+            .map(|thread| {
+                let aggregator = aggregator.clone();
+                std::thread::spawn(move || {
+                    for answer in 0..ANSWERS {
+                        let shop = tenant(((thread * ANSWERS + answer) % 50) as usize);
+                        aggregator.record(&shop, "/orders", &Counts::of_answer(200, 1));
+                    }
+                })
+            })
+            .collect();
+        // The flusher, meanwhile: every other flush fails and puts its batch back.
+        let mut stored = 0;
+        let mut flushes = 0;
+        while recorders.iter().any(|recorder| !recorder.is_finished()) {
+            let (batch, dropped) = aggregator.take();
+            assert_eq!(dropped, 0);
+            flushes += 1;
+            if flushes % 2 == 0 {
+                aggregator.restore(batch);
+            } else {
+                stored += batch
+                    .iter()
+                    .map(|(_, counts)| counts.total.requests)
+                    .sum::<u64>();
+            }
+        }
+        for recorder in recorders {
+            recorder.join().unwrap();
+        }
+        let (rest, _) = aggregator.take();
+        stored += rest
+            .iter()
+            .map(|(_, counts)| counts.total.requests)
+            .sum::<u64>();
+        assert_eq!(stored, THREADS * ANSWERS);
+    }
+
+    #[test]
     fn counts_put_back_find_room_like_any_other() {
         let aggregator = Aggregator::new(1);
         aggregator.record(&tenant(1), "/orders", &Counts::of_answer(200, 1));
