@@ -85,11 +85,11 @@ pub async fn reserve(
     let quantities: Vec<i64> = items.iter().map(|item| item.quantity).collect();
     let taken = tx
         .query(
-            "WITH wanted AS (SELECT * FROM unnest($3::uuid[], $4::bigint[]) AS w(product_id, quantity)), \
-             locked AS (SELECT p.id FROM products p JOIN wanted w ON w.product_id = p.id \
-                        WHERE p.tenant_id = $1 AND p.archived_at IS NULL ORDER BY p.id FOR UPDATE OF p), \
+            "WITH locked AS (SELECT p.id FROM (SELECT id FROM unnest($3::uuid[]) AS w(id) ORDER BY id) AS w \
+                        CROSS JOIN LATERAL (SELECT p.id FROM products p WHERE p.tenant_id = $1 AND p.id = w.id \
+                                            AND p.archived_at IS NULL FOR UPDATE) AS p), \
              taken AS (UPDATE products p SET stock = p.stock - w.quantity, updated_at = now() \
-                       FROM wanted w, locked l \
+                       FROM unnest($3::uuid[], $4::bigint[]) AS w(product_id, quantity), locked l \
                        WHERE p.tenant_id = $1 AND p.id = l.id AND w.product_id = l.id AND p.stock >= w.quantity \
                        RETURNING p.id AS product_id, p.sku, p.name, w.quantity, p.price AS unit_price), \
              recorded AS (INSERT INTO reservation_lines (tenant_id, order_id, product_id, quantity, unit_price, sku, name) \
@@ -124,9 +124,10 @@ pub async fn reserve(
 
 /// Takes the stock of an order placed in one transaction with its payment and its record
 /// (inventory, payments and orders in one process and storage): one statement locks the
-/// products in id order, takes the stock only where enough remains, and records the lines
-/// under a reservation that is `committed` at once (a refund gives its stock back like any
-/// other; nothing is `held`, so the reservation sweeper has nothing to expire). Prices come
+/// products in id order, takes the stock only where enough remains, and records the lines in
+/// one row, a reservation that is `committed` at once and carries them (`lines`): a refund
+/// gives its stock back like any other; nothing is `held`, so the reservation sweeper has
+/// nothing to expire. Prices come
 /// from the products. Unknown or archived products: 422 `unknown_product`; not enough stock:
 /// 409 `insufficient_stock` — then the caller's transaction must be rolled back (dropped),
 /// which takes back whatever this statement did.
@@ -139,17 +140,17 @@ pub async fn take_stock_in(
     let quantities: Vec<i64> = items.iter().map(|item| item.quantity).collect();
     let rows = tx
         .query(
-            "WITH wanted AS (SELECT * FROM unnest($3::uuid[], $4::bigint[]) AS w(product_id, quantity)), \
-             locked AS (SELECT p.id FROM products p JOIN wanted w ON w.product_id = p.id \
-                        WHERE p.tenant_id = $1 AND p.archived_at IS NULL ORDER BY p.id FOR UPDATE OF p), \
+            "WITH locked AS (SELECT p.id FROM (SELECT id FROM unnest($3::uuid[]) AS w(id) ORDER BY id) AS w \
+                        CROSS JOIN LATERAL (SELECT p.id FROM products p WHERE p.tenant_id = $1 AND p.id = w.id \
+                                            AND p.archived_at IS NULL FOR UPDATE) AS p), \
              taken AS (UPDATE products p SET stock = p.stock - w.quantity, updated_at = now() \
-                       FROM wanted w, locked l \
+                       FROM unnest($3::uuid[], $4::bigint[]) AS w(product_id, quantity), locked l \
                        WHERE p.tenant_id = $1 AND p.id = l.id AND w.product_id = l.id AND p.stock >= w.quantity \
                        RETURNING p.id AS product_id, p.sku, p.name, w.quantity, p.price AS unit_price), \
-             reservation AS (INSERT INTO reservations (tenant_id, order_id, status, expires_at) \
-                             VALUES ($1, $2, 'committed', now())), \
-             recorded AS (INSERT INTO reservation_lines (tenant_id, order_id, product_id, quantity, unit_price, sku, name) \
-                          SELECT $1, $2, product_id, quantity, unit_price, sku, name FROM taken) \
+             reservation AS (INSERT INTO reservations (tenant_id, order_id, status, expires_at, lines) \
+                             SELECT $1, $2, 'committed', now(), \
+                                    jsonb_agg(jsonb_build_object('product_id', product_id, 'quantity', quantity)) \
+                             FROM taken) \
              SELECT (SELECT count(*) FROM locked) AS live, t.product_id, t.sku, t.name, t.quantity, t.unit_price \
              FROM (SELECT 1) AS one LEFT JOIN taken t ON true ORDER BY t.product_id",
             &[&tx.tenant_id(), &order_id, &product_ids, &quantities],
@@ -202,7 +203,9 @@ pub async fn commit(tx: &ScopedTx, order_id: Uuid) -> Result<(), ApiError> {
 }
 
 /// Gives the stock of a reservation back and marks it `to`, if it is in one of `from`;
-/// doing it again does nothing. Archived products get their stock back too.
+/// doing it again does nothing. Archived products get their stock back too. The lines are a
+/// saga's `reservation_lines`, or the reservation's own `lines` for an order placed in one
+/// transaction (`take_stock_in`).
 async fn give_back(
     tx: &ScopedTx,
     order_id: Uuid,
@@ -212,9 +215,12 @@ async fn give_back(
     let rows = tx
         .query(
             "WITH changed AS (UPDATE reservations SET status = $4, updated_at = now() \
-                              WHERE tenant_id = $1 AND order_id = $2 AND status = ANY($3) RETURNING order_id), \
+                              WHERE tenant_id = $1 AND order_id = $2 AND status = ANY($3) RETURNING order_id, lines), \
              back AS (SELECT l.product_id, l.quantity FROM reservation_lines l JOIN changed c ON c.order_id = l.order_id \
-                      WHERE l.tenant_id = $1) \
+                      WHERE l.tenant_id = $1 \
+                      UNION ALL \
+                      SELECT l.product_id, l.quantity FROM changed c, \
+                             jsonb_to_recordset(c.lines) AS l(product_id uuid, quantity bigint)) \
              UPDATE products p SET stock = p.stock + b.quantity, updated_at = now() \
              FROM back b WHERE p.tenant_id = $1 AND p.id = b.product_id RETURNING p.id",
             &[&tx.tenant_id(), &order_id, &from, &to],
@@ -235,7 +241,8 @@ pub async fn return_stock(tx: &ScopedTx, order_id: Uuid) -> Result<Vec<Uuid>, Ap
 }
 
 /// Releases every held reservation whose time ran out (a process died while placing an order);
-/// how many, and the products whose stock came back.
+/// how many, and the products whose stock came back. Only a saga holds stock, and its lines are
+/// in `reservation_lines`.
 pub async fn release_expired(tx: &ScopedTx) -> Result<(u64, Vec<Uuid>), ApiError> {
     let released = tx
         .query(

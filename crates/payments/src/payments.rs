@@ -173,14 +173,15 @@ pub struct Captured {
 /// Records a captured payment in `tx`, the transaction that also records its order (inventory,
 /// payments and orders in one process and storage). The order is new and commits with its
 /// payment or not at all, so no void can concern it and no recovery ever finds this payment
-/// without its order: no lock, no tombstone check.
+/// without its order: no lock, no tombstone check, and it is marked `recorded_with_order`, which
+/// keeps it out of the sweep for orphans (`orphaned`).
 pub async fn record_captured_in(tx: &ScopedTx, captured: &Captured) -> Result<(), ApiError> {
     if captured.amount < 0 {
         return Err(ApiError::validation("amount must not be negative"));
     }
     tx.execute(
-        "INSERT INTO payments (tenant_id, id, order_id, method, status, amount, card_brand) \
-         VALUES ($1, $2, $3, $4, 'captured', $5, $6)",
+        "INSERT INTO payments (tenant_id, id, order_id, method, status, amount, card_brand, recorded_with_order) \
+         VALUES ($1, $2, $3, $4, 'captured', $5, $6, true)",
         &[
             &tx.tenant_id(),
             &captured.id,
@@ -232,7 +233,9 @@ pub const ORPHAN_WINDOW: Duration = Duration::from_secs(24 * 3600);
 /// Captured payments at least `age` old (and newer than `ORPHAN_WINDOW`) whose order does not
 /// exist: money taken for nothing, however it came about. A placement writes its pending order
 /// before it takes the payment, so while the order exists, pending or recorded, the payment is
-/// its saga's to settle. At most 100, oldest first.
+/// its saga's to settle. At most 100, oldest first. A payment recorded with its order in one
+/// transaction is never an orphan and is not read: the sweep's cost follows the sagas' payments
+/// of the day, not the day's sales.
 ///
 /// Payments and orders share every tenant's storage, whichever processes serve them; this
 /// reads the orders table here rather than calling the orders service, which depends on this one.
@@ -242,6 +245,7 @@ pub async fn orphaned(tx: &ScopedTx, age: Duration) -> Result<Vec<Uuid>, ApiErro
     let rows = tx
         .query(
             "SELECT p.order_id FROM payments p WHERE p.tenant_id = $1 AND p.status = 'captured' \
+             AND NOT p.recorded_with_order \
              AND p.created_at < now() - $2::bigint * interval '1 millisecond' \
              AND p.created_at > now() - $3::bigint * interval '1 millisecond' \
              AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.tenant_id = $1 AND o.id = p.order_id) \

@@ -7,6 +7,7 @@
 //! calling service, `aud` = the receiving one, `tenant_id`, valid for a minute).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
@@ -25,6 +26,10 @@ const MIN_SECRET_BYTES: usize = 32;
 const SERVICE_ISSUER: &str = "tenantpos-service";
 /// The header `typ` of service tokens; a user's token has none or `JWT`.
 const SERVICE_TOKEN_TYPE: &str = "tenantpos-service+jwt";
+/// The clock skew `exp` and `nbf` allow, in seconds.
+const LEEWAY_SECONDS: i64 = 5;
+/// How many verified tokens are remembered (see `JwtKeys::verified`): a few MiB at most.
+const VERIFIED_TOKENS: u64 = 10_000;
 /// How long a service token is valid: one call, plus the clock skew between processes.
 pub const SERVICE_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 
@@ -106,6 +111,12 @@ pub struct JwtKeys {
     validation: Validation,
     service_validation: Validation,
     lifetime: Duration,
+    /// Users' tokens that passed every check, by their exact text. A client sends the same
+    /// token with every request for as long as it lives, and checking its signature and
+    /// decoding it again each time was 6–9% of a cached read's CPU. Only a token that passed
+    /// `verify` is kept, never longer than a token lives, and its `exp` and `nbf` are compared
+    /// with the clock on every use, as `verify` does.
+    verified: moka::sync::Cache<Box<str>, Arc<Claims>>,
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -146,7 +157,7 @@ impl JwtKeys {
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.validate_nbf = true;
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECONDS as u64;
         let mut service_validation = validation.clone();
         service_validation.set_issuer(&[SERVICE_ISSUER]);
         // The audience is the receiving service, checked by `verify_service`.
@@ -161,6 +172,10 @@ impl JwtKeys {
             validation,
             service_validation,
             lifetime,
+            verified: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_TOKENS)
+                .time_to_live(lifetime)
+                .build(),
         })
     }
 
@@ -283,6 +298,24 @@ impl JwtKeys {
 
     /// Checks a user's token: signature, algorithm, `kid`, `exp`, `nbf`, `iss` and `aud`.
     pub fn verify(&self, token: &str) -> Result<Claims, InvalidToken> {
+        if let Some(claims) = self.verified.get(token) {
+            let now = Utc::now().timestamp();
+            if claims.exp < now - LEEWAY_SECONDS {
+                return Err(InvalidToken("ExpiredSignature".into()));
+            }
+            if claims.nbf > now + LEEWAY_SECONDS {
+                return Err(InvalidToken("ImmatureSignature".into()));
+            }
+            return Ok(Claims::clone(&claims));
+        }
+        let claims = self.verify_uncached(token)?;
+        self.verified
+            .insert(token.into(), Arc::new(claims.clone()));
+        Ok(claims)
+    }
+
+    /// Every check of `verify`, on the token's text.
+    fn verify_uncached(&self, token: &str) -> Result<Claims, InvalidToken> {
         let (header, key) = self.key_for(token)?;
         // Its `iss` would refuse it too; the type says what it is first.
         if header.typ.as_deref() == Some(SERVICE_TOKEN_TYPE) {
@@ -304,6 +337,29 @@ mod tests {
             .map(|(k, s)| (k.to_string(), s.to_string()))
             .collect();
         JwtKeys::new(pairs, Duration::from_secs(3600)).unwrap()
+    }
+
+    #[test]
+    fn a_remembered_token_is_refused_once_it_expires() {
+        let keys = keys(&[("a", &"x".repeat(32))]);
+        let tenant = TenantId::parse("shop_01").unwrap();
+        let (token, mut claims) = keys.issue(&tenant, Uuid::now_v7(), Role::Cashier).unwrap();
+        assert!(keys.verify(&token).is_ok());
+        assert!(keys.verified.get(token.as_str()).is_some());
+        claims.exp = Utc::now().timestamp() - LEEWAY_SECONDS - 1;
+        keys.verified.insert(token.as_str().into(), Arc::new(claims));
+        assert!(keys.verify(&token).is_err());
+    }
+
+    #[test]
+    fn only_a_token_that_passed_every_check_is_remembered() {
+        let keys = keys(&[("a", &"x".repeat(32))]);
+        let forger = self::keys(&[("a", &"y".repeat(32))]);
+        let tenant = TenantId::parse("shop_01").unwrap();
+        let (forged, _) = forger.issue(&tenant, Uuid::now_v7(), Role::Owner).unwrap();
+        assert!(keys.verify(&forged).is_err());
+        assert!(keys.verify(&forged).is_err());
+        assert!(keys.verified.get(forged.as_str()).is_none());
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! Round trips are most of the cost of a request, so the transaction opens lazily: `BEGIN`, the
 //! scope and the first statement go to PostgreSQL together, in one round trip.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Error, Row};
@@ -51,6 +51,12 @@ pub struct ScopedTx {
     one_statement: bool,
     /// Whether that `COMMIT` was sent and answered.
     committed: AtomicBool,
+    /// How many statements are still to be sent before `COMMIT` leaves behind the last of them
+    /// (`commit_behind`); 0 when none was asked for.
+    statements_before_commit: AtomicUsize,
+    /// Whether that `COMMIT` was sent, and then its answer once it came.
+    commit_sent: AtomicBool,
+    commit_answer: Mutex<Option<Result<(), Error>>>,
 }
 
 /// Whether a transaction passes the tenant's gate (see `scope_statement`).
@@ -86,7 +92,31 @@ impl ScopedTx {
             opened: AtomicBool::new(false),
             one_statement: false,
             committed: AtomicBool::new(false),
+            statements_before_commit: AtomicUsize::new(0),
+            commit_sent: AtomicBool::new(false),
+            commit_answer: Mutex::new(None),
         }
+    }
+
+    /// Sends `COMMIT` right behind the next `statements` statements of this transaction, in
+    /// the same round trip, for its last statements. They leave in the order they are first
+    /// polled once prepared, and `COMMIT` behind whichever leaves last, so it follows them all.
+    /// If one of them fails, PostgreSQL answers that `COMMIT` with a rollback. Await each of
+    /// them to its end (`join!`, not `try_join!`): `commit` then gives `COMMIT`'s own answer.
+    /// Once any of them failed, whether the transaction committed is known only by reading its
+    /// writes back (the failure may be the connection's, after `COMMIT` was sent).
+    pub fn commit_behind(&self, statements: usize) {
+        assert!(
+            !self.one_statement,
+            "a transaction of one statement commits with it already"
+        );
+        self.statements_before_commit
+            .store(statements, Ordering::Release);
+    }
+
+    /// Whether `COMMIT` was sent behind the statements `commit_behind` announced.
+    pub fn commit_was_sent(&self) -> bool {
+        self.commit_sent.load(Ordering::Acquire)
     }
 
     /// This transaction, committed together with its one statement (see `one_statement`).
@@ -96,13 +126,28 @@ impl ScopedTx {
     }
 
     /// `statement` (a future of the transaction's statement, not yet polled), followed by
-    /// `COMMIT` in the same round trip if this is a transaction of one statement.
+    /// `COMMIT` in the same round trip if this is a transaction of one statement, or the last
+    /// of the statements `commit_behind` announced.
     async fn then_commit_if_one_statement<T>(
         &self,
         statement: impl std::future::Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
         if !self.one_statement {
-            return statement.await;
+            let last = self.statements_before_commit.fetch_update(
+                Ordering::AcqRel,
+                Ordering::Acquire,
+                |left| left.checked_sub(1),
+            ) == Ok(1);
+            if !last {
+                return statement.await;
+            }
+            // From here the transaction ends with this COMMIT (a rollback if a statement
+            // failed): dropping it unfinished must not send a ROLLBACK of its own.
+            self.commit_sent.store(true, Ordering::Release);
+            let (result, answer) =
+                futures::join!(statement, self.client().batch_execute("COMMIT"));
+            *self.commit_answer.lock().expect("commit answer lock") = Some(answer);
+            return result;
         }
         // Polled in order: the statement's messages leave before COMMIT's. If the statement
         // fails, PostgreSQL answers that COMMIT with a rollback.
@@ -144,6 +189,10 @@ impl ScopedTx {
         assert!(
             !self.committed.load(Ordering::Acquire),
             "a transaction of one statement ran a second one"
+        );
+        assert!(
+            !self.commit_sent.load(Ordering::Acquire),
+            "a statement ran after the transaction's COMMIT was sent"
         );
         let client = self.client();
         let set_scope_sql = self.scope().sql;
@@ -301,6 +350,14 @@ impl ScopedTx {
 
     pub async fn commit(mut self) -> Result<(), Error> {
         let client = self.client.take().expect("commit once");
+        if self.commit_sent.load(Ordering::Acquire) {
+            return self
+                .commit_answer
+                .lock()
+                .expect("commit answer lock")
+                .take()
+                .expect("the statements COMMIT was sent behind are awaited to their end");
+        }
         if !self.opened.load(Ordering::Acquire) || self.committed.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -309,7 +366,10 @@ impl ScopedTx {
 
     pub async fn rollback(mut self) -> Result<(), Error> {
         let client = self.client.take().expect("rollback once");
-        if !self.opened.load(Ordering::Acquire) || self.committed.load(Ordering::Acquire) {
+        if !self.opened.load(Ordering::Acquire)
+            || self.committed.load(Ordering::Acquire)
+            || self.commit_sent.load(Ordering::Acquire)
+        {
             return Ok(());
         }
         timing::time_database(client.batch_execute("ROLLBACK")).await
@@ -383,7 +443,10 @@ impl Drop for ScopedTx {
         let Some(client) = self.client.take() else {
             return;
         };
-        if !self.opened.load(Ordering::Acquire) || self.committed.load(Ordering::Acquire) {
+        if !self.opened.load(Ordering::Acquire)
+            || self.committed.load(Ordering::Acquire)
+            || self.commit_sent.load(Ordering::Acquire)
+        {
             return;
         }
         match tokio::runtime::Handle::try_current() {

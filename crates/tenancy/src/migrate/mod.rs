@@ -103,6 +103,11 @@ pub const TENANT_MIGRATIONS: &[Migration] = &[
         name: "money_exactly_once",
         sql: include_str!("../../../../migrations/tenant/0005_money_exactly_once.sql"),
     },
+    Migration {
+        version: 6,
+        name: "orders_in_one_transaction",
+        sql: include_str!("../../../../migrations/tenant/0006_orders_in_one_transaction.sql"),
+    },
 ];
 
 /// Runs a DDL statement that PostgreSQL itself assembles with `format()` from bound values.

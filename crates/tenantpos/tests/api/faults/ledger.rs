@@ -155,7 +155,7 @@ impl Stored {
                 reservation.tenant.clone(),
                 reservation.order_id.clone(),
             );
-            reservation.lines = lines.remove(&key).unwrap_or_default();
+            reservation.lines.extend(lines.remove(&key).unwrap_or_default());
         }
         // Lines without their reservation cannot exist (a foreign key), so none are left.
         stored
@@ -266,14 +266,22 @@ impl Stored {
                 }
             }
             "reservations" => {
-                let sql = "SELECT tenant_id, order_id::text, status FROM %I.%I";
+                // An order placed in one transaction keeps its lines in the reservation.
+                let sql = "SELECT tenant_id, order_id::text, status, \
+                           ARRAY(SELECT l.product_id::text FROM jsonb_to_recordset(coalesce(lines, '[]')) \
+                                 AS l(product_id uuid, quantity bigint) ORDER BY 1), \
+                           ARRAY(SELECT l.quantity FROM jsonb_to_recordset(coalesce(lines, '[]')) \
+                                 AS l(product_id uuid, quantity bigint) ORDER BY l.product_id) \
+                           FROM %I.%I";
                 for row in select(client, sql, schema, table).await {
+                    let products: Vec<String> = row.get(3);
+                    let quantities: Vec<i64> = row.get(4);
                     self.reservations.push(StoredReservation {
                         location: location.clone(),
                         tenant: row.get(0),
                         order_id: row.get(1),
                         status: row.get(2),
-                        lines: Vec::new(),
+                        lines: products.into_iter().zip(quantities).collect(),
                     });
                 }
             }
