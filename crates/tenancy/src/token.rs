@@ -309,8 +309,7 @@ impl JwtKeys {
             return Ok(Claims::clone(&claims));
         }
         let claims = self.verify_uncached(token)?;
-        self.verified
-            .insert(token.into(), Arc::new(claims.clone()));
+        self.verified.insert(token.into(), Arc::new(claims.clone()));
         Ok(claims)
     }
 
@@ -347,7 +346,8 @@ mod tests {
         assert!(keys.verify(&token).is_ok());
         assert!(keys.verified.get(token.as_str()).is_some());
         claims.exp = Utc::now().timestamp() - LEEWAY_SECONDS - 1;
-        keys.verified.insert(token.as_str().into(), Arc::new(claims));
+        keys.verified
+            .insert(token.as_str().into(), Arc::new(claims));
         assert!(keys.verify(&token).is_err());
     }
 

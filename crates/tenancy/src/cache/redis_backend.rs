@@ -17,6 +17,9 @@ use crate::tls::TrustedRoots;
 const OPERATION_TIMEOUT: Duration = Duration::from_millis(100);
 /// How often the supervisor retries a lost Redis.
 const RETRY_INTERVAL: Duration = Duration::from_millis(300);
+/// Between the targets of one invalidation message. Keys are made by the key builder from
+/// validated tenant ids, names and uuids, and never hold a line break.
+const MESSAGE_SEPARATOR: &str = "\n";
 
 pub(super) struct RedisBackend {
     client: redis::Client,
@@ -111,18 +114,21 @@ impl RedisBackend {
             .await;
     }
 
-    /// Deletes keys and tells the other processes to drop them, in one round trip. `false`
-    /// when Redis did not acknowledge it (it may or may not have happened).
+    /// Deletes keys and tells the other processes to drop them, in one round trip and one
+    /// message (`MESSAGE_SEPARATOR` between the keys: an order drops several at once, and every
+    /// process reads every message). `false` when Redis did not acknowledge it (it may or may
+    /// not have happened).
     pub(super) async fn delete_and_publish(&self, keys: &[String], channel: &str) -> bool {
         if keys.is_empty() {
             return true;
         }
         self.run(|mut connection| async move {
             let mut pipe = redis::pipe();
-            pipe.atomic().unlink(keys).ignore();
-            for key in keys {
-                pipe.publish(channel, key).ignore();
-            }
+            pipe.atomic()
+                .unlink(keys)
+                .ignore()
+                .publish(channel, keys.join(MESSAGE_SEPARATOR))
+                .ignore();
             pipe.query_async::<()>(&mut connection).await
         })
         .await
@@ -196,7 +202,9 @@ impl RedisBackend {
                             message = messages.next() => match message {
                                 Some(message) => {
                                     if let Ok(payload) = message.get_payload::<String>() {
-                                        drop_local(Some(&payload));
+                                        for target in payload.split(MESSAGE_SEPARATOR) {
+                                            drop_local(Some(target));
+                                        }
                                     }
                                 }
                                 None => break,

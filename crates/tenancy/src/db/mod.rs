@@ -29,7 +29,7 @@ pub use endpoint::PgEndpoint;
 pub use scoped::{Durability, Gate, Params, ScopedTx, TENANT_MOVED};
 pub use statements::PreparedStatements;
 pub use storage_config::{AppRole, DEFAULT_CLUSTER, StorageConfig};
-pub use tokio_postgres::types::ToSql;
+pub use tokio_postgres::types::{Json, ToSql};
 pub use tokio_postgres::{Error as DbError, Row};
 
 use crate::error::ApiError;

@@ -144,8 +144,7 @@ impl ScopedTx {
             // From here the transaction ends with this COMMIT (a rollback if a statement
             // failed): dropping it unfinished must not send a ROLLBACK of its own.
             self.commit_sent.store(true, Ordering::Release);
-            let (result, answer) =
-                futures::join!(statement, self.client().batch_execute("COMMIT"));
+            let (result, answer) = futures::join!(statement, self.client().batch_execute("COMMIT"));
             *self.commit_answer.lock().expect("commit answer lock") = Some(answer);
             return result;
         }

@@ -155,7 +155,9 @@ impl Stored {
                 reservation.tenant.clone(),
                 reservation.order_id.clone(),
             );
-            reservation.lines.extend(lines.remove(&key).unwrap_or_default());
+            reservation
+                .lines
+                .extend(lines.remove(&key).unwrap_or_default());
         }
         // Lines without their reservation cannot exist (a foreign key), so none are left.
         stored
