@@ -8,6 +8,7 @@ mod browser;
 mod budget;
 mod cache;
 mod clusters;
+mod commit_behind;
 mod dashboard;
 mod deletion_race;
 mod demo_pages;
