@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Two (or more) tenantpos builds on the same data, in alternating runs: request rate, p99, and the
+# CPU each request cost tenantpos, PostgreSQL and Redis (from /proc CPU ticks around each run).
+#
+#   ./scripts/ab-bench.sh ROUTE SECONDS ROUNDS BINARY...
+#
+# ROUTE is one of the twin's wrk scripts (order_get, orders_list, product_get, order_create).
+# Run `../shared/peer-bench/sidebyside.sh` once first: it loads database tenantpos_twin and Redis
+# db 2 and writes target/peer-bench/twin/bench/tokens.lua (tokens live an hour). Every binary
+# must accept that database's migrations. Each is served in turn on 127.0.0.1:18090.
+set -uo pipefail
+route=$1 seconds=$2 rounds=$3; shift 3
+twin=${PEER_BENCH_WORK:-$(pwd)/target/peer-bench}/twin
+export TENANTPOS_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/tenantpos_twin
+export TENANTPOS_REDIS_URL=redis://127.0.0.1:6379/2
+export TENANTPOS_JWT_SECRET=twin-secret-that-is-at-least-32-bytes-long
+export TENANTPOS_ADMIN_TOKEN=twin-operator-token-0123456789
+export TENANTPOS_BIND=127.0.0.1:18090 TENANTPOS_LOG=warn TENANTPOS_TENANT_RATE=100000
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+ticks_of() { local total=0 pid; for pid in "$@"; do total=$((total + $(ticks "$pid"))); done; echo "$total"; }
+wrk_run() { (cd "$twin" && wrk -t2 -c32 -d"$1"s --timeout 10s -s "bench/$route.lua" http://127.0.0.1:18090 | grep '^RESULT'); }
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+
+declare -A rates tenantpos_cpu postgres_cpu
+for round in $(seq "$rounds"); do
+  for binary in "$@"; do
+    "$binary" serve > /dev/null 2>&1 & server=$!
+    for _ in $(seq 100); do curl -sf localhost:18090/health > /dev/null && break; sleep 0.1; done
+    wrk_run 2 > /dev/null
+    postgres=$(pgrep -f '^postgres' | tr '\n' ' '); redis=$(pgrep redis-server | head -n 1)
+    before=($(ticks "$server") $(ticks_of $postgres) $(ticks "$redis"))
+    result=$(wrk_run "$seconds")
+    after=($(ticks "$server") $(ticks_of $postgres) $(ticks "$redis"))
+    kill "$server"; wait "$server" 2> /dev/null
+    requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<< "$result")
+    rate=$(sed -n 's/.*rps=\([0-9.]*\).*/\1/p' <<< "$result")
+    p99=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<< "$result")
+    # A tick is 10 ms: CPU µs per request = ticks × 10,000 / requests.
+    per_request() { echo $(( ($2 - $1) * 10000 / requests )); }
+    cpu=($(per_request "${before[0]}" "${after[0]}") $(per_request "${before[1]}" "${after[1]}") \
+         $(per_request "${before[2]}" "${after[2]}"))
+    echo "$binary round $round: $rate req/s, p99 $p99 ms, CPU µs a request: tenantpos ${cpu[0]}, postgres ${cpu[1]}, redis ${cpu[2]}"
+    rates[$binary]+="$rate "; tenantpos_cpu[$binary]+="${cpu[0]} "; postgres_cpu[$binary]+="${cpu[1]} "
+  done
+done
+for binary in "$@"; do
+  echo "median $binary $route: $(median <<< "${rates[$binary]}") req/s, CPU µs a request: tenantpos $(median <<< "${tenantpos_cpu[$binary]}"), postgres $(median <<< "${postgres_cpu[$binary]}")"
+done
