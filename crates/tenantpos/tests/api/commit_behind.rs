@@ -85,17 +85,9 @@ async fn an_order_whose_record_fails_behind_its_commit_leaves_nothing(
         .unwrap();
     let second = place().await.assert_status(201).clone();
     assert_eq!(second["order_number"], "ORD-000002");
-    let in_transaction: i64 = owner
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE usename = 'tenantpos_test_app' \
-             AND datname = $1 AND state LIKE 'idle in transaction%'",
-            &[&app.database().name],
-        )
-        .await
-        .unwrap()
-        .get(0);
     assert_eq!(
-        in_transaction, 0,
+        app.connections_left_in_a_transaction().await,
+        0,
         "a connection was left inside a transaction"
     );
 }

@@ -69,18 +69,9 @@ async fn one_statement_reads_answer_and_leave_no_connection_in_a_transaction(
         .await;
     assert_eq!(stock.assert_status(200)["stock"], 18);
 
-    let owner = app.database().owner().await;
-    let in_transaction: i64 = owner
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE usename = 'tenantpos_test_app' \
-             AND (datname = $1 OR datname LIKE $1 || '\\_%') AND state LIKE 'idle in transaction%'",
-            &[&app.database().name],
-        )
-        .await
-        .unwrap()
-        .get(0);
     assert_eq!(
-        in_transaction, 0,
+        app.connections_left_in_a_transaction().await,
+        0,
         "a connection was left inside a transaction"
     );
 }

@@ -181,6 +181,23 @@ impl TestApp {
             .expect("a running app has its database")
     }
 
+    /// Connections of the app role to this app's databases (tenant databases included) that sit
+    /// idle inside a transaction: a pooled connection left so would run the next transaction
+    /// inside the earlier one, under its tenant.
+    pub async fn connections_left_in_a_transaction(&self) -> i64 {
+        self.database()
+            .owner()
+            .await
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = 'tenantpos_test_app' \
+                 AND (datname = $1 OR datname LIKE $1 || '\\_%') AND state LIKE 'idle in transaction%'",
+                &[&self.database().name],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    }
+
     /// Stops this server and starts another over the same database with other settings.
     pub async fn restart_with(mut self, settings: Settings) -> TestApp {
         self.server.abort();
