@@ -128,7 +128,7 @@ impl ScopedTx {
     /// `statement` (a future of the transaction's statement, not yet polled), followed by
     /// `COMMIT` in the same round trip if this is a transaction of one statement, or the last
     /// of the statements `commit_behind` announced.
-    async fn then_commit_if_one_statement<T>(
+    async fn then_commit_if_last<T>(
         &self,
         statement: impl std::future::Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
@@ -199,7 +199,7 @@ impl ScopedTx {
             PreparedStatements::On => {
                 let statement = Statement::Prepared(client.prepare_cached(sql).await?);
                 if self.opened.load(Ordering::Acquire) {
-                    return self.then_commit_if_one_statement(run(statement)).await;
+                    return self.then_commit_if_last(run(statement)).await;
                 }
                 let set_scope = Statement::Prepared(client.prepare_cached(set_scope_sql).await?);
                 (statement, set_scope)
@@ -211,7 +211,7 @@ impl ScopedTx {
                         None => statements::learn_in_transaction(client, sql).await?,
                     };
                     return self
-                        .then_commit_if_one_statement(run(Statement::Unnamed { sql, types }))
+                        .then_commit_if_last(run(Statement::Unnamed { sql, types }))
                         .await;
                 }
                 match (
@@ -232,14 +232,14 @@ impl ScopedTx {
             }
         };
         if self.opened.swap(true, Ordering::AcqRel) {
-            return self.then_commit_if_one_statement(run(statement)).await;
+            return self.then_commit_if_last(run(statement)).await;
         }
         let scope = self.scope();
         let params = scope.params();
         let (_, _, result) = futures::try_join!(
             client.batch_execute("BEGIN"),
             set_scope.execute(client, &params),
-            self.then_commit_if_one_statement(run(statement))
+            self.then_commit_if_last(run(statement))
         )?;
         Ok(result)
     }
@@ -261,7 +261,7 @@ impl ScopedTx {
         if self.opened.swap(true, Ordering::AcqRel) {
             let types = statements::learn_in_transaction(client, sql).await?;
             return self
-                .then_commit_if_one_statement(run(Statement::Unnamed { sql, types }))
+                .then_commit_if_last(run(Statement::Unnamed { sql, types }))
                 .await;
         }
         let (_, scope_types, types) = futures::try_join!(
@@ -277,7 +277,7 @@ impl ScopedTx {
         let params = scope.params();
         let (_, result) = futures::try_join!(
             set_scope.execute(client, &params),
-            self.then_commit_if_one_statement(run(Statement::Unnamed { sql, types }))
+            self.then_commit_if_last(run(Statement::Unnamed { sql, types }))
         )?;
         Ok(result)
     }
