@@ -13,6 +13,7 @@ mod key;
 mod recent;
 mod redis_backend;
 mod redis_layer;
+mod second_invalidations;
 mod undelivered;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub use key::{CacheKey, KeyBuilder};
 pub use recent::{Admission, RecentTicket};
 use redis_backend::RedisBackend;
 use redis_layer::RedisLayer;
+use second_invalidations::SecondInvalidations;
 
 use crate::db::Pool;
 use crate::instruments::{self, CacheLayer};
@@ -69,6 +71,8 @@ pub struct TenantCache {
     keys: KeyBuilder,
     local: Cache<String, Arc<[u8]>>,
     redis: Option<Arc<RedisLayer>>,
+    /// With Redis, writes' second invalidations, gathered (see `second_invalidations`).
+    second_invalidations: Option<Arc<SecondInvalidations>>,
     /// The Redis supervisor and the layer's upkeep; they stop with the cache.
     background: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -78,6 +82,20 @@ impl Drop for TenantCache {
         for task in &self.background {
             task.abort();
         }
+    }
+}
+
+/// Drops `names` in this process and, through Redis, in Redis and every other process.
+async fn drop_here_and_in_redis(
+    local: &Cache<String, Arc<[u8]>>,
+    redis: Option<&Arc<RedisLayer>>,
+    names: &[String],
+) {
+    for name in names {
+        local.invalidate(name).await;
+    }
+    if let Some(redis) = redis {
+        redis.invalidate(names).await;
     }
 }
 
@@ -113,6 +131,7 @@ impl TenantCache {
             keys: KeyBuilder::new(deployment),
             local: Self::local_cache(),
             redis: None,
+            second_invalidations: None,
             background: Vec::new(),
         }
     }
@@ -156,11 +175,23 @@ impl TenantCache {
         );
         let layer = Arc::new(RedisLayer::new(backend, keys.clone(), local.clone(), log));
         let upkeep = tokio::spawn(layer.clone().maintain());
+        let second_invalidations = Arc::new(SecondInvalidations::new(SECOND_INVALIDATION));
+        let second_passes = tokio::spawn({
+            let (passes, local, layer) =
+                (second_invalidations.clone(), local.clone(), layer.clone());
+            async move {
+                loop {
+                    let names = passes.next_due().await;
+                    drop_here_and_in_redis(&local, Some(&layer), &names).await;
+                }
+            }
+        });
         Ok(Self {
             keys,
             local,
             redis: Some(layer),
-            background: vec![supervisor, upkeep],
+            second_invalidations: Some(second_invalidations),
+            background: vec![supervisor, upkeep, second_passes],
         })
     }
 
@@ -237,6 +268,11 @@ impl TenantCache {
         self.drop_everywhere(&names).await;
         // Again a little later: a read that began before the change committed may have put an
         // old entry back meanwhile.
+        if let Some(passes) = &self.second_invalidations
+            && passes.push(names.clone())
+        {
+            return;
+        }
         let cache = Arc::clone(self);
         tokio::spawn(async move {
             tokio::time::sleep(SECOND_INVALIDATION).await;
@@ -245,12 +281,7 @@ impl TenantCache {
     }
 
     async fn drop_everywhere(&self, names: &[String]) {
-        for name in names {
-            self.local.invalidate(name).await;
-        }
-        if let Some(redis) = &self.redis {
-            redis.invalidate(names).await;
-        }
+        drop_here_and_in_redis(&self.local, self.redis.as_ref(), names).await;
     }
 
     /// Drops every entry of `tenant`, here, in Redis (SCAN and UNLINK) and in every process.
