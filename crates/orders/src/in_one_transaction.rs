@@ -5,14 +5,15 @@
 //! statement, the tenant's settings beside it in the first round trip unless they are cached),
 //! the captured payment and the order with the tenant's next number are written together, the
 //! answer of the `Idempotency-Key` is recorded when there is a claim, and it commits. A failure
-//! before COMMIT leaves nothing (the transaction rolls back); a COMMIT whose outcome is lost is
-//! read back, as the saga does, before answering.
+//! before COMMIT leaves nothing (the transaction rolls back); a COMMIT whose outcome is lost, or
+//! sent behind a statement that failed, is read back, as the saga does, before answering.
 //!
 //! The answers are the saga's: the same checks in the same order (the card's decline is
 //! reported after the stock's checks and the pricing), the same order and payment. Nothing of
 //! it is ever half done, so the sweepers find nothing of it: no pending order (orders), no
-//! `held` reservation (inventory: the lines are recorded under a `committed` one, which a
-//! refund gives back as usual), no payment without its order (payments).
+//! `held` reservation (inventory: the lines are carried by a reservation `committed` at once,
+//! which a refund gives back as usual), no payment without its order (payments: it is marked
+//! recorded with its order, and the sweep for orphans does not read it).
 //!
 //! Statements: BEGIN, the scope and the stock (with the settings when they are not cached) in
 //! one round trip; the payment, the order and COMMIT in another. With an `Idempotency-Key`, the
