@@ -73,7 +73,8 @@ pub struct TenantCache {
     redis: Option<Arc<RedisLayer>>,
     /// With Redis, writes' second invalidations, gathered (see `second_invalidations`).
     second_invalidations: Option<Arc<SecondInvalidations>>,
-    /// The Redis supervisor and the layer's upkeep; they stop with the cache.
+    /// The Redis supervisor, the layer's upkeep and the second invalidations' passes; they
+    /// stop with the cache.
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
