@@ -19,16 +19,7 @@ async fn an_order_whose_record_fails_behind_its_commit_leaves_nothing(
 ) {
     let app = spawn_app().await;
     let tenant = app.create_tenant("behind_commit", strategy).await;
-    let product = app
-        .call(
-            Method::POST,
-            "/products",
-            &tenant,
-            Some(json!({"sku": "B1", "name": "Behind", "price": 250, "stock": 20})),
-        )
-        .await
-        .assert_status(201)
-        .clone();
+    let product = app.create_product(&tenant, "B1", 250, 20).await;
     let product_id = product["id"].as_str().unwrap().to_owned();
     let place = || {
         app.call(
