@@ -113,15 +113,11 @@ pub(crate) async fn place(
         repository::insert_paid(&tx, order_id, order.note.as_deref(), &finalization)
     );
     let written = payment.and(recorded);
-    let written = match (written, claim) {
-        (Ok(recorded), Some(claim)) => {
-            let answer = serde_json::to_value(&recorded).map_err(ApiError::internal)?;
-            // A retry that took the key over places the order itself: this one rolls back.
-            idempotency::record(&tx, claim, StatusCode::CREATED, &answer).await?;
-            Ok(recorded)
-        }
-        (written, _) => written,
-    };
+    if let (Ok(recorded), Some(claim)) = (&written, claim) {
+        let answer = serde_json::to_value(recorded).map_err(ApiError::internal)?;
+        // A retry that took the key over places the order itself: this one rolls back.
+        idempotency::record(&tx, claim, StatusCode::CREATED, &answer).await?;
+    }
     // Before COMMIT was sent nothing was committed; once it was, an error (the connection's,
     // perhaps) or failing to hear back tells nothing about whether PostgreSQL committed.
     let committed = match written {

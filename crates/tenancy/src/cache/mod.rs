@@ -269,11 +269,13 @@ impl TenantCache {
         self.drop_everywhere(&names).await;
         // Again a little later: a read that began before the change committed may have put an
         // old entry back meanwhile.
-        if let Some(passes) = &self.second_invalidations
-            && passes.push(names.clone())
-        {
-            return;
-        }
+        let names = match &self.second_invalidations {
+            Some(passes) => match passes.push(names) {
+                Ok(()) => return,
+                Err(names) => names,
+            },
+            None => names,
+        };
         let cache = Arc::clone(self);
         tokio::spawn(async move {
             tokio::time::sleep(SECOND_INVALIDATION).await;

@@ -34,17 +34,17 @@ impl SecondInvalidations {
         }
     }
 
-    /// Queues the second pass over `names` of a write made now; `false` when the queue is full
-    /// and the caller must see to it itself.
-    pub(super) fn push(&self, names: Vec<String>) -> bool {
+    /// Queues the second pass over `names` of a write made now; when the queue is full, hands
+    /// `names` back for the caller to see to itself.
+    pub(super) fn push(&self, names: Vec<String>) -> Result<(), Vec<String>> {
         let mut waiting = self.waiting.lock().expect("second invalidations lock");
         if waiting.len() >= CAPACITY {
-            return false;
+            return Err(names);
         }
         waiting.push_back((Instant::now(), names));
         drop(waiting);
         self.arrived.notify_one();
-        true
+        Ok(())
     }
 
     /// Waits until the oldest write's pass is due (and `SLACK` more, for the writes that follow
@@ -91,11 +91,11 @@ mod tests {
     async fn a_pass_never_comes_before_its_delay_and_the_writes_of_the_slack_share_it() {
         let passes = SecondInvalidations::new(Duration::from_millis(500));
         let start = Instant::now();
-        assert!(passes.push(names(&["a", "b"])));
+        assert!(passes.push(names(&["a", "b"])).is_ok());
         tokio::time::advance(Duration::from_millis(30)).await;
-        assert!(passes.push(names(&["b", "c"])));
+        assert!(passes.push(names(&["b", "c"])).is_ok());
         tokio::time::advance(Duration::from_millis(40)).await;
-        assert!(passes.push(names(&["d"])));
+        assert!(passes.push(names(&["d"])).is_ok());
 
         // The first two writes share a pass, 550 ms after the first (50 ms of slack); the
         // third, 70 ms after the first, is not due then.
@@ -111,11 +111,11 @@ mod tests {
     async fn a_full_queue_hands_the_pass_back() {
         let passes = SecondInvalidations::new(Duration::from_millis(500));
         for _ in 0..CAPACITY {
-            assert!(passes.push(names(&["a"])));
+            assert!(passes.push(names(&["a"])).is_ok());
         }
-        assert!(!passes.push(names(&["b"])));
+        assert_eq!(passes.push(names(&["b"])), Err(names(&["b"])));
         assert_eq!(passes.next_due().await, names(&["a"]));
-        assert!(passes.push(names(&["b"])));
+        assert!(passes.push(names(&["b"])).is_ok());
     }
 
     #[tokio::test(start_paused = true)]
@@ -128,7 +128,7 @@ mod tests {
         tokio::time::advance(Duration::from_secs(5)).await;
         assert!(!waiter.is_finished());
         let written = Instant::now();
-        assert!(passes.push(names(&["x"])));
+        assert!(passes.push(names(&["x"])).is_ok());
         assert_eq!(waiter.await.unwrap(), names(&["x"]));
         assert!(Instant::now() - written >= Duration::from_millis(500));
     }
