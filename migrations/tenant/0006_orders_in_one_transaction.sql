@@ -12,8 +12,10 @@ ALTER TABLE reservations ADD COLUMN lines jsonb;
 -- Its payment can never be left without its order, so the sweep that looks for such payments
 -- (`payments::orphaned`, every tenant, every pass) need not look at it. Before, that sweep read
 -- every captured payment of the last day and looked its order up, on every pass: its cost grew
--- with the day's sales. The index it reads now holds only payments taken by a saga.
-ALTER TABLE payments ADD COLUMN recorded_with_order boolean NOT NULL DEFAULT false;
+-- with the day's sales. The index it reads now holds only payments taken by a saga. NULL counts
+-- as false: an import of an export made before this migration has no such field, and its rows
+-- arrive with NULL (imports take every column from the export's rows).
+ALTER TABLE payments ADD COLUMN recorded_with_order boolean DEFAULT false;
 DROP INDEX payments_captured_by_age;
 CREATE INDEX payments_captured_by_age ON payments (tenant_id, created_at)
-    WHERE status = 'captured' AND NOT recorded_with_order;
+    WHERE status = 'captured' AND recorded_with_order IS NOT TRUE;

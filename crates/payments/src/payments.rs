@@ -245,7 +245,7 @@ pub async fn orphaned(tx: &ScopedTx, age: Duration) -> Result<Vec<Uuid>, ApiErro
     let rows = tx
         .query(
             "SELECT p.order_id FROM payments p WHERE p.tenant_id = $1 AND p.status = 'captured' \
-             AND NOT p.recorded_with_order \
+             AND p.recorded_with_order IS NOT TRUE \
              AND p.created_at < now() - $2::bigint * interval '1 millisecond' \
              AND p.created_at > now() - $3::bigint * interval '1 millisecond' \
              AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.tenant_id = $1 AND o.id = p.order_id) \
