@@ -8,24 +8,23 @@
 //!   or not;
 //! - when the budget is spent, the idle connections of the least recently used pools are
 //!   closed to make room; when none is idle, the request waits, and answers 503 with
-//!   `Retry-After` if no connection frees up in time.
+//!   `Retry-After` if no connection frees up in time (the pools and how they share the budget:
+//!   `tenant_databases`).
 //!
 //! Every connection of tenant traffic is made with bounded waits (`lock_timeout`,
 //! `statement_timeout`), so that nothing it does can hold a connection for long: a request
 //! parked at its tenant's gate during a move answers 503 after `LOCK_WAIT`.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::sync::Weak;
+use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::PgEndpoint;
 use super::mark::StorageMark;
 use super::statements::PreparedStatements;
-use crate::tenant_id::TenantId;
+use super::tenant_databases::{PoolKey, TenantDatabasePools};
 
 /// How long a request waits for a connection (a slot in its pool, then room in the budget)
 /// before answering 503.
@@ -42,14 +41,12 @@ pub const STATEMENT_TIME: Duration = Duration::from_secs(15);
 /// How long a tenant database's connection is reused while other tenant databases wait for
 /// room in the budget.
 const TURN: Duration = Duration::from_millis(100);
-/// How often a connection waiting for room in the budget looks again for idle connections to
-/// close (connections that go idle do not wake it).
-const RETRY_EVICTION: Duration = Duration::from_millis(10);
 
 pub type Pool = managed::Pool<BudgetedManager>;
 
 /// A connection taken from a pool of tenant traffic, and the tenant's slot it holds meanwhile
-/// (see `TenantSlots`). Dropped, it goes back to its pool, then frees the slot.
+/// (see `TenantSlots`, and `TenantDatabasePools::wait_for_turn`). Dropped, it goes back to its
+/// pool, then frees the slot.
 pub struct PooledClient {
     object: managed::Object<BudgetedManager>,
     _slot: Option<OwnedSemaphorePermit>,
@@ -122,6 +119,21 @@ impl BudgetedManager {
         Self {
             inner: manager(config),
             budget: None,
+            statements,
+        }
+    }
+
+    /// The manager of tenant database `key`'s pool: each connection it makes holds a permit of
+    /// `pools`' budget for as long as it is open.
+    pub(super) fn budgeted(
+        config: PgEndpoint,
+        pools: Weak<TenantDatabasePools>,
+        key: PoolKey,
+        statements: PreparedStatements,
+    ) -> Self {
+        Self {
+            inner: manager(with_session_settings(config, statements)),
+            budget: Some((pools, key)),
             statements,
         }
     }
@@ -230,7 +242,7 @@ fn with_session_settings(mut config: PgEndpoint, statements: PreparedStatements)
     config
 }
 
-fn build_pool(manager: BudgetedManager, max_size: usize) -> Pool {
+pub(super) fn build_pool(manager: BudgetedManager, max_size: usize) -> Pool {
     Pool::builder(manager)
         .max_size(max_size)
         .runtime(deadpool::Runtime::Tokio1)
@@ -239,173 +251,4 @@ fn build_pool(manager: BudgetedManager, max_size: usize) -> Pool {
         .recycle_timeout(Some(CONNECTION_WAIT))
         .build()
         .expect("a pool with a runtime and timeouts always builds")
-}
-
-/// A tenant database: the tenant and its cluster (a moved tenant may have had another).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct PoolKey {
-    pub tenant: TenantId,
-    pub cluster: String,
-}
-
-struct PoolEntry {
-    pool: Pool,
-    last_used: Instant,
-}
-
-/// The pools of every tenant database under one budget of open connections.
-pub struct TenantDatabasePools {
-    budget: Arc<Semaphore>,
-    /// The most connections one tenant database may hold.
-    share: usize,
-    pools: Mutex<HashMap<PoolKey, PoolEntry>>,
-    statements: PreparedStatements,
-    /// How many pools wait for a permit.
-    waiting: AtomicUsize,
-    /// For the managers of the pools this makes, which ask it for room.
-    myself: Weak<TenantDatabasePools>,
-}
-
-impl TenantDatabasePools {
-    /// `budget` connections in all, at most `share` for one tenant database.
-    pub fn new(budget: usize, share: usize, statements: PreparedStatements) -> Arc<Self> {
-        Arc::new_cyclic(|myself| Self {
-            statements,
-            budget: Arc::new(Semaphore::new(budget)),
-            share: share.clamp(1, budget.max(1)),
-            pools: Mutex::new(HashMap::new()),
-            waiting: AtomicUsize::new(0),
-            myself: myself.clone(),
-        })
-    }
-
-    /// The pool of a tenant database, made on first use with `config`.
-    pub fn pool(
-        &self,
-        key: PoolKey,
-        config: impl FnOnce() -> anyhow::Result<PgEndpoint>,
-    ) -> anyhow::Result<Pool> {
-        let mut pools = self.pools.lock().expect("pool map lock");
-        if let Some(entry) = pools.get_mut(&key) {
-            entry.last_used = Instant::now();
-            return Ok(entry.pool.clone());
-        }
-        let manager = BudgetedManager {
-            inner: manager(with_session_settings(config()?, self.statements)),
-            budget: Some((self.myself.clone(), key.clone())),
-            statements: self.statements,
-        };
-        let pool = build_pool(manager, self.share);
-        pools.insert(
-            key,
-            PoolEntry {
-                pool: pool.clone(),
-                last_used: Instant::now(),
-            },
-        );
-        Ok(pool)
-    }
-
-    /// Closes the pools of a tenant's databases (before one is dropped or after a move).
-    pub fn forget(&self, tenant: &TenantId) {
-        let mut pools = self.pools.lock().expect("pool map lock");
-        pools.retain(|key, entry| {
-            let keep = &key.tenant != tenant;
-            if !keep {
-                entry.pool.close();
-            }
-            keep
-        });
-    }
-
-    /// Open connections of all tenant databases, for tests and metrics.
-    pub fn open_connections(&self) -> usize {
-        let pools = self.pools.lock().expect("pool map lock");
-        pools.values().map(|entry| entry.pool.status().size).sum()
-    }
-
-    /// The state of each tenant database's pool, by cluster, for metrics.
-    pub fn statuses(&self) -> Vec<(String, deadpool::Status)> {
-        let pools = self.pools.lock().expect("pool map lock");
-        pools
-            .iter()
-            .map(|(key, entry)| (key.cluster.clone(), entry.pool.status()))
-            .collect()
-    }
-
-    /// Closes the connections of every tenant database idle for `idle` or longer.
-    pub fn close_idle(&self, idle: Duration) -> usize {
-        let pools: Vec<Pool> = {
-            let pools = self.pools.lock().expect("pool map lock");
-            pools.values().map(|entry| entry.pool.clone()).collect()
-        };
-        pools.iter().map(|pool| super::close_idle(pool, idle)).sum()
-    }
-
-    /// Whether a pool waits for room in the budget.
-    fn someone_waits(&self) -> bool {
-        self.waiting.load(Ordering::Acquire) > 0
-    }
-
-    /// Room in the budget for one more connection of `key`'s pool: a free permit, else the
-    /// permits of idle connections of the least recently used other pools. Waiters are served
-    /// in the order they came (the semaphore's queue, whose place is kept while idle
-    /// connections are looked for).
-    async fn permit_for(&self, key: &PoolKey) -> OwnedSemaphorePermit {
-        if let Ok(permit) = self.budget.clone().try_acquire_owned() {
-            return permit;
-        }
-        self.waiting.fetch_add(1, Ordering::AcqRel);
-        let _waited = scopeguard(|| {
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
-        });
-        let acquire = self.budget.clone().acquire_owned();
-        tokio::pin!(acquire);
-        loop {
-            self.close_least_recently_used_idle(key);
-            if let Ok(acquired) = tokio::time::timeout(RETRY_EVICTION, &mut acquire).await {
-                return acquired.expect("the budget's semaphore is never closed");
-            }
-        }
-    }
-
-    /// Closes the idle connections of the least recently used pool that has any; whether it
-    /// closed one. Pools left without connections are forgotten. (A pool's `available` count
-    /// is no guide: a request of that pool waiting here for a permit counts as a user of it,
-    /// so its idle connection looks taken while the request waits for the room that very
-    /// connection holds, until the deadline.)
-    fn close_least_recently_used_idle(&self, waiting: &PoolKey) -> bool {
-        let by_last_use: Vec<Pool> = {
-            let mut pools = self.pools.lock().expect("pool map lock");
-            pools.retain(|key, entry| {
-                key == waiting
-                    || entry.pool.status().size > 0
-                    || entry.last_used.elapsed() < CONNECTION_WAIT
-            });
-            let mut open: Vec<(Instant, Pool)> = pools
-                .values()
-                .filter(|entry| entry.pool.status().size > 0)
-                .map(|entry| (entry.last_used, entry.pool.clone()))
-                .collect();
-            open.sort_by_key(|(last_used, _)| *last_used);
-            open.into_iter().map(|(_, pool)| pool).collect()
-        };
-        by_last_use
-            .iter()
-            .any(|pool| !pool.retain(|_, _| false).removed.is_empty())
-    }
-}
-
-/// Runs `on_drop` when dropped: the count of waiters goes down however the wait ends (a
-/// request given up at its deadline drops the future mid-wait).
-fn scopeguard(on_drop: impl FnOnce()) -> impl Drop {
-    struct Guard<F: FnOnce()>(Option<F>);
-    impl<F: FnOnce()> Drop for Guard<F> {
-        fn drop(&mut self) {
-            if let Some(on_drop) = self.0.take() {
-                on_drop();
-            }
-        }
-    }
-    Guard(Some(on_drop))
 }

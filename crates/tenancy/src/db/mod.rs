@@ -10,16 +10,15 @@ mod scoped;
 mod slots;
 pub mod statements;
 pub mod storage_config;
+mod tenant_databases;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_postgres::Client;
 
-pub use budget::{
-    CONNECTION_WAIT, LOCK_WAIT, Pool, PoolKey, PooledClient, STATEMENT_TIME, TenantDatabasePools,
-    pool,
-};
+pub use budget::{CONNECTION_WAIT, LOCK_WAIT, Pool, PooledClient, STATEMENT_TIME, pool};
+pub use tenant_databases::{PoolKey, TenantDatabasePool, TenantDatabasePools};
 
 pub use cap::{
     ConnectionShares, DEFAULT_MAX_CONNECTIONS, IDLE_SWEEP_EVERY, IDLE_TIMEOUT, MIN_MAX_CONNECTIONS,
@@ -184,17 +183,22 @@ impl TenantDb {
         let tenant = scope.tenant();
         // Every wait for a connection (a slot of the tenant, then the pool) ends by then.
         let deadline = tokio::time::Instant::now() + CONNECTION_WAIT;
-        let (pool, search_path) = match tenant.strategy {
-            Strategy::Shared => (self.main.clone(), "public".to_owned()),
-            Strategy::Schema => (self.schemas.clone(), tenant.id.schema_name()),
-            Strategy::Database => (self.database_pool(tenant)?, "public".to_owned()),
-        };
         let waiting_since = std::time::Instant::now();
-        let slot = match tenant.strategy {
-            // A tenant database's pool is its own share already.
-            Strategy::Database => None,
-            Strategy::Shared | Strategy::Schema => {
-                Some(self.main_slots.acquire(&tenant.id, deadline).await?)
+        let (pool, search_path, slot) = match tenant.strategy {
+            Strategy::Shared => {
+                let slot = self.main_slots.acquire(&tenant.id, deadline).await?;
+                (self.main.clone(), "public".to_owned(), Some(slot))
+            }
+            Strategy::Schema => {
+                let slot = self.main_slots.acquire(&tenant.id, deadline).await?;
+                (self.schemas.clone(), tenant.id.schema_name(), Some(slot))
+            }
+            // A tenant database's pool is its own share already; while the budget is spent,
+            // its requests take turns on the connections it holds.
+            Strategy::Database => {
+                let pool = self.database_pool(tenant)?;
+                let turn = self.tenant_databases.wait_for_turn(&pool, deadline).await?;
+                (Pool::clone(&pool), "public".to_owned(), turn)
             }
         };
         let object = tokio::time::timeout_at(deadline, pool.get()).await;
@@ -249,7 +253,7 @@ impl TenantDb {
         }
     }
 
-    fn database_pool(&self, tenant: &Tenant) -> Result<Pool, ApiError> {
+    fn database_pool(&self, tenant: &Tenant) -> Result<TenantDatabasePool, ApiError> {
         let key = PoolKey {
             tenant: tenant.id.clone(),
             cluster: tenant.cluster.clone(),
