@@ -40,7 +40,7 @@ pub const STATEMENT_TIME: Duration = Duration::from_secs(15);
 
 /// How long a tenant database's connection is reused while other tenant databases wait for
 /// room in the budget.
-const TURN: Duration = Duration::from_millis(100);
+pub(super) const TURN: Duration = Duration::from_millis(100);
 
 pub type Pool = managed::Pool<BudgetedManager>;
 

@@ -197,7 +197,7 @@ impl TenantDb {
             // its requests take turns on the connections it holds.
             Strategy::Database => {
                 let pool = self.database_pool(tenant)?;
-                let turn = self.tenant_databases.wait_for_turn(&pool, deadline).await?;
+                let turn = self.tenant_databases.wait_for_turn(&pool, deadline).await;
                 (Pool::clone(&pool), "public".to_owned(), turn)
             }
         };

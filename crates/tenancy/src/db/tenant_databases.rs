@@ -9,7 +9,9 @@
 //! such a request waits. A database that holds a connection already sends its requests
 //! through it one at a time meanwhile (`wait_for_turn`), rather than open another: that one
 //! would take another database's turn, to be closed in its own turn a moment later, and a new
-//! connection costs PostgreSQL far more than the requests it serves.
+//! connection costs PostgreSQL far more than the requests it serves. Only a request that has
+//! waited `TURN` there (its database's connection is held by a long request) goes on to open
+//! one of its own, in turn with the others.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,10 +20,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::budget::{BudgetedManager, CONNECTION_WAIT, Pool, build_pool, no_connection_in_time};
+use super::budget::{BudgetedManager, CONNECTION_WAIT, Pool, TURN, build_pool};
 use super::endpoint::PgEndpoint;
 use super::statements::PreparedStatements;
-use crate::error::ApiError;
 use crate::tenant_id::TenantId;
 
 /// How often a connection waiting for room in the budget looks again for idle connections to
@@ -111,22 +112,22 @@ impl TenantDatabasePools {
     /// What a request of `pool`'s database passes before it takes a connection: nothing while
     /// the budget has room or the database holds no connection; else the database's
     /// turnstile, one request at a time through the connection it holds (see the module's
-    /// comment), waited for until `deadline` (then 503). Hold the permit until the connection
-    /// is back in its pool.
+    /// comment). Hold the permit until the connection is back in its pool. After `TURN` (or
+    /// at `deadline`, if sooner) the request goes on without it, to a connection of its own.
     pub async fn wait_for_turn(
         &self,
         pool: &TenantDatabasePool,
         deadline: tokio::time::Instant,
-    ) -> Result<Option<OwnedSemaphorePermit>, ApiError> {
+    ) -> Option<OwnedSemaphorePermit> {
         let budget_spent = self.budget.available_permits() == 0 || self.someone_waits();
         if !budget_spent || pool.status().size == 0 {
-            return Ok(None);
+            return None;
         }
-        match tokio::time::timeout_at(deadline, pool.one_at_a_time.clone().acquire_owned()).await {
-            Ok(permit) => Ok(Some(
-                permit.expect("a tenant database's turnstile is never closed"),
-            )),
-            Err(_elapsed) => Err(no_connection_in_time()),
+        let give_up = deadline.min(tokio::time::Instant::now() + TURN);
+        let turn = pool.one_at_a_time.clone().acquire_owned();
+        match tokio::time::timeout_at(give_up, turn).await {
+            Ok(permit) => Some(permit.expect("a tenant database's turnstile is never closed")),
+            Err(_elapsed) => None,
         }
     }
 

@@ -207,9 +207,11 @@ async fn pools_waiting_for_the_room_their_idle_connections_hold_are_given_it() {
 
 /// Once the budget is spent, a tenant database that holds a connection sends its requests
 /// through it one at a time instead of opening another (which would close another database's
-/// connection, to be closed in turn a moment later): under `mix` load, ten tenant databases
-/// opened ~150 connections a second for ~500 requests a second before. A database that holds
-/// none, or a budget with room, lets the request through to open one.
+/// connection, to be closed in turn a moment later): under load, with room for one connection
+/// per database but not for their shares, ten tenant databases kept opening connections that
+/// served a few requests each. A database that holds none, or a budget with room, lets the
+/// request through to open one; so does a turn that does not come within 100 ms (the
+/// database's connection is held by a long request).
 #[tokio::test]
 async fn a_tenant_database_holding_a_connection_takes_turns_on_it_while_the_budget_is_spent() {
     use std::time::Duration;
@@ -230,32 +232,17 @@ async fn a_tenant_database_holding_a_connection_takes_turns_on_it_while_the_budg
         pool_of("turn_other"),
         pool_of("turn_idle"),
     );
-    let deadline = || tokio::time::Instant::now() + Duration::from_secs(2);
+    let deadline = || tokio::time::Instant::now() + Duration::from_secs(5);
 
     // Room in the budget: nobody takes turns.
-    assert!(
-        pools
-            .wait_for_turn(&busy, deadline())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(pools.wait_for_turn(&busy, deadline()).await.is_none());
     drop(busy.get().await.unwrap());
     let held = other.get().await.unwrap();
     assert_eq!(pools.open_connections(), 2, "the budget is spent");
 
-    // The busy database holds an idle connection: its requests pass one at a time.
-    let first = pools.wait_for_turn(&busy, deadline()).await.unwrap();
+    // The busy database holds an idle connection: its requests pass one at a time, through it.
+    let first = pools.wait_for_turn(&busy, deadline()).await;
     assert!(first.is_some());
-    let second = tokio::time::timeout(
-        Duration::from_millis(200),
-        pools.wait_for_turn(&busy, deadline()),
-    )
-    .await;
-    assert!(
-        second.is_err(),
-        "a second request waits for the first one's turn"
-    );
     let connection = busy.get().await.unwrap();
     assert_eq!(
         busy.status().size,
@@ -263,25 +250,21 @@ async fn a_tenant_database_holding_a_connection_takes_turns_on_it_while_the_budg
         "the connection it held, not a new one"
     );
     assert_eq!(pools.open_connections(), 2);
+    // A second request waits for the first one's turn, then goes on without it.
+    let waiting_since = std::time::Instant::now();
+    let second = pools.wait_for_turn(&busy, deadline()).await;
+    let waited = waiting_since.elapsed();
+    assert!(second.is_none(), "no turn while the first holds it");
+    assert!(waited >= Duration::from_millis(100), "waited {waited:?}");
+    assert!(waited < Duration::from_secs(2), "waited {waited:?}");
     drop(connection);
     drop(first);
-    let next = tokio::time::timeout(
-        Duration::from_millis(200),
-        pools.wait_for_turn(&busy, deadline()),
-    )
-    .await
-    .expect("the next request's turn comes once the first is done")
-    .unwrap();
-    assert!(next.is_some());
-    drop(next);
+    assert!(
+        pools.wait_for_turn(&busy, deadline()).await.is_some(),
+        "the next request's turn comes once the first is done"
+    );
 
     // A database without a connection is let through, to take its turn of the budget.
-    assert!(
-        pools
-            .wait_for_turn(&idle, deadline())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(pools.wait_for_turn(&idle, deadline()).await.is_none());
     drop(held);
 }
