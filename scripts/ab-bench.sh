@@ -10,12 +10,7 @@
 # must accept that database's migrations. Each is served in turn on 127.0.0.1:18090.
 set -uo pipefail
 route=$1 seconds=$2 rounds=$3; shift 3
-twin=${PEER_BENCH_WORK:-$(pwd)/target/peer-bench}/twin
-export TENANTPOS_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/tenantpos_twin
-export TENANTPOS_REDIS_URL=redis://127.0.0.1:6379/2
-export TENANTPOS_JWT_SECRET=twin-secret-that-is-at-least-32-bytes-long
-export TENANTPOS_ADMIN_TOKEN=twin-operator-token-0123456789
-export TENANTPOS_BIND=127.0.0.1:18090 TENANTPOS_LOG=warn TENANTPOS_TENANT_RATE=100000
+. "$(dirname "$0")/twin-env.sh"
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 ticks_of() { local total=0 pid; for pid in "$@"; do total=$((total + $(ticks "$pid"))); done; echo "$total"; }

@@ -11,12 +11,7 @@
 # Settings come from the environment as for `serve` (TENANTPOS_MAX_CONNECTIONS=40 ./scripts/...).
 set -uo pipefail
 binary=$1 route=$2 seconds=$3
-twin=${PEER_BENCH_WORK:-$(pwd)/target/peer-bench}/twin
-export TENANTPOS_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/tenantpos_twin
-export TENANTPOS_REDIS_URL=redis://127.0.0.1:6379/2
-export TENANTPOS_JWT_SECRET=twin-secret-that-is-at-least-32-bytes-long
-export TENANTPOS_ADMIN_TOKEN=twin-operator-token-0123456789
-export TENANTPOS_BIND=127.0.0.1:18090 TENANTPOS_LOG=warn TENANTPOS_TENANT_RATE=100000
+. "$(dirname "$0")/twin-env.sh"
 psql_() { PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -d "$1" -qtAc "$2"; }
 sessions() { psql_ postgres "SELECT coalesce(sum(sessions), 0) FROM pg_stat_database WHERE datname LIKE 'tenantpos\_twin%'"; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }

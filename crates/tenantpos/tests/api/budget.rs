@@ -166,6 +166,42 @@ async fn idle_connections_are_closed_and_opened_again_when_needed() {
     }
 }
 
+/// Pools of tenant databases under a budget of two connections, at most two for one database;
+/// every "tenant database" is this test's own database, reached as its owner.
+struct TwoConnectionBudget {
+    _database: TestDatabase,
+    endpoint: tenancy::db::PgEndpoint,
+    pools: Arc<tenancy::db::TenantDatabasePools>,
+}
+
+impl TwoConnectionBudget {
+    async fn new() -> Self {
+        use tenancy::db::{PgEndpoint, PreparedStatements, TenantDatabasePools};
+        let database = TestDatabase::create().await;
+        let endpoint = PgEndpoint::plain(owner_url(&database.name).parse().unwrap());
+        Self {
+            _database: database,
+            endpoint,
+            pools: TenantDatabasePools::new(2, 2, PreparedStatements::On),
+        }
+    }
+
+    fn pool_of(&self, tenant: &str) -> tenancy::db::TenantDatabasePool {
+        let key = tenancy::db::PoolKey {
+            tenant: tenancy::TenantId::parse(tenant).unwrap(),
+            cluster: "default".to_owned(),
+        };
+        self.pools.pool(key, || Ok(self.endpoint.clone())).unwrap()
+    }
+}
+
+impl std::ops::Deref for TwoConnectionBudget {
+    type Target = tenancy::db::TenantDatabasePools;
+    fn deref(&self) -> &Self::Target {
+        &self.pools
+    }
+}
+
 /// Two tenant databases, each with an idle connection holding one of the budget's two permits
 /// while its pool makes a new connection for a waiting request: each is given a permit
 /// within moments, not at its deadline. (A pool counts a request waiting for a new
@@ -175,18 +211,9 @@ async fn idle_connections_are_closed_and_opened_again_when_needed() {
 #[tokio::test]
 async fn pools_waiting_for_the_room_their_idle_connections_hold_are_given_it() {
     use std::time::Duration;
-    use tenancy::db::{PgEndpoint, PoolKey, PreparedStatements, TenantDatabasePools};
 
-    let database = TestDatabase::create().await;
-    let endpoint = PgEndpoint::plain(owner_url(&database.name).parse().unwrap());
-    let pools = TenantDatabasePools::new(2, 2, PreparedStatements::On);
-    let pool_of = |tenant: &str| {
-        let key = PoolKey {
-            tenant: tenancy::TenantId::parse(tenant).unwrap(),
-            cluster: "default".to_owned(),
-        };
-        pools.pool(key, || Ok(endpoint.clone())).unwrap()
-    };
+    let pools = TwoConnectionBudget::new().await;
+    let pool_of = |tenant: &str| pools.pool_of(tenant);
     let (first, second) = (pool_of("budget_first"), pool_of("budget_second"));
     let held = (first.get().await.unwrap(), second.get().await.unwrap());
     let waiting: Vec<_> = [first, second]
@@ -215,18 +242,9 @@ async fn pools_waiting_for_the_room_their_idle_connections_hold_are_given_it() {
 #[tokio::test]
 async fn a_tenant_database_holding_a_connection_takes_turns_on_it_while_the_budget_is_spent() {
     use std::time::Duration;
-    use tenancy::db::{PgEndpoint, PoolKey, PreparedStatements, TenantDatabasePools};
 
-    let database = TestDatabase::create().await;
-    let endpoint = PgEndpoint::plain(owner_url(&database.name).parse().unwrap());
-    let pools = TenantDatabasePools::new(2, 2, PreparedStatements::On);
-    let pool_of = |tenant: &str| {
-        let key = PoolKey {
-            tenant: tenancy::TenantId::parse(tenant).unwrap(),
-            cluster: "default".to_owned(),
-        };
-        pools.pool(key, || Ok(endpoint.clone())).unwrap()
-    };
+    let pools = TwoConnectionBudget::new().await;
+    let pool_of = |tenant: &str| pools.pool_of(tenant);
     let (busy, other, idle) = (
         pool_of("turn_busy"),
         pool_of("turn_other"),
