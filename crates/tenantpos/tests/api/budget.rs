@@ -286,3 +286,71 @@ async fn a_tenant_database_holding_a_connection_takes_turns_on_it_while_the_budg
     assert!(pools.wait_for_turn(&idle, deadline()).await.is_none());
     drop(held);
 }
+
+/// Requests of five tenant databases, twelve at a time, on the default budget of three
+/// connections: the databases take turns (on the connections they hold, and for the budget),
+/// every request is answered, and the budget holds. Then PostgreSQL ends every connection to
+/// those databases in the middle of such a load: requests caught by it answer 503, never 500,
+/// and the turns held by the broken connections are given back, so the next round is answered
+/// in full within the budget.
+#[tokio::test]
+async fn tenant_databases_taking_turns_answer_every_request_and_survive_their_connections_ending() {
+    const BUDGET: usize = 3;
+    let app = Arc::new(
+        spawn_app_with(|settings| {
+            assert_eq!(settings.connection_shares().tenant_databases, BUDGET);
+        })
+        .await,
+    );
+    let mut tenants = Vec::new();
+    for n in 0..5 {
+        tenants.push(
+            app.create_tenant(&format!("turns_{n}"), Strategy::Database)
+                .await,
+        );
+    }
+    let round = |allowed: &'static [u16]| {
+        let app = app.clone();
+        let tenants = tenants.clone();
+        async move {
+            let answers: Vec<u16> = futures::stream::iter(0..60)
+                .map(|n| {
+                    let app = app.clone();
+                    let tenant = tenants[n % tenants.len()].clone();
+                    async move {
+                        app.call(Method::GET, "/products", &tenant, None)
+                            .await
+                            .status
+                            .as_u16()
+                    }
+                })
+                .buffer_unordered(12)
+                .collect()
+                .await;
+            let unexpected: Vec<_> = answers.iter().filter(|s| !allowed.contains(s)).collect();
+            assert!(unexpected.is_empty(), "{unexpected:?} in {answers:?}");
+            let open = app.tenancy.db.tenant_databases().open_connections();
+            assert!(open <= BUDGET, "{open} connections open");
+            answers
+        }
+    };
+    round(&[200]).await;
+    assert!(tenant_database_connections(&app).await <= BUDGET as i64);
+
+    // Every connection to the tenant databases ends while a round is under way.
+    let load = tokio::spawn(round(&[200, 503]));
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let owner = app.database().owner().await;
+    owner
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE usename = 'tenantpos_test_app' AND datname LIKE $1 || '\\_%'",
+            &[&app.database().name],
+        )
+        .await
+        .unwrap();
+    load.await.unwrap();
+
+    round(&[200]).await;
+    assert!(tenant_database_connections(&app).await <= BUDGET as i64);
+}
