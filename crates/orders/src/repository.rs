@@ -292,7 +292,7 @@ pub async fn begin_refund(tx: &ScopedTx, id: Uuid) -> Result<Option<String>, Api
 pub async fn mark_refunded(tx: &ScopedTx, id: Uuid) -> Result<Option<Order>, ApiError> {
     let row = tx
         .query_opt(
-            "UPDATE orders SET status = 'refunded', payment = jsonb_set(payment, '{status}', $3), updated_at = now() \
+            "UPDATE orders SET status = 'refunded', payment = jsonb_set(payment::jsonb, '{status}', $3)::json, updated_at = now() \
              WHERE tenant_id = $1 AND id = $2 AND status = 'refunding' RETURNING *",
             &[&tx.tenant_id(), &id, &json!("refunded")],
         )
@@ -365,7 +365,7 @@ pub async fn top_products(
         .query(
             "SELECT (item->>'product_id')::uuid, item->>'sku', item->>'name', \
                     sum((item->>'quantity')::bigint)::bigint, sum((item->>'line_total')::bigint)::bigint \
-             FROM orders o, jsonb_array_elements(o.items) AS item \
+             FROM orders o, json_array_elements(o.items) AS item \
              WHERE o.tenant_id = $1 AND o.status IN ('paid', 'refunding') AND o.created_at >= $2 \
              GROUP BY 1, 2, 3 ORDER BY 4 DESC, 5 DESC, 2 LIMIT $3",
             &[&tx.tenant_id(), &since, &i64::from(limit)],

@@ -108,6 +108,11 @@ pub const TENANT_MIGRATIONS: &[Migration] = &[
         name: "orders_in_one_transaction",
         sql: include_str!("../../../../migrations/tenant/0006_orders_in_one_transaction.sql"),
     },
+    Migration {
+        version: 7,
+        name: "order_documents_as_json",
+        sql: include_str!("../../../../migrations/tenant/0007_order_documents_as_json.sql"),
+    },
 ];
 
 /// Runs a DDL statement that PostgreSQL itself assembles with `format()` from bound values.

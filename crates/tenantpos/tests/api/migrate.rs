@@ -1,7 +1,8 @@
 //! `tenantpos migrate` at scale: concurrent runs, a failing target, one tenant, the dry run.
 //! Real `tenantpos` processes over a real PostgreSQL; a target is put behind by undoing tenant
-//! migrations 4 to 6 (`migrations/tenant/0004_orders.sql`, and `0005_money_exactly_once.sql` and
-//! `0006_orders_in_one_transaction.sql` that change its tables) there as the owner.
+//! migrations 4 to 7 (`migrations/tenant/0004_orders.sql`, and `0005_money_exactly_once.sql`,
+//! `0006_orders_in_one_transaction.sql` and `0007_order_documents_as_json.sql` that change its
+//! tables) there as the owner.
 
 use tenancy::db::naming::tenant_database_name;
 use tenancy::{Strategy, TenantId};
@@ -80,7 +81,7 @@ async fn storage_of(app: &TestApp, tenant: &str, strategy: Strategy) -> Storage 
 }
 
 impl Storage {
-    /// Undoes tenant migrations 4 to 6 here: their tables, the index and the columns migrations
+    /// Undoes tenant migrations 4 to 7 here: their tables, the index and the columns migrations
     /// 5 and 6 add to payments and reservations, and their rows in the version record.
     async fn put_behind(&self) {
         let schema = &self.schema;
@@ -91,7 +92,7 @@ impl Storage {
                  DROP INDEX \"{schema}\".payments_captured_by_age;
                  ALTER TABLE \"{schema}\".payments DROP COLUMN recorded_with_order;
                  ALTER TABLE \"{schema}\".reservations DROP COLUMN lines;
-                 DELETE FROM \"{schema}\".schema_migrations WHERE version IN (4, 5, 6);"
+                 DELETE FROM \"{schema}\".schema_migrations WHERE version IN (4, 5, 6, 7);"
             ))
             .await
             .unwrap();
@@ -203,7 +204,7 @@ async fn two_concurrent_migrate_runs_apply_each_pending_migration_once() {
     assert!(second.success, "{second:?}");
     for (target, storage) in &behind {
         storage.assert_migrated(target).await;
-        let applied = format!("{target}: ok (3 applied)");
+        let applied = format!("{target}: ok (4 applied)");
         let untouched = format!("{target}: ok (up to date)");
         assert_eq!(
             (
@@ -257,14 +258,14 @@ async fn a_failing_target_is_reported_the_others_migrate_and_the_next_run_resume
         "the failure says which migration and why: {failure}"
     );
     assert_eq!(
-        lines_equal(&failed, "schema mig_behind: ok (3 applied)"),
+        lines_equal(&failed, "schema mig_behind: ok (4 applied)"),
         1,
         "{failed:?}"
     );
     assert_eq!(
         lines_equal(
             &failed,
-            "database mig_behind_db (cluster default): ok (3 applied)"
+            "database mig_behind_db (cluster default): ok (4 applied)"
         ),
         1,
         "{failed:?}"
@@ -312,7 +313,7 @@ async fn migrate_one_tenant_leaves_the_others_behind() {
     let run = tenantpos(&app, &["migrate", "--tenant", "mig_chosen"]).await;
     assert!(run.success, "{run:?}");
     assert_eq!(
-        lines_equal(&run, "schema mig_chosen: ok (3 applied)"),
+        lines_equal(&run, "schema mig_chosen: ok (4 applied)"),
         1,
         "{run:?}"
     );
@@ -331,7 +332,7 @@ async fn migrate_one_tenant_leaves_the_others_behind() {
     assert_eq!(
         lines_equal(
             &run,
-            "database mig_chosen_db (cluster default): ok (3 applied)"
+            "database mig_chosen_db (cluster default): ok (4 applied)"
         ),
         1,
         "{run:?}"
@@ -371,8 +372,8 @@ async fn a_dry_run_names_what_it_would_apply_and_changes_nothing() {
     assert!(run.success, "{run:?}");
     for line in [
         "catalog: would apply 2 deleting_and_operator_audit",
-        "schema mig_dry: would apply 4 orders, 5 money_exactly_once, 6 orders_in_one_transaction",
-        "database mig_dry_db (cluster default): would apply 4 orders, 5 money_exactly_once, 6 orders_in_one_transaction",
+        "schema mig_dry: would apply 4 orders, 5 money_exactly_once, 6 orders_in_one_transaction, 7 order_documents_as_json",
+        "database mig_dry_db (cluster default): would apply 4 orders, 5 money_exactly_once, 6 orders_in_one_transaction, 7 order_documents_as_json",
         "schema mig_current: ok (up to date)",
         "shared: ok (up to date)",
         "5 targets: 3 would be migrated, 2 up to date, 0 failed (dry run: nothing changed)",
@@ -399,7 +400,7 @@ async fn a_dry_run_names_what_it_would_apply_and_changes_nothing() {
     assert_eq!(
         lines_equal(
             &run,
-            "database mig_dry_db (cluster default): would apply 4 orders, 5 money_exactly_once, 6 orders_in_one_transaction"
+            "database mig_dry_db (cluster default): would apply 4 orders, 5 money_exactly_once, 6 orders_in_one_transaction, 7 order_documents_as_json"
         ),
         1,
         "{run:?}"
