@@ -5,9 +5,11 @@
 -- copied. Measured with pgbench on the bench's data, the list's query (`SELECT *`, 20 orders) ran
 -- 40–55% more often per second on `json` columns than on `jsonb`.
 --
--- What reads inside them (the sales report's top products, a refund's status) uses the `json`
--- functions or casts; key order and whitespace as written are kept, which no reader depends on.
--- The table is rewritten once, on every target.
+-- What reads inside them uses the `json` functions or casts: a refund's status, and the sales
+-- report's top products, which parse each order's items once (`json_to_recordset`): 29 ms for a
+-- tenant of ~1,200 orders against 23 ms before, a report read far less often than the list. Key
+-- order and whitespace as written are kept, which no reader depends on. The table is rewritten
+-- once, on every target.
 ALTER TABLE orders
     ALTER COLUMN items TYPE json USING items::json,
     ALTER COLUMN payment TYPE json USING payment::json;
