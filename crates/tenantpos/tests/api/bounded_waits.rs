@@ -168,16 +168,10 @@ async fn postgresql_ending_the_connections_answers_503_never_500() {
         app.create_product(tenant, "E", 100, 1_000).await;
     }
     let maintenance = app.database().owner().await;
-    let terminate = || async {
-        // Every session of the app role in this test's databases, the tenant database too.
-        maintenance
-            .execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                 WHERE usename = 'tenantpos_test_app' AND datname LIKE $1 || '%'",
-                &[&app.database().name],
-            )
-            .await
-            .unwrap();
+    // Every session of the app role in this test's databases, the tenant database too.
+    let terminate = || {
+        app.database()
+            .end_app_sessions(&maintenance, AppSessionsIn::AllDatabases)
     };
 
     let mut answers = std::collections::BTreeMap::<u16, usize>::new();

@@ -12,15 +12,9 @@ use crate::support::*;
 /// Connections the app role holds to this test's tenant databases, as PostgreSQL counts them.
 async fn tenant_database_connections(app: &TestApp) -> i64 {
     let owner = app.database().owner().await;
-    owner
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE usename = 'tenantpos_test_app' \
-             AND datname LIKE $1 || '\\_%'",
-            &[&app.database().name],
-        )
+    app.database()
+        .app_sessions(&owner, AppSessionsIn::TenantDatabases)
         .await
-        .unwrap()
-        .get(0)
 }
 
 #[tokio::test]
@@ -213,8 +207,10 @@ async fn pools_waiting_for_the_room_their_idle_connections_hold_are_given_it() {
     use std::time::Duration;
 
     let pools = TwoConnectionBudget::new().await;
-    let pool_of = |tenant: &str| pools.pool_of(tenant);
-    let (first, second) = (pool_of("budget_first"), pool_of("budget_second"));
+    let (first, second) = (
+        pools.pool_of("budget_first"),
+        pools.pool_of("budget_second"),
+    );
     let held = (first.get().await.unwrap(), second.get().await.unwrap());
     let waiting: Vec<_> = [first, second]
         .into_iter()
@@ -244,11 +240,10 @@ async fn a_tenant_database_holding_a_connection_takes_turns_on_it_while_the_budg
     use std::time::Duration;
 
     let pools = TwoConnectionBudget::new().await;
-    let pool_of = |tenant: &str| pools.pool_of(tenant);
     let (busy, other, idle) = (
-        pool_of("turn_busy"),
-        pool_of("turn_other"),
-        pool_of("turn_idle"),
+        pools.pool_of("turn_busy"),
+        pools.pool_of("turn_other"),
+        pools.pool_of("turn_idle"),
     );
     let deadline = || tokio::time::Instant::now() + Duration::from_secs(5);
 
@@ -341,14 +336,9 @@ async fn tenant_databases_taking_turns_answer_every_request_and_survive_their_co
     let load = tokio::spawn(round(&[200, 503]));
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let owner = app.database().owner().await;
-    owner
-        .execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE usename = 'tenantpos_test_app' AND datname LIKE $1 || '\\_%'",
-            &[&app.database().name],
-        )
-        .await
-        .unwrap();
+    app.database()
+        .end_app_sessions(&owner, AppSessionsIn::TenantDatabases)
+        .await;
     load.await.unwrap();
 
     round(&[200]).await;

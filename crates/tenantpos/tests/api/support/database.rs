@@ -165,6 +165,57 @@ impl TestDatabase {
     pub async fn app(&self) -> tokio_postgres::Client {
         connect(&app_url(&self.name)).await
     }
+
+    /// How many sessions the app role has open in `databases`, as PostgreSQL counts them;
+    /// `owner` is a connection of the owner's (`owner()`).
+    pub async fn app_sessions(
+        &self,
+        owner: &tokio_postgres::Client,
+        databases: AppSessionsIn,
+    ) -> i64 {
+        owner
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE usename = 'tenantpos_test_app' AND datname LIKE $1 || $2",
+                &[&self.name, &databases.name_suffix()],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    /// Ends every session the app role has in `databases`, as a PostgreSQL restart would;
+    /// `owner` is a connection of the owner's (`owner()`), made beforehand so that the sessions
+    /// end the moment this is called.
+    pub async fn end_app_sessions(&self, owner: &tokio_postgres::Client, databases: AppSessionsIn) {
+        owner
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE usename = 'tenantpos_test_app' AND datname LIKE $1 || $2",
+                &[&self.name, &databases.name_suffix()],
+            )
+            .await
+            .unwrap();
+    }
+}
+
+/// Which of a test's databases `TestDatabase::app_sessions` and `end_app_sessions` look at.
+#[derive(Debug, Clone, Copy)]
+pub enum AppSessionsIn {
+    /// Its main database and its tenant databases.
+    AllDatabases,
+    /// Its tenant databases only (named after the main database, then `_`).
+    TenantDatabases,
+}
+
+impl AppSessionsIn {
+    /// What follows the main database's name in the `LIKE` pattern of the databases.
+    fn name_suffix(self) -> &'static str {
+        match self {
+            Self::AllDatabases => "%",
+            Self::TenantDatabases => "\\_%",
+        }
+    }
 }
 
 impl Drop for TestDatabase {

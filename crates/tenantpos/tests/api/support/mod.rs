@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tenancy::{Strategy, Tenancy};
 use tenantpos::config::{ServiceSet, Settings};
 
-pub use database::{TestDatabase, app_url, owner_url};
+pub use database::{AppSessionsIn, TestDatabase, app_url, owner_url};
 
 pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 pub const ADMIN_TOKEN: &str = "test-operator-token-0123456789";
