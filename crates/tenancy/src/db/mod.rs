@@ -147,8 +147,8 @@ impl TenantDb {
             .await
     }
 
-    /// Opens a transaction of one statement, for a read: its `COMMIT` leaves with the
-    /// statement, so the whole transaction (BEGIN, scope, statement, COMMIT) is one round trip.
+    /// Opens a transaction of one statement, for a read: the scope and the statement under one
+    /// Sync, which ends the transaction, so the whole of it is one round trip and one answer.
     /// A second statement on it is a bug (it panics); `commit` after it is a no-op.
     pub async fn begin_one_statement(
         &self,

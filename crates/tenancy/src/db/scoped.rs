@@ -4,13 +4,16 @@
 //! setting dies with the transaction: a pooled connection carries nothing to the next tenant.
 //!
 //! Round trips are most of the cost of a request, so the transaction opens lazily: `BEGIN`, the
-//! scope and the first statement go to PostgreSQL together, in one round trip.
+//! scope and the first statement go to PostgreSQL together, in one round trip and under one
+//! Sync. A transaction of one statement (a read of one row) is the scope and the statement
+//! alone: PostgreSQL runs them as one implicit transaction, which their Sync ends.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use futures::TryStreamExt;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, Error, Row};
+use tokio_postgres::{Client, Error, PipelineStep, Row, RowStream};
 
 use uuid::Uuid;
 
@@ -46,10 +49,11 @@ pub struct ScopedTx {
     durability: Durability,
     /// Whether `BEGIN` and the scope were sent.
     opened: AtomicBool,
-    /// A transaction of one statement (`TenantDb::begin_one_statement`): its `COMMIT` leaves
-    /// with that statement, in the same round trip.
+    /// A transaction of one statement (`TenantDb::begin_one_statement`): it ends with the Sync
+    /// behind that statement (or, while this process learns its parameter types, with a
+    /// `COMMIT` in the same round trip).
     one_statement: bool,
-    /// Whether that `COMMIT` was sent and answered.
+    /// Whether that transaction was sent to its end.
     committed: AtomicBool,
     /// How many statements are still to be sent before `COMMIT` leaves behind the last of them
     /// (`commit_behind`); 0 when none was asked for.
@@ -126,8 +130,9 @@ impl ScopedTx {
     }
 
     /// `statement` (a future of the transaction's statement, not yet polled), followed by
-    /// `COMMIT` in the same round trip if this is a transaction of one statement, or the last
-    /// of the statements `commit_behind` announced.
+    /// `COMMIT` in the same round trip if it is the last of the statements `commit_behind`
+    /// announced, or the statement of a transaction of one statement opened with `BEGIN`
+    /// (`open_learning_types`).
     async fn then_commit_if_last<T>(
         &self,
         statement: impl std::future::Future<Output = Result<T, Error>>,
@@ -166,23 +171,36 @@ impl ScopedTx {
             .expect("a finished ScopedTx is never used")
     }
 
-    /// Runs `run` on `sql`, preceded on first use by `BEGIN` and the scope, all pipelined:
-    /// requests leave in the order their futures are first polled, and nothing yields between
-    /// marking the transaction opened and that poll. In both modes of `PreparedStatements`
-    /// that is one round trip (once the process has learned the statements' parameter types).
+    /// Runs `sql` and reads its rows with `read`. On first use the statement opens the
+    /// transaction: the scope (and `BEGIN`, unless this is a transaction of one statement) go
+    /// before it, under one Sync (`Client::query_after`), so PostgreSQL answers them all at once.
+    /// A transaction of one statement needs no `BEGIN` or `COMMIT`: PostgreSQL runs what comes
+    /// before a Sync as one implicit transaction, which the Sync ends, and the scope's
+    /// `set_config(..., true)` dies with it. Requests leave in the order their futures are
+    /// first polled, and nothing yields between marking the transaction opened and that poll.
     ///
     /// The whole of it (preparing included) counts as the request's database time.
-    async fn run<T, F, Fut>(&self, sql: &'static str, run: F) -> Result<T, Error>
+    async fn run<T, R, Fut>(
+        &self,
+        sql: &'static str,
+        params: Params<'_>,
+        read: R,
+    ) -> Result<T, Error>
     where
-        F: FnOnce(Statement) -> Fut,
+        R: FnOnce(RowStream) -> Fut,
         Fut: std::future::Future<Output = Result<T, Error>>,
     {
-        timing::time_database(self.run_untimed(sql, run)).await
+        timing::time_database(self.run_untimed(sql, params, read)).await
     }
 
-    async fn run_untimed<T, F, Fut>(&self, sql: &'static str, run: F) -> Result<T, Error>
+    async fn run_untimed<T, R, Fut>(
+        &self,
+        sql: &'static str,
+        params: Params<'_>,
+        read: R,
+    ) -> Result<T, Error>
     where
-        F: FnOnce(Statement) -> Fut,
+        R: FnOnce(RowStream) -> Fut,
         Fut: std::future::Future<Output = Result<T, Error>>,
     {
         assert!(
@@ -194,74 +212,86 @@ impl ScopedTx {
             "a statement ran after the transaction's COMMIT was sent"
         );
         let client = self.client();
-        let set_scope_sql = self.scope().sql;
-        let (statement, set_scope) = match client.statements {
-            PreparedStatements::On => {
-                let statement = Statement::Prepared(client.prepare_cached(sql).await?);
-                if self.opened.load(Ordering::Acquire) {
-                    return self.then_commit_if_last(run(statement)).await;
-                }
-                let set_scope = Statement::Prepared(client.prepare_cached(set_scope_sql).await?);
-                (statement, set_scope)
-            }
-            PreparedStatements::Off => {
-                if self.opened.load(Ordering::Acquire) {
-                    let types = match statements::known_types(sql) {
-                        Some(types) => types,
-                        None => statements::learn_in_transaction(client, sql).await?,
-                    };
-                    return self
-                        .then_commit_if_last(run(Statement::Unnamed { sql, types }))
-                        .await;
-                }
-                match (
-                    statements::known_types(sql),
-                    statements::known_types(set_scope_sql),
-                ) {
-                    (Some(types), Some(scope_types)) => (
-                        Statement::Unnamed { sql, types },
-                        Statement::Unnamed {
-                            sql: set_scope_sql,
-                            types: scope_types,
-                        },
-                    ),
-                    // Once per process and statement: learned in this transaction, after
-                    // BEGIN, so that a pooler keeps them on the server connection they name.
-                    _ => return self.open_learning_types(set_scope_sql, sql, run).await,
-                }
-            }
+        let statement = match client.statements {
+            PreparedStatements::On => Statement::Prepared(client.prepare_cached(sql).await?),
+            PreparedStatements::Off => match statements::known_types(sql) {
+                Some(types) => Statement::Unnamed { sql, types },
+                None if self.opened.load(Ordering::Acquire) => Statement::Unnamed {
+                    sql,
+                    types: statements::learn_in_transaction(client, sql).await?,
+                },
+                None => return self.open_learning_types(sql, params, read).await,
+            },
         };
-        if self.opened.swap(true, Ordering::AcqRel) {
-            return self.then_commit_if_last(run(statement)).await;
+        if self.opened.load(Ordering::Acquire) {
+            return self
+                .then_commit_if_last(async { read(statement.rows(client, params).await?).await })
+                .await;
         }
         let scope = self.scope();
-        let params = scope.params();
-        let (_, _, result) = futures::try_join!(
-            client.batch_execute("BEGIN"),
-            set_scope.execute(client, &params),
-            self.then_commit_if_last(run(statement))
-        )?;
-        Ok(result)
+        let set_scope = match client.statements {
+            PreparedStatements::On => Statement::Prepared(client.prepare_cached(scope.sql).await?),
+            PreparedStatements::Off => match statements::known_types(scope.sql) {
+                Some(types) => Statement::Unnamed {
+                    sql: scope.sql,
+                    types,
+                },
+                None => return self.open_learning_types(sql, params, read).await,
+            },
+        };
+        let begin = match (self.one_statement, client.statements) {
+            (true, _) => None,
+            (false, PreparedStatements::On) => {
+                Some(Statement::Prepared(client.prepare_cached("BEGIN").await?))
+            }
+            (false, PreparedStatements::Off) => Some(Statement::Unnamed {
+                sql: "BEGIN",
+                types: Arc::new([]),
+            }),
+        };
+        if self.opened.swap(true, Ordering::AcqRel) {
+            return self
+                .then_commit_if_last(async { read(statement.rows(client, params).await?).await })
+                .await;
+        }
+        let scope_params = scope.params();
+        let typed_scope_params = set_scope.typed_params(&scope_params);
+        let typed_params = statement.typed_params(params);
+        let mut before = Vec::with_capacity(2);
+        if let Some(begin) = &begin {
+            before.push(begin.step(&[], &[]));
+        }
+        before.push(set_scope.step(&scope_params, &typed_scope_params));
+        let last = statement.step(params, &typed_params);
+        let opening = async { read(client.query_after(&before, last).await?).await };
+        if self.one_statement {
+            // The Sync behind the statement ends the transaction, whatever its outcome.
+            self.committed.store(true, Ordering::Release);
+            return opening.await;
+        }
+        self.then_commit_if_last(opening).await
     }
 
     /// `run`'s first use of a statement whose parameter types (or the scope's) this process
     /// has not learned yet, with unnamed statements: `BEGIN` and the learning in one round
     /// trip, then the scope and the statement in another.
-    async fn open_learning_types<T, F, Fut>(
+    async fn open_learning_types<T, R, Fut>(
         &self,
-        set_scope_sql: &'static str,
         sql: &'static str,
-        run: F,
+        params: Params<'_>,
+        read: R,
     ) -> Result<T, Error>
     where
-        F: FnOnce(Statement) -> Fut,
+        R: FnOnce(RowStream) -> Fut,
         Fut: std::future::Future<Output = Result<T, Error>>,
     {
         let client = self.client();
+        let set_scope_sql = self.scope().sql;
         if self.opened.swap(true, Ordering::AcqRel) {
             let types = statements::learn_in_transaction(client, sql).await?;
+            let statement = Statement::Unnamed { sql, types };
             return self
-                .then_commit_if_last(run(Statement::Unnamed { sql, types }))
+                .then_commit_if_last(async { read(statement.rows(client, params).await?).await })
                 .await;
         }
         let (_, scope_types, types) = futures::try_join!(
@@ -273,11 +303,12 @@ impl ScopedTx {
             sql: set_scope_sql,
             types: scope_types,
         };
+        let statement = Statement::Unnamed { sql, types };
         let scope = self.scope();
-        let params = scope.params();
+        let scope_params = scope.params();
         let (_, result) = futures::try_join!(
-            set_scope.execute(client, &params),
-            self.then_commit_if_last(run(Statement::Unnamed { sql, types }))
+            async { set_scope.rows(client, &scope_params).await?.opt().await },
+            self.then_commit_if_last(async { read(statement.rows(client, params).await?).await })
         )?;
         Ok(result)
     }
@@ -299,17 +330,11 @@ impl ScopedTx {
 
     /// SQL is `&'static str`: a query is written in the source, never assembled from input.
     pub async fn query(&self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, Error> {
-        self.run(sql, |statement| async move {
-            statement.query(self.client(), params).await
-        })
-        .await
+        self.run(sql, params, |rows| rows.try_collect()).await
     }
 
     pub async fn query_one(&self, sql: &'static str, params: Params<'_>) -> Result<Row, Error> {
-        self.run(sql, |statement| async move {
-            statement.query_one(self.client(), params).await
-        })
-        .await
+        self.run(sql, params, RowStream::one).await
     }
 
     pub async fn query_opt(
@@ -317,15 +342,15 @@ impl ScopedTx {
         sql: &'static str,
         params: Params<'_>,
     ) -> Result<Option<Row>, Error> {
-        self.run(sql, |statement| async move {
-            statement.query_opt(self.client(), params).await
-        })
-        .await
+        self.run(sql, params, RowStream::opt).await
     }
 
+    /// How many rows `sql` wrote (or read).
     pub async fn execute(&self, sql: &'static str, params: Params<'_>) -> Result<u64, Error> {
-        self.run(sql, |statement| async move {
-            statement.execute(self.client(), params).await
+        self.run(sql, params, |rows| async move {
+            let mut rows = std::pin::pin!(rows);
+            while rows.try_next().await?.is_some() {}
+            Ok(rows.rows_affected().unwrap_or(0))
         })
         .await
     }
@@ -335,18 +360,14 @@ impl ScopedTx {
         &self,
         sql: &'static str,
         params: Params<'_>,
-    ) -> Result<tokio_postgres::RowStream, Error> {
+    ) -> Result<RowStream, Error> {
         // Its COMMIT would wait behind rows nobody reads yet.
         assert!(
             !self.one_statement,
             "a transaction of one statement does not stream"
         );
-        self.run(sql, |statement| async move {
-            statement.query_stream(self.client(), params).await
-        })
-        .await
+        self.run(sql, params, |rows| async move { Ok(rows) }).await
     }
-
     pub async fn commit(mut self) -> Result<(), Error> {
         let client = self.client.take().expect("commit once");
         if self.commit_sent.load(Ordering::Acquire) {
@@ -387,43 +408,8 @@ pub(crate) enum Statement {
 }
 
 impl Statement {
-    async fn query(&self, client: &Client, params: Params<'_>) -> Result<Vec<Row>, Error> {
-        match self {
-            Self::Prepared(statement) => client.query(statement, params).await,
-            Self::Unnamed { sql, types } => client.query_typed(sql, &typed(params, types)).await,
-        }
-    }
-
-    async fn query_one(&self, client: &Client, params: Params<'_>) -> Result<Row, Error> {
-        match self {
-            Self::Prepared(statement) => client.query_one(statement, params).await,
-            Self::Unnamed { sql, types } => {
-                client.query_typed_one(sql, &typed(params, types)).await
-            }
-        }
-    }
-
-    async fn query_opt(&self, client: &Client, params: Params<'_>) -> Result<Option<Row>, Error> {
-        match self {
-            Self::Prepared(statement) => client.query_opt(statement, params).await,
-            Self::Unnamed { sql, types } => {
-                client.query_typed_opt(sql, &typed(params, types)).await
-            }
-        }
-    }
-
-    async fn execute(&self, client: &Client, params: Params<'_>) -> Result<u64, Error> {
-        match self {
-            Self::Prepared(statement) => client.execute(statement, params).await,
-            Self::Unnamed { sql, types } => client.execute_typed(sql, &typed(params, types)).await,
-        }
-    }
-
-    async fn query_stream(
-        &self,
-        client: &Client,
-        params: Params<'_>,
-    ) -> Result<tokio_postgres::RowStream, Error> {
+    /// Sends the statement with `params`, under a Sync of its own.
+    async fn rows(&self, client: &Client, params: Params<'_>) -> Result<RowStream, Error> {
         match self {
             Self::Prepared(statement) => client.query_raw(statement, params.iter().copied()).await,
             Self::Unnamed { sql, types } => {
@@ -431,6 +417,30 @@ impl Statement {
                     .query_typed_raw(sql, params.iter().copied().zip(types.iter().cloned()))
                     .await
             }
+        }
+    }
+
+    /// `params` with their types, as an unnamed statement binds them (none for a prepared one).
+    fn typed_params<'a>(&self, params: Params<'a>) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
+        match self {
+            Self::Prepared(_) => Vec::new(),
+            Self::Unnamed { types, .. } => typed(params, types),
+        }
+    }
+
+    /// The statement as a step of `Client::query_after`, with `params` (or `typed_params`,
+    /// their typed form, for an unnamed statement).
+    fn step<'a>(
+        &'a self,
+        params: Params<'a>,
+        typed_params: &'a [(&'a (dyn ToSql + Sync), Type)],
+    ) -> PipelineStep<'a> {
+        match self {
+            Self::Prepared(statement) => PipelineStep::Prepared { statement, params },
+            Self::Unnamed { sql, .. } => PipelineStep::Unnamed {
+                query: sql,
+                params: typed_params,
+            },
         }
     }
 }
