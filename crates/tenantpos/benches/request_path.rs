@@ -3,10 +3,11 @@
 //! - `jwt_verify`: checking a token's signature and claims (check 6);
 //! - `tenant_lookup_warm`: the resolver's catalog lookup with a warm cache (checks 3–4);
 //! - `point_read/bare`: one SELECT by primary key on a pooled connection, no scope at all;
-//! - `point_read/scoped`: the same SELECT in a `ScopedTx` (BEGIN + set_config pipelined, the
-//!   query, COMMIT): the cost of the database layer of isolation;
-//! - `point_read/scoped_one_round_trip`: the same with COMMIT pipelined behind the query
-//!   (`TenantDb::begin_one_statement`), as the routes that read one row do;
+//! - `point_read/scoped`: the same SELECT in a `ScopedTx` (BEGIN, the scope and the query under
+//!   one Sync, then COMMIT in a round trip of its own): the cost of the database layer of
+//!   isolation;
+//! - `point_read/scoped_one_round_trip`: the scope and the query alone under one Sync, one
+//!   implicit transaction (`TenantDb::begin_one_statement`), as the routes that read one row do;
 //! - `get_product/full`: `GET /products/{id}` through the whole router: checks 1–10, then the
 //!   product from the cache (warm in process, as in steady traffic) and the JSON answer;
 //! - `product_read/*` and `settings_read/*`: the cold read (a scoped transaction), a read warm

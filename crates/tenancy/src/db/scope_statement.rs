@@ -1,5 +1,6 @@
 //! The statement that opens every scoped transaction (`ScopedTx`), sent with `BEGIN` and the
-//! transaction's first statement in one round trip.
+//! transaction's first statement under one Sync, in one round trip. A transaction of one
+//! statement has no `BEGIN`: the scope and the statement are one implicit transaction.
 //!
 //! It passes the tenant's gate on this copy of its data first: a shared advisory lock that a
 //! move or a deletion of the tenant takes exclusively, so that it waits for the tenant's

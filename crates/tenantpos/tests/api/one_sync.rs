@@ -43,7 +43,11 @@ async fn prepared_statements_under_one_sync_share_a_transaction_that_the_sync_en
         .await
         .unwrap();
     assert_eq!(row.get::<_, String>(0), "tenant-a");
-    assert_eq!(row.get::<_, i64>(1), 1, "the scope's lock holds for the read");
+    assert_eq!(
+        row.get::<_, i64>(1),
+        1,
+        "the scope's lock holds for the read"
+    );
 
     // The Sync ended the transaction: the setting and the lock went with it.
     assert_eq!(scope_seen(&client).await, (String::new(), 0));
