@@ -224,9 +224,7 @@ impl ScopedTx {
             },
         };
         if self.opened.load(Ordering::Acquire) {
-            return self
-                .then_commit_if_last(async { read(statement.rows(client, params).await?).await })
-                .await;
+            return self.run_opened(statement, params, read).await;
         }
         let scope = self.scope();
         let set_scope = match client.statements {
@@ -250,9 +248,7 @@ impl ScopedTx {
             }),
         };
         if self.opened.swap(true, Ordering::AcqRel) {
-            return self
-                .then_commit_if_last(async { read(statement.rows(client, params).await?).await })
-                .await;
+            return self.run_opened(statement, params, read).await;
         }
         let scope_params = scope.params();
         let typed_scope_params = set_scope.typed_params(&scope_params);
@@ -270,6 +266,22 @@ impl ScopedTx {
             return opening.await;
         }
         self.then_commit_if_last(opening).await
+    }
+
+    /// `statement` in this transaction, opened already (or being opened by a statement sent
+    /// before it), under a Sync of its own.
+    async fn run_opened<T, R, Fut>(
+        &self,
+        statement: Statement,
+        params: Params<'_>,
+        read: R,
+    ) -> Result<T, Error>
+    where
+        R: FnOnce(RowStream) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        self.then_commit_if_last(async { read(statement.rows(self.client(), params).await?).await })
+            .await
     }
 
     /// `run`'s first use of a statement whose parameter types (or the scope's) this process
@@ -290,9 +302,7 @@ impl ScopedTx {
         if self.opened.swap(true, Ordering::AcqRel) {
             let types = statements::learn_in_transaction(client, sql).await?;
             let statement = Statement::Unnamed { sql, types };
-            return self
-                .then_commit_if_last(async { read(statement.rows(client, params).await?).await })
-                .await;
+            return self.run_opened(statement, params, read).await;
         }
         let (_, scope_types, types) = futures::try_join!(
             client.batch_execute("BEGIN"),
@@ -308,7 +318,7 @@ impl ScopedTx {
         let scope_params = scope.params();
         let (_, result) = futures::try_join!(
             async { set_scope.rows(client, &scope_params).await?.opt().await },
-            self.then_commit_if_last(async { read(statement.rows(client, params).await?).await })
+            self.run_opened(statement, params, read)
         )?;
         Ok(result)
     }
