@@ -87,27 +87,34 @@ async fn unnamed_statements_under_one_sync_share_a_transaction_that_the_sync_end
 async fn a_failing_statement_stops_the_rest_and_the_connection_goes_on() {
     let database = TestDatabase::create().await;
     let client = database.app().await;
-    let failing = client.prepare("SELECT 1 / $1::int").await.unwrap();
+    let divide = client.prepare("SELECT 1 / $1::int").await.unwrap();
     // A session lock outlives the transaction: had this run, the session would still hold it.
     let lock = client
         .prepare("SELECT pg_advisory_lock(4343)")
         .await
         .unwrap();
+    // 1 / divisor, then the lock, under one Sync.
+    let divide_then_lock = |divisor: i32| {
+        let (client, divide, lock) = (&client, &divide, &lock);
+        async move {
+            client
+                .query_after(
+                    &[PipelineStep::Prepared {
+                        statement: divide,
+                        params: &[&divisor],
+                    }],
+                    PipelineStep::Prepared {
+                        statement: lock,
+                        params: &[],
+                    },
+                )
+                .await?
+                .opt()
+                .await
+        }
+    };
 
-    let error = client
-        .query_after(
-            &[PipelineStep::Prepared {
-                statement: &failing,
-                params: &[&0_i32],
-            }],
-            PipelineStep::Prepared {
-                statement: &lock,
-                params: &[],
-            },
-        )
-        .await
-        .err()
-        .expect("division by zero");
+    let error = divide_then_lock(0).await.expect_err("division by zero");
     assert_eq!(
         error.code(),
         Some(&tokio_postgres::error::SqlState::DIVISION_BY_ZERO)
@@ -115,22 +122,7 @@ async fn a_failing_statement_stops_the_rest_and_the_connection_goes_on() {
 
     assert_eq!(scope_seen(&client).await, (String::new(), 0));
     // The same pipeline without the failure runs both, on the same connection.
-    let row = client
-        .query_after(
-            &[PipelineStep::Prepared {
-                statement: &failing,
-                params: &[&2_i32],
-            }],
-            PipelineStep::Prepared {
-                statement: &lock,
-                params: &[],
-            },
-        )
-        .await
-        .unwrap()
-        .opt()
-        .await
-        .unwrap();
+    let row = divide_then_lock(2).await.unwrap();
     assert!(row.is_some());
     assert_eq!(scope_seen(&client).await.1, 1);
 }
