@@ -16,14 +16,14 @@
 //! recorded with its order, and the sweep for orphans does not read it).
 //!
 //! Statements: BEGIN, the scope and the stock (with the settings when they are not cached) in
-//! one round trip; the payment, the order and COMMIT in another. With an `Idempotency-Key`, the
-//! key's answer (which is the recorded order) and COMMIT take a third. The saga sends about 22
-//! in 5 transactions.
+//! one round trip, under one Sync; the payment, the order and COMMIT in another, under one Sync
+//! (`ScopedTx::commit_with`). With an `Idempotency-Key`, the key's answer (which is the recorded
+//! order) and COMMIT take a third. The saga sends about 22 in 5 transactions.
 
 use auth::settings::{self, StoredSettings};
 use axum::http::StatusCode;
 use inventory::reservations::take_stock_in;
-use payments::payments::{Captured, authorize, record_captured_in};
+use payments::payments::{Captured, authorize, captured_record};
 use tenancy::{ApiError, CacheKey, TenantContext, TenantScope};
 use uuid::Uuid;
 
@@ -103,31 +103,34 @@ pub(crate) async fn place(
     // A simulated death before COMMIT: the transaction is dropped, nothing remains.
     state.faults.check_before_commit()?;
     let products: Vec<Uuid> = lines.iter().map(|line| line.product_id).collect();
-    // The payment and the order do not depend on each other: one round trip, and COMMIT goes
-    // with them unless the key's answer (the order as recorded) is still to be written.
-    if claim.is_none() {
-        tx.commit_behind(2);
-    }
-    let (payment, recorded) = futures::join!(
-        record_captured_in(&tx, &captured),
-        repository::insert_paid(&tx, order_id, order.note.as_deref(), &finalization)
+    let payment_record = captured_record(tenant.as_str(), &captured)?;
+    let order_record = repository::paid_order_record(
+        tenant.as_str(),
+        order_id,
+        order.note.as_deref(),
+        &finalization,
     );
-    let written = payment.and(recorded);
-    if let (Ok(recorded), Some(claim)) = (&written, claim) {
-        let answer = serde_json::to_value(recorded).map_err(ApiError::internal)?;
-        // A retry that took the key over places the order itself: this one rolls back.
-        idempotency::record(&tx, claim, StatusCode::CREATED, &answer).await?;
+    // The payment and the order do not depend on each other: they go together, with COMMIT
+    // behind them unless the key's answer (the order as recorded) is still to be written.
+    let committed = match claim {
+        None => tx
+            .commit_with(&[payment_record], &order_record)
+            .await
+            .map_err(ApiError::from)
+            .and_then(|rows| repository::recorded_order(&rows)),
+        Some(claim) => {
+            // Nothing is committed before COMMIT: an error until then leaves nothing.
+            let rows = tx.query_with(&[payment_record], &order_record).await?;
+            let recorded = repository::recorded_order(&rows)?;
+            let answer = serde_json::to_value(&recorded).map_err(ApiError::internal)?;
+            // A retry that took the key over places the order itself: this one rolls back.
+            idempotency::record(&tx, claim, StatusCode::CREATED, &answer).await?;
+            tx.commit().await.map(|()| recorded).map_err(ApiError::from)
+        }
     }
-    // Before COMMIT was sent nothing was committed; once it was, an error (the connection's,
-    // perhaps) or failing to hear back tells nothing about whether PostgreSQL committed.
-    let committed = match written {
-        Ok(recorded) => match tx.commit().await {
-            Ok(()) => state.faults.final_commit_lost().map_or(Ok(recorded), Err),
-            Err(error) => Err(ApiError::from(error)),
-        },
-        Err(error) if !tx.commit_was_sent() => return Err(error),
-        Err(error) => Err(error),
-    };
+    .and_then(|recorded| state.faults.final_commit_lost().map_or(Ok(recorded), Err));
+    // Once COMMIT was sent, an error (the connection's, perhaps) or failing to hear back tells
+    // nothing about whether PostgreSQL committed: the order is read back.
     let recorded = match committed {
         Ok(recorded) => recorded,
         Err(error) => {

@@ -5,7 +5,7 @@
 use auth::settings::StoredSettings;
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use serde_json::json;
-use tenancy::db::{Json, Row};
+use tenancy::db::{Json, Row, StatementToSend};
 use tenancy::{ApiError, ScopedTx};
 use uuid::Uuid;
 
@@ -110,41 +110,46 @@ pub async fn finalize(
     row.as_ref().map(order_from_row).transpose()
 }
 
-/// Records a paid order at once, with the tenant's next number, in one statement: for a
-/// placement in one transaction, whose stock and payment are taken in the same transaction.
-pub async fn insert_paid(
-    tx: &ScopedTx,
+/// The record of a paid order with the tenant's next number, in one statement, for a placement
+/// in one transaction (whose stock and payment are taken in the same transaction): it is sent
+/// with the payment and `COMMIT` in one round trip. `recorded_order` reads its answer.
+pub fn paid_order_record<'a>(
+    tenant: &'a str,
     id: Uuid,
-    note: Option<&str>,
-    order: &Finalization<'_>,
-) -> Result<Order, ApiError> {
-    let items = Json(order.items);
-    let payment = Json(order.payment);
-    let row = tx
-        .query_one(
-            "WITH number AS (INSERT INTO order_counters (tenant_id, last_number) VALUES ($1, 1) \
-                        ON CONFLICT (tenant_id) DO UPDATE SET last_number = order_counters.last_number + 1 \
-                        RETURNING last_number) \
-             INSERT INTO orders (tenant_id, id, status, order_number, items, subtotal, tax, total_amount, \
-                                 currency, payment, note) \
-             SELECT $1, $2, 'paid', $3 || lpad(n.last_number::text, greatest(6, length(n.last_number::text)), '0'), \
-                    $4, $5, $6, $7, $8, $9, $10 \
-             FROM number n RETURNING *",
-            &[
-                &tx.tenant_id(),
-                &id,
-                &order.number_prefix,
-                &items,
-                &order.subtotal,
-                &order.tax,
-                &order.total_amount,
-                &order.currency,
-                &payment,
-                &note,
-            ],
-        )
-        .await?;
-    order_from_row(&row)
+    note: Option<&'a str>,
+    order: &Finalization<'a>,
+) -> StatementToSend<'a> {
+    StatementToSend::new(
+        "WITH number AS (INSERT INTO order_counters (tenant_id, last_number) VALUES ($1, 1) \
+                    ON CONFLICT (tenant_id) DO UPDATE SET last_number = order_counters.last_number + 1 \
+                    RETURNING last_number) \
+         INSERT INTO orders (tenant_id, id, status, order_number, items, subtotal, tax, total_amount, \
+                             currency, payment, note) \
+         SELECT $1, $2, 'paid', $3 || lpad(n.last_number::text, greatest(6, length(n.last_number::text)), '0'), \
+                $4, $5, $6, $7, $8, $9, $10 \
+         FROM number n RETURNING *",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(order.number_prefix)
+    .bind(Json(order.items))
+    .bind(order.subtotal)
+    .bind(order.tax)
+    .bind(order.total_amount)
+    .bind(order.currency)
+    .bind(Json(order.payment))
+    .bind(note)
+}
+
+/// The order `paid_order_record` recorded, from its rows.
+pub fn recorded_order(rows: &[Row]) -> Result<Order, ApiError> {
+    match rows {
+        [row] => order_from_row(row),
+        _ => Err(ApiError::internal(anyhow::anyhow!(
+            "recording an order returned {} rows",
+            rows.len()
+        ))),
+    }
 }
 
 /// Forgets a pending order whose saga failed and was undone.

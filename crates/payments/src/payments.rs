@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tenancy::db::Row;
+use tenancy::db::{Row, StatementToSend};
 use tenancy::{ApiError, ErrorCode, ScopedTx};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -170,29 +170,29 @@ pub struct Captured {
     pub card_brand: Option<&'static str>,
 }
 
-/// Records a captured payment in `tx`, the transaction that also records its order (inventory,
-/// payments and orders in one process and storage). The order is new and commits with its
-/// payment or not at all, so no void can concern it and no recovery ever finds this payment
-/// without its order: no lock, no tombstone check, and it is marked `recorded_with_order`, which
-/// keeps it out of the sweep for orphans (`orphaned`).
-pub async fn record_captured_in(tx: &ScopedTx, captured: &Captured) -> Result<(), ApiError> {
+/// The record of a captured payment, for the transaction of `tenant` that also records its
+/// order (inventory, payments and orders in one process and storage), which sends it with the
+/// order and `COMMIT` in one round trip. The order is new and commits with its payment or not
+/// at all, so no void can concern it and no recovery ever finds this payment without its order:
+/// no lock, no tombstone check, and it is marked `recorded_with_order`, which keeps it out of
+/// the sweep for orphans (`orphaned`).
+pub fn captured_record<'a>(
+    tenant: &'a str,
+    captured: &Captured,
+) -> Result<StatementToSend<'a>, ApiError> {
     if captured.amount < 0 {
         return Err(ApiError::validation("amount must not be negative"));
     }
-    tx.execute(
+    Ok(StatementToSend::new(
         "INSERT INTO payments (tenant_id, id, order_id, method, status, amount, card_brand, recorded_with_order) \
          VALUES ($1, $2, $3, $4, 'captured', $5, $6, true)",
-        &[
-            &tx.tenant_id(),
-            &captured.id,
-            &captured.order_id,
-            &captured.method.as_str(),
-            &captured.amount,
-            &captured.card_brand,
-        ],
     )
-    .await?;
-    Ok(())
+    .bind(tenant)
+    .bind(captured.id)
+    .bind(captured.order_id)
+    .bind(captured.method.as_str())
+    .bind(captured.amount)
+    .bind(captured.card_brand))
 }
 
 /// Serializes the capture and the void of one order (the two-key form of advisory locks, a key

@@ -444,6 +444,20 @@ impl Client {
         crate::pipeline::query_after(&self.inner, before, last).await
     }
 
+    /// Sends the statements `before`, `step` and `after` under a single Sync, and returns
+    /// `step`'s rows, read to their end: for statements that go after the one whose rows are
+    /// read, a `COMMIT` say.
+    ///
+    /// An error from any of them is returned, and PostgreSQL skips the rest until the Sync.
+    pub async fn query_between(
+        &self,
+        before: &[PipelineStep<'_>],
+        step: PipelineStep<'_>,
+        after: &[PipelineStep<'_>],
+    ) -> Result<Vec<Row>, Error> {
+        crate::pipeline::query_between(&self.inner, before, step, after).await
+    }
+
     /// Like `query`, but requires the types of query parameters to be explicitly specified.
     ///
     /// Compared to `query`, this method allows performing queries without three round trips (for

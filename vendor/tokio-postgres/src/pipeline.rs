@@ -7,7 +7,7 @@
 //! implicit transaction, unless one of them is `BEGIN`: a failing statement makes it skip the
 //! rest until the Sync, and the Sync rolls the implicit transaction back, or commits it.
 
-use crate::client::InnerClient;
+use crate::client::{InnerClient, Responses};
 use crate::codec::FrontendMessage;
 use crate::connection::RequestMessages;
 use crate::prepare::get_type;
@@ -45,40 +45,91 @@ pub(crate) async fn query_after(
     before: &[PipelineStep<'_>],
     last: PipelineStep<'_>,
 ) -> Result<RowStream, Error> {
+    let mut responses = send(client, before, last, &[])?;
+    skip_answers(&mut responses, before.len()).await?;
+    let statement = read_statement(client, &mut responses, last).await?;
+    Ok(RowStream::new(statement, responses))
+}
+
+pub(crate) async fn query_between(
+    client: &Arc<InnerClient>,
+    before: &[PipelineStep<'_>],
+    step: PipelineStep<'_>,
+    after: &[PipelineStep<'_>],
+) -> Result<Vec<Row>, Error> {
+    let mut responses = send(client, before, step, after)?;
+    skip_answers(&mut responses, before.len()).await?;
+    let statement = read_statement(client, &mut responses, step).await?;
+    let mut rows = Vec::new();
+    loop {
+        match responses.next().await? {
+            Message::DataRow(body) => rows.push(Row::new(statement.clone(), body)?),
+            Message::CommandComplete(_) | Message::EmptyQueryResponse => break,
+            _ => return Err(Error::unexpected_message()),
+        }
+    }
+    skip_answers(&mut responses, after.len()).await?;
+    match responses.next().await? {
+        Message::ReadyForQuery(_) => Ok(rows),
+        _ => Err(Error::unexpected_message()),
+    }
+}
+
+/// Sends the steps under one Sync; `read` is the one whose rows are read.
+fn send(
+    client: &Arc<InnerClient>,
+    before: &[PipelineStep<'_>],
+    read: PipelineStep<'_>,
+    after: &[PipelineStep<'_>],
+) -> Result<Responses, Error> {
     let buf = client.with_buf(|buf| {
         for step in before {
             encode_step(step, false, buf)?;
         }
-        encode_step(&last, true, buf)?;
+        encode_step(&read, true, buf)?;
+        for step in after {
+            encode_step(step, false, buf)?;
+        }
         frontend::sync(buf);
         Ok(buf.split().freeze())
     })?;
-    let mut responses = client.send(RequestMessages::Single(FrontendMessage::Raw(buf)))?;
+    client.send(RequestMessages::Single(FrontendMessage::Raw(buf)))
+}
 
-    // The steps before the last: their answers are dropped. A failure is the pipeline's.
-    let mut before_left = before.len();
-    while before_left > 0 {
+/// The answers of `steps` steps whose rows are not read: dropped. A failure is the pipeline's.
+async fn skip_answers(responses: &mut Responses, steps: usize) -> Result<(), Error> {
+    let mut left = steps;
+    while left > 0 {
         match responses.next().await? {
             Message::ParseComplete | Message::BindComplete | Message::DataRow(_) => {}
-            Message::CommandComplete(_) | Message::EmptyQueryResponse => before_left -= 1,
+            Message::CommandComplete(_) | Message::EmptyQueryResponse => left -= 1,
             _ => return Err(Error::unexpected_message()),
         }
     }
+    Ok(())
+}
 
-    let statement = match last {
+/// The statement of the step whose rows are read, with its columns (described in the same
+/// round trip for an unnamed statement).
+async fn read_statement(
+    client: &Arc<InnerClient>,
+    responses: &mut Responses,
+    step: PipelineStep<'_>,
+) -> Result<Statement, Error> {
+    match step {
         PipelineStep::Prepared { statement, .. } => {
             match responses.next().await? {
                 Message::BindComplete => {}
                 _ => return Err(Error::unexpected_message()),
             }
-            statement.clone()
+            Ok(statement.clone())
         }
         PipelineStep::Unnamed { .. } => loop {
             match responses.next().await? {
                 Message::ParseComplete
                 | Message::BindComplete
                 | Message::ParameterDescription(_) => {}
-                Message::NoData => break Statement::unnamed(vec![], vec![]),
+                Message::NoData => break Ok(Statement::unnamed(vec![], vec![])),
                 Message::RowDescription(row_description) => {
                     let mut columns = vec![];
                     let mut fields = row_description.fields();
@@ -91,20 +142,19 @@ pub(crate) async fn query_after(
                             r#type: get_type(client, field.type_oid()).await?,
                         });
                     }
-                    break Statement::unnamed(vec![], columns);
+                    break Ok(Statement::unnamed(vec![], columns));
                 }
                 _ => return Err(Error::unexpected_message()),
             }
         },
-    };
-    Ok(RowStream::new(statement, responses))
+    }
 }
 
-/// Bind and Execute (Parse first for an unnamed statement, and Describe for the last step,
-/// whose rows are read), with no Sync.
+/// Bind and Execute (Parse first for an unnamed statement, and Describe for the step whose
+/// rows are read), with no Sync.
 fn encode_step(
     step: &PipelineStep<'_>,
-    is_last: bool,
+    is_read: bool,
     buf: &mut bytes::BytesMut,
 ) -> Result<(), Error> {
     match *step {
@@ -115,7 +165,7 @@ fn encode_step(
             let param_oids = params.iter().map(|(_, t)| t.oid()).collect::<Vec<_>>();
             frontend::parse("", query, param_oids, buf).map_err(Error::parse)?;
             encode_bind_raw("", params.iter().map(|(p, t)| (*p, t.clone())), "", buf)?;
-            if is_last {
+            if is_read {
                 frontend::describe(b'S', "", buf).map_err(Error::encode)?;
             }
         }

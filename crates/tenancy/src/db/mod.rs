@@ -25,7 +25,7 @@ pub use cap::{
     close_idle,
 };
 pub use endpoint::PgEndpoint;
-pub use scoped::{Durability, Gate, Params, ScopedTx, TENANT_MOVED};
+pub use scoped::{Durability, Gate, Params, ScopedTx, StatementToSend, TENANT_MOVED};
 pub use statements::PreparedStatements;
 pub use storage_config::{AppRole, DEFAULT_CLUSTER, StorageConfig};
 pub use tokio_postgres::types::{Json, ToSql};

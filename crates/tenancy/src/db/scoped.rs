@@ -8,8 +8,8 @@
 //! Sync. A transaction of one statement (a read of one row) is the scope and the statement
 //! alone: PostgreSQL runs them as one implicit transaction, which their Sync ends.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::TryStreamExt;
 use tokio_postgres::types::{ToSql, Type};
@@ -53,14 +53,9 @@ pub struct ScopedTx {
     /// behind that statement (or, while this process learns its parameter types, with a
     /// `COMMIT` in the same round trip).
     one_statement: bool,
-    /// Whether that transaction was sent to its end.
+    /// Whether the transaction was sent to its end and ended: a transaction of one statement
+    /// once its statement was sent, any other once its `COMMIT` (`commit_with`) succeeded.
     committed: AtomicBool,
-    /// How many statements are still to be sent before `COMMIT` leaves behind the last of them
-    /// (`commit_behind`); 0 when none was asked for.
-    statements_before_commit: AtomicUsize,
-    /// Whether that `COMMIT` was sent, and then its answer once it came.
-    commit_sent: AtomicBool,
-    commit_answer: Mutex<Option<Result<(), Error>>>,
 }
 
 /// Whether a transaction passes the tenant's gate (see `scope_statement`).
@@ -96,31 +91,7 @@ impl ScopedTx {
             opened: AtomicBool::new(false),
             one_statement: false,
             committed: AtomicBool::new(false),
-            statements_before_commit: AtomicUsize::new(0),
-            commit_sent: AtomicBool::new(false),
-            commit_answer: Mutex::new(None),
         }
-    }
-
-    /// Sends `COMMIT` right behind the next `statements` statements of this transaction, in
-    /// the same round trip, for its last statements. They leave in the order they are first
-    /// polled once prepared, and `COMMIT` behind whichever leaves last, so it follows them all.
-    /// If one of them fails, PostgreSQL answers that `COMMIT` with a rollback. Await each of
-    /// them to its end (`join!`, not `try_join!`): `commit` then gives `COMMIT`'s own answer.
-    /// Once any of them failed, whether the transaction committed is known only by reading its
-    /// writes back (the failure may be the connection's, after `COMMIT` was sent).
-    pub fn commit_behind(&self, statements: usize) {
-        assert!(
-            !self.one_statement,
-            "a transaction of one statement commits with it already"
-        );
-        self.statements_before_commit
-            .store(statements, Ordering::Release);
-    }
-
-    /// Whether `COMMIT` was sent behind the statements `commit_behind` announced.
-    pub fn commit_was_sent(&self) -> bool {
-        self.commit_sent.load(Ordering::Acquire)
     }
 
     /// This transaction, committed together with its one statement (see `one_statement`).
@@ -129,29 +100,15 @@ impl ScopedTx {
         self
     }
 
-    /// `statement` (a future of the transaction's statement, not yet polled), followed by
-    /// `COMMIT` in the same round trip if it is the last of the statements `commit_behind`
-    /// announced, or the statement of a transaction of one statement opened with `BEGIN`
-    /// (`open_learning_types`).
+    /// `statement` (a future of a transaction's statement, not yet polled), followed by
+    /// `COMMIT` in the same round trip if it is the statement of a transaction of one statement
+    /// opened with `BEGIN` (`open_learning_types`).
     async fn then_commit_if_last<T>(
         &self,
         statement: impl std::future::Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
         if !self.one_statement {
-            let last = self.statements_before_commit.fetch_update(
-                Ordering::AcqRel,
-                Ordering::Acquire,
-                |left| left.checked_sub(1),
-            ) == Ok(1);
-            if !last {
-                return statement.await;
-            }
-            // From here the transaction ends with this COMMIT (a rollback if a statement
-            // failed): dropping it unfinished must not send a ROLLBACK of its own.
-            self.commit_sent.store(true, Ordering::Release);
-            let (result, answer) = futures::join!(statement, self.client().batch_execute("COMMIT"));
-            *self.commit_answer.lock().expect("commit answer lock") = Some(answer);
-            return result;
+            return statement.await;
         }
         // Polled in order: the statement's messages leave before COMMIT's. If the statement
         // fails, PostgreSQL answers that COMMIT with a rollback.
@@ -207,10 +164,6 @@ impl ScopedTx {
             !self.committed.load(Ordering::Acquire),
             "a transaction of one statement ran a second one"
         );
-        assert!(
-            !self.commit_sent.load(Ordering::Acquire),
-            "a statement ran after the transaction's COMMIT was sent"
-        );
         let client = self.client();
         let statement = match client.statements {
             PreparedStatements::On => Statement::Prepared(client.prepare_cached(sql).await?),
@@ -237,15 +190,9 @@ impl ScopedTx {
                 None => return self.open_learning_types(sql, params, read).await,
             },
         };
-        let begin = match (self.one_statement, client.statements) {
-            (true, _) => None,
-            (false, PreparedStatements::On) => {
-                Some(Statement::Prepared(client.prepare_cached("BEGIN").await?))
-            }
-            (false, PreparedStatements::Off) => Some(Statement::Unnamed {
-                sql: "BEGIN",
-                types: Arc::new([]),
-            }),
+        let begin = match self.one_statement {
+            true => None,
+            false => Some(Statement::without_params(client, "BEGIN").await?),
         };
         if self.opened.swap(true, Ordering::AcqRel) {
             return self.run_opened(statement, params, read).await;
@@ -378,16 +325,92 @@ impl ScopedTx {
         );
         self.run(sql, params, |rows| async move { Ok(rows) }).await
     }
+
+    /// `writes` (their rows are not read), then `statement`, under one Sync: PostgreSQL answers
+    /// them at once, in one round trip. `statement`'s rows. An error from any of them is
+    /// returned, and PostgreSQL skipped the rest; the transaction is then failed, and dropping
+    /// it rolls it back. For a transaction opened already by a statement before these.
+    pub async fn query_with(
+        &self,
+        writes: &[StatementToSend<'_>],
+        statement: &StatementToSend<'_>,
+    ) -> Result<Vec<Row>, Error> {
+        timing::time_database(self.send_together(writes, statement, false)).await
+    }
+
+    /// The transaction's last statements and its `COMMIT`, under one Sync, in one round trip:
+    /// `writes`, then `statement`, whose rows are returned, then `COMMIT`.
+    ///
+    /// `Ok`: the transaction committed. An error says nothing sure about it: a statement that
+    /// failed made PostgreSQL skip the rest, `COMMIT` included (the transaction is then rolled
+    /// back, before its connection goes back to the pool), but the connection may also have
+    /// failed after `COMMIT` was sent. Whether the writes stand is known by reading them back.
+    pub async fn commit_with(
+        self,
+        writes: &[StatementToSend<'_>],
+        statement: &StatementToSend<'_>,
+    ) -> Result<Vec<Row>, Error> {
+        let rows = timing::time_database(self.send_together(writes, statement, true)).await?;
+        self.committed.store(true, Ordering::Release);
+        Ok(rows)
+    }
+
+    async fn send_together(
+        &self,
+        writes: &[StatementToSend<'_>],
+        statement: &StatementToSend<'_>,
+        commit: bool,
+    ) -> Result<Vec<Row>, Error> {
+        assert!(
+            self.opened.load(Ordering::Acquire) && !self.one_statement,
+            "statements are sent together in a transaction that a statement opened already"
+        );
+        let client = self.client();
+        let sent: Vec<&StatementToSend<'_>> = writes.iter().chain([statement]).collect();
+        let mut prepared = Vec::with_capacity(sent.len() + 1);
+        for each in &sent {
+            prepared.push(self.prepare_in_transaction(each.sql).await?);
+        }
+        let values: Vec<Vec<&(dyn ToSql + Sync)>> =
+            sent.iter().map(|each| each.params()).collect();
+        let typed: Vec<_> = prepared
+            .iter()
+            .zip(&values)
+            .map(|(each, values)| each.typed_params(values))
+            .collect();
+        let commit = match commit {
+            true => Some(Statement::without_params(client, "COMMIT").await?),
+            false => None,
+        };
+        let mut steps: Vec<PipelineStep<'_>> = prepared
+            .iter()
+            .zip(&values)
+            .zip(&typed)
+            .map(|((each, values), typed)| each.step(values, typed))
+            .collect();
+        let after: Vec<PipelineStep<'_>> = commit.iter().map(|commit| commit.step(&[], &[])).collect();
+        let step = steps.pop().expect("the statement whose rows are read");
+        client.query_between(&steps, step, &after).await
+    }
+
+    /// `sql` as this connection sends statements, in a transaction opened already (where a
+    /// statement's parameter types can be learnt, through a pooler).
+    async fn prepare_in_transaction(&self, sql: &'static str) -> Result<Statement, Error> {
+        let client = self.client();
+        Ok(match client.statements {
+            PreparedStatements::On => Statement::Prepared(client.prepare_cached(sql).await?),
+            PreparedStatements::Off => Statement::Unnamed {
+                sql,
+                types: match statements::known_types(sql) {
+                    Some(types) => types,
+                    None => statements::learn_in_transaction(client, sql).await?,
+                },
+            },
+        })
+    }
+
     pub async fn commit(mut self) -> Result<(), Error> {
         let client = self.client.take().expect("commit once");
-        if self.commit_sent.load(Ordering::Acquire) {
-            return self
-                .commit_answer
-                .lock()
-                .expect("commit answer lock")
-                .take()
-                .expect("the statements COMMIT was sent behind are awaited to their end");
-        }
         if !self.opened.load(Ordering::Acquire) || self.committed.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -396,13 +419,40 @@ impl ScopedTx {
 
     pub async fn rollback(mut self) -> Result<(), Error> {
         let client = self.client.take().expect("rollback once");
-        if !self.opened.load(Ordering::Acquire)
-            || self.committed.load(Ordering::Acquire)
-            || self.commit_sent.load(Ordering::Acquire)
-        {
+        if !self.opened.load(Ordering::Acquire) || self.committed.load(Ordering::Acquire) {
             return Ok(());
         }
         timing::time_database(client.batch_execute("ROLLBACK")).await
+    }
+}
+
+/// A statement and the values it binds, built by a repository and sent by the transaction with
+/// others under one Sync (`ScopedTx::query_with`, `ScopedTx::commit_with`).
+pub struct StatementToSend<'a> {
+    /// Written in the source, as every query is.
+    sql: &'static str,
+    values: Vec<Box<dyn ToSql + Sync + Send + 'a>>,
+}
+
+impl<'a> StatementToSend<'a> {
+    pub fn new(sql: &'static str) -> Self {
+        Self {
+            sql,
+            values: Vec::new(),
+        }
+    }
+
+    /// Binds the next parameter (`$1` first).
+    pub fn bind(mut self, value: impl ToSql + Sync + Send + 'a) -> Self {
+        self.values.push(Box::new(value));
+        self
+    }
+
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.values
+            .iter()
+            .map(|value| value.as_ref() as &(dyn ToSql + Sync))
+            .collect()
     }
 }
 
@@ -418,6 +468,17 @@ pub(crate) enum Statement {
 }
 
 impl Statement {
+    /// A statement without parameters (`BEGIN`, `COMMIT`).
+    async fn without_params(client: &Object, sql: &'static str) -> Result<Self, Error> {
+        Ok(match client.statements {
+            PreparedStatements::On => Self::Prepared(client.prepare_cached(sql).await?),
+            PreparedStatements::Off => Self::Unnamed {
+                sql,
+                types: Arc::new([]),
+            },
+        })
+    }
+
     /// Sends the statement with `params`, under a Sync of its own.
     async fn rows(&self, client: &Client, params: Params<'_>) -> Result<RowStream, Error> {
         match self {
@@ -462,10 +523,7 @@ impl Drop for ScopedTx {
         let Some(client) = self.client.take() else {
             return;
         };
-        if !self.opened.load(Ordering::Acquire)
-            || self.committed.load(Ordering::Acquire)
-            || self.commit_sent.load(Ordering::Acquire)
-        {
+        if !self.opened.load(Ordering::Acquire) || self.committed.load(Ordering::Acquire) {
             return;
         }
         match tokio::runtime::Handle::try_current() {
