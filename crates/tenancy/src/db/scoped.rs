@@ -371,8 +371,7 @@ impl ScopedTx {
         for each in &sent {
             prepared.push(self.prepare_in_transaction(each.sql).await?);
         }
-        let values: Vec<Vec<&(dyn ToSql + Sync)>> =
-            sent.iter().map(|each| each.params()).collect();
+        let values: Vec<Vec<&(dyn ToSql + Sync)>> = sent.iter().map(|each| each.params()).collect();
         let typed: Vec<_> = prepared
             .iter()
             .zip(&values)
@@ -388,7 +387,8 @@ impl ScopedTx {
             .zip(&typed)
             .map(|((each, values), typed)| each.step(values, typed))
             .collect();
-        let after: Vec<PipelineStep<'_>> = commit.iter().map(|commit| commit.step(&[], &[])).collect();
+        let after: Vec<PipelineStep<'_>> =
+            commit.iter().map(|commit| commit.step(&[], &[])).collect();
         let step = steps.pop().expect("the statement whose rows are read");
         client.query_between(&steps, step, &after).await
     }

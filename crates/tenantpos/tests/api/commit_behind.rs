@@ -1,7 +1,7 @@
 //! An order placed in one transaction without an `Idempotency-Key` sends its COMMIT behind its
-//! payment and its record, in the same round trip (`ScopedTx::commit_behind`). When one of them
-//! fails there, PostgreSQL answers that COMMIT with a rollback: nothing of the order remains,
-//! the client is told it failed, and the connection goes back to its pool outside any
+//! payment and its record, under one Sync (`ScopedTx::commit_with`). When one of them fails
+//! there, PostgreSQL skips that COMMIT and the transaction is rolled back: nothing of the order
+//! remains, the client is told it failed, and the connection goes back to its pool outside any
 //! transaction.
 
 use reqwest::Method;

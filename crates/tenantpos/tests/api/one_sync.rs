@@ -1,7 +1,8 @@
-//! `Client::query_after`, the one addition of the vendored tokio-postgres
+//! `Client::query_after` and `Client::query_between`, the addition of the vendored tokio-postgres
 //! (`vendor/tokio-postgres/PATCHED.md`): statements under one Sync run as one transaction, which
 //! the Sync ends unless one of them was `BEGIN`. A scoped read of one statement relies on it: its
 //! tenant, set with `set_config(..., true)`, and its gate's lock hold for the read and die with it.
+//! An order placed in one transaction sends its payment, its record and `COMMIT` under one Sync.
 
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, PipelineStep};
@@ -168,5 +169,71 @@ async fn after_begin_the_transaction_outlives_the_sync_until_commit() {
 
     assert_eq!(scope_seen(&client).await, ("tenant-c".to_owned(), 1));
     client.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(scope_seen(&client).await, (String::new(), 0));
+}
+
+/// `Client::query_between`: a statement's rows with `COMMIT` behind it under the same Sync, as
+/// `ScopedTx::commit_with` sends the last statements of a transaction. When a statement before
+/// `COMMIT` fails, PostgreSQL skips `COMMIT`: the transaction is left failed, holding what it
+/// took, until a `ROLLBACK`, which is why a `ScopedTx` that fails there rolls back.
+#[tokio::test]
+async fn commit_behind_a_read_statement_commits_and_a_failure_before_it_skips_it() {
+    let database = TestDatabase::create().await;
+    let client = database.app().await;
+    let begin = client.prepare("BEGIN").await.unwrap();
+    let commit = client.prepare("COMMIT").await.unwrap();
+    let scope = client.prepare(SCOPE).await.unwrap();
+    let divide = client.prepare("SELECT 10 / $1::int").await.unwrap();
+    // BEGIN and the scope, then 10 / divisor with COMMIT behind it, under one Sync.
+    let divide_then_commit = |divisor: i32| {
+        let (client, begin, commit, scope, divide) = (&client, &begin, &commit, &scope, &divide);
+        async move {
+            client
+                .query_between(
+                    &[
+                        PipelineStep::Prepared {
+                            statement: begin,
+                            params: &[],
+                        },
+                        PipelineStep::Prepared {
+                            statement: scope,
+                            params: &[&"tenant-d"],
+                        },
+                    ],
+                    PipelineStep::Prepared {
+                        statement: divide,
+                        params: &[&divisor],
+                    },
+                    &[PipelineStep::Prepared {
+                        statement: commit,
+                        params: &[],
+                    }],
+                )
+                .await
+        }
+    };
+
+    let rows = divide_then_commit(5).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<_, i32>(0), 2);
+    // COMMIT ended the transaction: its setting and its lock went with it (a transaction still
+    // open would hold the lock).
+    assert_eq!(scope_seen(&client).await, (String::new(), 0));
+
+    let error = divide_then_commit(0).await.expect_err("division by zero");
+    assert_eq!(
+        error.code(),
+        Some(&tokio_postgres::error::SqlState::DIVISION_BY_ZERO)
+    );
+    // COMMIT was skipped: the transaction is failed and refuses everything but ROLLBACK.
+    let refused = client
+        .query_one(SCOPE_SEEN, &[])
+        .await
+        .expect_err("failed transaction");
+    assert_eq!(
+        refused.code(),
+        Some(&tokio_postgres::error::SqlState::IN_FAILED_SQL_TRANSACTION)
+    );
+    client.batch_execute("ROLLBACK").await.unwrap();
     assert_eq!(scope_seen(&client).await, (String::new(), 0));
 }
