@@ -103,7 +103,7 @@ impl ScopedTx {
     /// `statement` (a future of a transaction's statement, not yet polled), followed by
     /// `COMMIT` in the same round trip if it is the statement of a transaction of one statement
     /// opened with `BEGIN` (`open_learning_types`).
-    async fn then_commit_if_last<T>(
+    async fn then_commit_if_one_statement<T>(
         &self,
         statement: impl std::future::Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
@@ -212,7 +212,7 @@ impl ScopedTx {
             self.committed.store(true, Ordering::Release);
             return opening.await;
         }
-        self.then_commit_if_last(opening).await
+        self.then_commit_if_one_statement(opening).await
     }
 
     /// `statement` in this transaction, opened already (or being opened by a statement sent
@@ -227,8 +227,10 @@ impl ScopedTx {
         R: FnOnce(RowStream) -> Fut,
         Fut: std::future::Future<Output = Result<T, Error>>,
     {
-        self.then_commit_if_last(async { read(statement.rows(self.client(), params).await?).await })
-            .await
+        self.then_commit_if_one_statement(async {
+            read(statement.rows(self.client(), params).await?).await
+        })
+        .await
     }
 
     /// `run`'s first use of a statement whose parameter types (or the scope's) this process
