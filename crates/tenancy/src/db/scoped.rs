@@ -164,21 +164,18 @@ impl ScopedTx {
             !self.committed.load(Ordering::Acquire),
             "a transaction of one statement ran a second one"
         );
+        if self.opened.load(Ordering::Acquire) {
+            let statement = self.prepare_in_transaction(sql).await?;
+            return self.run_opened(statement, params, read).await;
+        }
         let client = self.client();
         let statement = match client.statements {
             PreparedStatements::On => Statement::Prepared(client.prepare_cached(sql).await?),
             PreparedStatements::Off => match statements::known_types(sql) {
                 Some(types) => Statement::Unnamed { sql, types },
-                None if self.opened.load(Ordering::Acquire) => Statement::Unnamed {
-                    sql,
-                    types: statements::learn_in_transaction(client, sql).await?,
-                },
                 None => return self.open_learning_types(sql, params, read).await,
             },
         };
-        if self.opened.load(Ordering::Acquire) {
-            return self.run_opened(statement, params, read).await;
-        }
         let scope = self.scope();
         let set_scope = match client.statements {
             PreparedStatements::On => Statement::Prepared(client.prepare_cached(scope.sql).await?),
