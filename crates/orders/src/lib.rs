@@ -13,6 +13,7 @@ pub mod refund;
 pub mod repository;
 mod routes;
 pub mod saga;
+mod stored;
 pub mod sweeper;
 pub mod tax;
 
@@ -27,7 +28,7 @@ use utoipa_axum::router::OpenApiRouter;
 pub use client::{HttpOrders, LocalOrders, OrdersApi};
 pub use daily_sales::DaySales;
 pub use faults::{FaultInjection, RefundStep, SagaStep};
-pub use model::{Order, OrderItem, OrderPayment, OrdersSummary, PlaceOrder, TopProduct};
+pub use model::{Order, OrderItem, OrderPayment, OrdersSummary, PlaceOrder, Stored, TopProduct};
 
 /// How long a placement may run before the sweeper takes it for dead, and how often it looks.
 #[derive(Debug, Clone, Copy)]

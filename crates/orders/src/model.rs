@@ -9,6 +9,8 @@ use uuid::Uuid;
 use inventory::ReserveItem;
 use payments::PaymentMethod;
 
+pub use crate::stored::Stored;
+
 /// A line of an order, priced by inventory when it was placed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct OrderItem {
@@ -29,18 +31,20 @@ pub struct OrderPayment {
     pub amount: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Order {
     pub id: Uuid,
     pub order_number: String,
     /// `paid` or `refunded`.
     pub status: String,
-    pub items: Vec<OrderItem>,
+    #[schema(value_type = Vec<OrderItem>)]
+    pub items: Stored<Vec<OrderItem>>,
     pub subtotal: i64,
     pub tax: i64,
     pub total_amount: i64,
     pub currency: String,
-    pub payment: OrderPayment,
+    #[schema(value_type = OrderPayment)]
+    pub payment: Stored<OrderPayment>,
     pub note: Option<String>,
     pub created_at: DateTime<Utc>,
 }

@@ -5,17 +5,19 @@
 use auth::settings::StoredSettings;
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use serde_json::json;
+use serde_json::value::RawValue;
 use tenancy::db::{Json, Row, StatementToSend};
 use tenancy::{ApiError, ScopedTx};
 use uuid::Uuid;
 
-use crate::model::{Order, OrderItem, OrderPayment, OrdersSummary, TopProduct};
+use crate::model::{Order, OrderItem, OrderPayment, OrdersSummary, Stored, TopProduct};
 
-/// An order as stored. Its items and payment are decoded from the column's bytes straight into
-/// their types (no `serde_json::Value` in between: a listing decodes twenty of each).
+/// An order as stored. Its items and payment are taken as the JSON they were stored as
+/// (`Stored`): a listing answers twenty of each without decoding them.
 fn order_from_row(row: &Row) -> Result<Order, ApiError> {
-    let Json(items): Json<Vec<OrderItem>> = row.try_get("items").map_err(ApiError::internal)?;
-    let payment: Option<Json<OrderPayment>> = row.try_get("payment").map_err(ApiError::internal)?;
+    let Json(items): Json<Box<RawValue>> = row.try_get("items").map_err(ApiError::internal)?;
+    let payment: Option<Json<Box<RawValue>>> =
+        row.try_get("payment").map_err(ApiError::internal)?;
     let Json(payment) = payment
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a recorded order without a payment")))?;
     Ok(Order {
@@ -25,12 +27,12 @@ fn order_from_row(row: &Row) -> Result<Order, ApiError> {
             "refunding" => "paid".to_owned(),
             status => status.to_owned(),
         },
-        items,
+        items: Stored::from_json(items),
         subtotal: row.get("subtotal"),
         tax: row.get("tax"),
         total_amount: row.get("total_amount"),
         currency: row.get("currency"),
-        payment,
+        payment: Stored::from_json(payment),
         note: row.get("note"),
         created_at: row.get("created_at"),
     })

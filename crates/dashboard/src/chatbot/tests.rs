@@ -1,6 +1,6 @@
 use chrono::Utc;
 use inventory::{InventorySummary, Product};
-use orders::{Order, OrdersSummary, TopProduct};
+use orders::{Order, OrdersSummary, Stored, TopProduct};
 use payments::payments::ByMethod;
 use payments::{PaymentMethod, PaymentsSummary};
 use serde_json::json;
@@ -61,17 +61,18 @@ fn order(currency: &str, total: i64) -> Order {
         id: Uuid::now_v7(),
         order_number: "ORD-000001".to_string(),
         status: "paid".to_string(),
-        items: vec![],
+        items: Stored::new(&vec![]).unwrap(),
         subtotal: total,
         tax: 0,
         total_amount: total,
         currency: currency.to_string(),
-        payment: orders::OrderPayment {
+        payment: Stored::new(&orders::OrderPayment {
             id: Uuid::now_v7(),
             method: PaymentMethod::Cash,
             status: "captured".to_string(),
             amount: total,
-        },
+        })
+        .unwrap(),
         note: None,
         created_at: Utc::now(),
     }
