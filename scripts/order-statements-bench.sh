@@ -5,13 +5,23 @@
 #
 #   ./scripts/order-statements-bench.sh ROUNDS SECONDS VARIANT...
 #
-# VARIANT names a file of scripts/order-statements/ (as_placed, without_reservation,
-# payment_in_order_statement). Each transaction ends with ROLLBACK, so the twin's data is left as
-# it was (and the WAL flush of COMMIT is not counted). Needs the superuser to make the table the
-# scripts pick tenants and products from (schema order_statements_bench, dropped at the end).
+# VARIANT is as_placed (what tenantpos sends, scripts/order-statements/order.sql),
+# without_reservation or payment_in_order_statement. Each transaction ends with ROLLBACK, so the
+# twin's data is left as it was (and the WAL flush of COMMIT is not counted). The superuser makes
+# the table the script picks tenants and products from (schema order_statements_bench, dropped at
+# the end).
 set -euo pipefail
 rounds=$1 seconds=$2; shift 2
-here=$(cd "$(dirname "$0")" && pwd)/order-statements
+order=$(cd "$(dirname "$0")" && pwd)/order-statements/order.sql
+# A variant is order.sql without the lines of some tags.
+variant_sql() {
+  case $1 in
+    as_placed) grep -v -e '-- inside$' "$order" ;;
+    without_reservation) grep -v -e '-- inside$' -e '-- reservation$' "$order" ;;
+    payment_in_order_statement) grep -v -e '-- apart$' "$order" ;;
+    *) echo "unknown variant $1" >&2; return 1 ;;
+  esac
+}
 database=tenantpos_twin app=tenantpos_twin_app
 psql_() { psql -h 127.0.0.1 -U postgres -d "$database" -qtAc "$1"; }
 psql_ "SET client_min_messages = warning; DROP SCHEMA IF EXISTS order_statements_bench CASCADE; CREATE SCHEMA order_statements_bench;
@@ -21,15 +31,17 @@ psql_ "SET client_min_messages = warning; DROP SCHEMA IF EXISTS order_statements
     FROM tenantpos.tenants t WHERE t.strategy = 'shared' AND t.status = 'active';
   GRANT USAGE ON SCHEMA order_statements_bench TO $app;
   GRANT SELECT ON order_statements_bench.picks TO $app;"
-trap 'psql_ "SET client_min_messages = warning; DROP SCHEMA IF EXISTS order_statements_bench CASCADE"' EXIT
+trap 'psql_ "SET client_min_messages = warning; DROP SCHEMA IF EXISTS order_statements_bench CASCADE"; rm -rf "${work:-}"' EXIT
 tenants=$(psql_ "SELECT count(*) FROM order_statements_bench.picks")
 postgres_ticks() { local total=0 pid; for pid in $(pgrep -f '^postgres'); do
   total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0))); done; echo "$total"; }
+work=$(mktemp -d)
+for variant in "$@"; do variant_sql "$variant" > "$work/$variant.sql"; done
 for round in $(seq "$rounds"); do
   for variant in "$@"; do
     out=$(mktemp)
     PGOPTIONS="-c plan_cache_mode=force_generic_plan" pgbench -h 127.0.0.1 -U "$app" -n -M prepared \
-      -c8 -j2 -T"$seconds" -D tenants="$tenants" -f "$here/$variant.sql" "$database" > "$out" 2>&1 &
+      -c8 -j2 -T"$seconds" -D tenants="$tenants" -f "$work/$variant.sql" "$database" > "$out" 2>&1 &
     bench=$!; sleep 1; before=$(postgres_ticks); sleep $((seconds - 2)); after=$(postgres_ticks)
     wait "$bench" || { cat "$out"; exit 1; }
     tps=$(awk '/^tps/ {print $3}' "$out"); rm -f "$out"

@@ -1,5 +1,8 @@
--- An order of two products placed in one transaction, without the reservation row (orders/src/in_one_transaction.rs),
--- for a random shared tenant of the twin; rolled back.
+-- An order of two products placed in one transaction, as tenantpos sends it
+-- (orders/src/in_one_transaction.rs), for a random shared tenant of the twin; rolled back.
+-- order-statements-bench.sh makes its variants by dropping the lines tagged `-- reservation`
+-- (the stock's reservation row), `-- apart` (the payment as a statement of its own) or
+-- `-- inside` (the payment inside the order's statement).
 \set t random(1, :tenants)
 \set p1 random(1, 49)
 \set p2 random(:p1 + 1, 50)
@@ -16,11 +19,17 @@ WITH locked AS (SELECT p.id FROM (SELECT id FROM unnest(ARRAY[:first, :second]::
                FROM unnest(ARRAY[:first, :second]::uuid[], ARRAY[:q1, :q2]::bigint[]) AS w(product_id, quantity), locked l
                WHERE p.tenant_id = :tenant AND p.id = l.id AND w.product_id = l.id AND p.stock >= w.quantity
                RETURNING p.id AS product_id, p.sku, p.name, w.quantity, p.price AS unit_price)
+   , reservation AS (INSERT INTO reservations (tenant_id, order_id, status, expires_at, lines) -- reservation
+                     SELECT :tenant, :order_id, 'committed', now(), -- reservation
+                            jsonb_agg(jsonb_build_object('product_id', product_id, 'quantity', quantity)) FROM taken) -- reservation
 SELECT (SELECT count(*) FROM locked) AS live, t.product_id, t.sku, t.name, t.quantity, t.unit_price
   FROM (SELECT 1) AS one LEFT JOIN taken t ON true ORDER BY t.product_id;
-INSERT INTO payments (tenant_id, id, order_id, method, status, amount, card_brand, recorded_with_order)
-  VALUES (:tenant, gen_random_uuid(), :order_id, 'cash', 'captured', 1080, NULL, true);
-WITH number AS (INSERT INTO order_counters (tenant_id, last_number) VALUES (:tenant, 1)
+INSERT INTO payments (tenant_id, id, order_id, method, status, amount, card_brand, recorded_with_order) -- apart
+  VALUES (:tenant, gen_random_uuid(), :order_id, 'cash', 'captured', 1080, NULL, true); -- apart
+WITH
+     payment AS (INSERT INTO payments (tenant_id, id, order_id, method, status, amount, card_brand, recorded_with_order) -- inside
+                 VALUES (:tenant, gen_random_uuid(), :order_id, 'cash', 'captured', 1080, NULL, true)), -- inside
+     number AS (INSERT INTO order_counters (tenant_id, last_number) VALUES (:tenant, 1)
                 ON CONFLICT (tenant_id) DO UPDATE SET last_number = order_counters.last_number + 1 RETURNING last_number)
 INSERT INTO orders (tenant_id, id, status, order_number, items, subtotal, tax, total_amount, currency, payment, note)
 SELECT :tenant, :order_id, 'paid', 'ORD-' || lpad(n.last_number::text, greatest(6, length(n.last_number::text)), '0'),
