@@ -9,6 +9,9 @@
 //! the tenant's gate refuses every new transaction (503), and the deletion closes the gate
 //! (shared and schema tenants) before it deletes anything, so it waits for the transactions
 //! that passed the gate earlier; a tenant database is dropped `WITH (FORCE)`, which ends them.
+//! (PostgreSQL signals those sessions one at a time: a write waiting at the gate may be handed
+//! the lock by its ending holder and commit before its own signal arrives. It commits into the
+//! database being dropped, and goes with it.)
 //! A request resolved before the deletion can also not write into a tenant created again under
 //! the id: the gate (and the mark of a tenant database) compares the incarnation.
 

@@ -52,7 +52,8 @@ async fn assert_nothing_of_the_old_tenant_works(app: &TestApp, new: &TestTenant,
 
 /// A register that passed checks 1–9 and hashed its password waits at the tenant's gate
 /// (held here as a move holds it) while the tenant is deleted and created again as fast as
-/// the deletion lets it: the register must not land in the new tenant, and answers 503.
+/// the deletion lets it: the register must not land in the new tenant. It answers 503 (a
+/// tenant database's drop may let it commit in the database going away first: see below).
 #[rstest]
 #[tokio::test]
 async fn a_write_waiting_at_the_gate_during_a_deletion_never_lands_in_the_tenant_made_again(
@@ -152,8 +153,18 @@ async fn a_write_waiting_at_the_gate_during_a_deletion_never_lands_in_the_tenant
         owner_token: app.login(TENANT, "owner", OWNER_PASSWORD).await,
     };
 
-    registered.assert_error(503, "unavailable");
-    assert!(registered.headers.contains_key("retry-after"));
+    match (strategy, registered.status.as_u16()) {
+        // PostgreSQL ends the sessions of a database it drops one signal at a time: on a busy
+        // server the gate's holder can end, and hand the lock to the waiting write, before the
+        // write's own session is signalled, so the write may commit in the database being
+        // dropped, and go with it. The contract holds either way (API.md §8: whatever the
+        // tenant's requests wrote during the deletion is gone): nothing of it is found below.
+        (Strategy::Database, 201) => {}
+        _ => {
+            registered.assert_error(503, "unavailable");
+            assert!(registered.headers.contains_key("retry-after"));
+        }
+    }
     assert_nothing_of_the_old_tenant_works(&app, &new, &old_token).await;
 }
 
