@@ -22,6 +22,7 @@ use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::PgEndpoint;
+use super::main_pools::{InUse, MainPools, Side};
 use super::mark::StorageMark;
 use super::statements::PreparedStatements;
 use super::tenant_databases::{PoolKey, TenantDatabasePools};
@@ -45,22 +46,26 @@ pub(super) const TURN: Duration = Duration::from_millis(100);
 
 pub type Pool = managed::Pool<BudgetedManager>;
 
-/// A connection taken from a pool of tenant traffic, and the tenant's slot it holds meanwhile
-/// (see `TenantSlots`, and `TenantDatabasePools::wait_for_turn`). Dropped, it goes back to its
-/// pool, then frees the slot.
+/// A connection taken from a pool of tenant traffic, the tenant's slot it holds meanwhile
+/// (see `TenantSlots`, and `TenantDatabasePools::wait_for_turn`) and, on the main database,
+/// its permit to be in use (`MainPools`). Dropped, it goes back to its pool, then frees the
+/// slot and the permit.
 pub struct PooledClient {
     object: managed::Object<BudgetedManager>,
     _slot: Option<OwnedSemaphorePermit>,
+    _in_use: Option<InUse>,
 }
 
 impl PooledClient {
     pub(crate) fn new(
         object: managed::Object<BudgetedManager>,
         slot: Option<OwnedSemaphorePermit>,
+        in_use: Option<InUse>,
     ) -> Self {
         Self {
             object,
             _slot: slot,
+            _in_use: in_use,
         }
     }
 
@@ -84,8 +89,9 @@ pub(crate) fn no_connection_in_time() -> crate::error::ApiError {
     ))
 }
 
-/// A PostgreSQL connection and, for a tenant database, the budget permit it holds while open
-/// and the mark of the database it reached.
+/// A PostgreSQL connection and the permit of its pool's room it holds while open (the main
+/// database's pools of tenant traffic, the budget of tenant databases) and, for a tenant
+/// database, the mark of the database it reached.
 pub struct BudgetedClient {
     client: deadpool_postgres::ClientWrapper,
     _permit: Option<OwnedSemaphorePermit>,
@@ -103,23 +109,43 @@ impl std::ops::Deref for BudgetedClient {
     }
 }
 
-/// deadpool-postgres's manager, plus the budget for the pools of tenant databases.
+/// deadpool-postgres's manager, plus the room its pool's connections share with others.
 pub struct BudgetedManager {
     inner: deadpool_postgres::Manager,
-    /// `None` for the main database's pools, which have their own fixed size.
-    budget: Option<(Weak<TenantDatabasePools>, PoolKey)>,
+    room: Room,
     statements: PreparedStatements,
+}
+
+/// Where a pool's connections take their permit to be open.
+enum Room {
+    /// The owner's pool: its own fixed size.
+    Own,
+    /// One of the app role's pools of the main database, which share their room.
+    MainDatabase(Weak<MainPools>, Side),
+    /// A tenant database's pool, under the budget of all tenant databases.
+    TenantDatabase(Weak<TenantDatabasePools>, PoolKey),
 }
 
 impl BudgetedManager {
     pub fn unbudgeted(config: PgEndpoint) -> Self {
-        Self::unbudgeted_with(config, PreparedStatements::On)
-    }
-
-    fn unbudgeted_with(config: PgEndpoint, statements: PreparedStatements) -> Self {
         Self {
             inner: manager(config),
-            budget: None,
+            room: Room::Own,
+            statements: PreparedStatements::On,
+        }
+    }
+
+    /// The manager of `side`'s pool of the main database: each connection it makes holds a
+    /// permit of the room the two pools share for as long as it is open.
+    pub(super) fn main_database(
+        config: PgEndpoint,
+        pools: Weak<MainPools>,
+        side: Side,
+        statements: PreparedStatements,
+    ) -> Self {
+        Self {
+            inner: manager(with_session_settings(config, statements)),
+            room: Room::MainDatabase(pools, side),
             statements,
         }
     }
@@ -134,7 +160,7 @@ impl BudgetedManager {
     ) -> Self {
         Self {
             inner: manager(with_session_settings(config, statements)),
-            budget: Some((pools, key)),
+            room: Room::TenantDatabase(pools, key),
             statements,
         }
     }
@@ -152,17 +178,21 @@ impl managed::Manager for BudgetedManager {
 
     async fn create(&self) -> Result<BudgetedClient, tokio_postgres::Error> {
         // The pool's create timeout bounds the wait for a permit.
-        let permit = match &self.budget {
-            Some((pools, key)) => match pools.upgrade() {
+        let permit = match &self.room {
+            Room::Own => None,
+            Room::MainDatabase(pools, side) => match pools.upgrade() {
+                Some(pools) => Some(pools.open_permit(*side).await),
+                None => None,
+            },
+            Room::TenantDatabase(pools, key) => match pools.upgrade() {
                 Some(pools) => Some(pools.permit_for(key).await),
                 None => None,
             },
-            None => None,
         };
         let client = managed::Manager::create(&self.inner).await?;
-        let mark = match self.budget {
-            Some(_) => super::mark::own_mark(&*client).await?,
-            None => None,
+        let mark = match self.room {
+            Room::TenantDatabase(..) => super::mark::own_mark(&*client).await?,
+            Room::Own | Room::MainDatabase(..) => None,
         };
         Ok(BudgetedClient {
             client,
@@ -183,7 +213,7 @@ impl managed::Manager for BudgetedManager {
         // reused, and this pool's request queues for a permit behind the others (first come,
         // first served). A turn of `TURN` spreads the cost of a new connection (~10 ms) over
         // the requests it serves meanwhile.
-        if let Some((pools, _)) = &self.budget
+        if let Room::TenantDatabase(pools, _) = &self.room
             && metrics.age() > TURN
             && pools.upgrade().is_some_and(|pools| pools.someone_waits())
         {
@@ -202,19 +232,6 @@ impl managed::Manager for BudgetedManager {
 /// A pool of `max_size` connections outside the budget (the owner's, for the catalog).
 pub fn pool(config: PgEndpoint, max_size: usize) -> Pool {
     build_pool(BudgetedManager::unbudgeted(config), max_size)
-}
-
-/// A pool of tenant traffic on the main database: `max_size` connections outside the budget,
-/// each with bounded waits.
-pub(crate) fn tenant_traffic_pool(
-    config: PgEndpoint,
-    max_size: usize,
-    statements: PreparedStatements,
-) -> Pool {
-    build_pool(
-        BudgetedManager::unbudgeted_with(with_session_settings(config, statements), statements),
-        max_size,
-    )
 }
 
 /// `config` with the settings every transaction of tenant traffic shares set when each

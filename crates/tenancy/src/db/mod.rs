@@ -3,6 +3,7 @@
 mod budget;
 mod cap;
 mod endpoint;
+mod main_pools;
 pub mod mark;
 pub mod naming;
 mod scope_statement;
@@ -34,6 +35,7 @@ pub use tokio_postgres::{Error as DbError, Row};
 use crate::error::ApiError;
 use crate::tenant::{Strategy, Tenant};
 use crate::tenant_id::TenantId;
+use main_pools::{MainPools, Side};
 
 /// Anything that names a checked tenant: a `TenantContext`, or a `ResolvedTenant` for the few
 /// routes that run before a token exists (login). Only this crate can make one, and no other
@@ -73,11 +75,11 @@ pub async fn connect(endpoint: &PgEndpoint) -> Result<Client, tokio_postgres::Er
 /// Routes a tenant to its storage and opens scoped transactions there. Holds the pools of the
 /// app role: two on the main database — one for shared tenants, one for schema tenants, so
 /// that the shared tenants' connections keep one `search_path` and never re-plan their cached
-/// statements — and one per tenant database, under the connection budget.
+/// statements; they lend each other the room the other does not use (`main_pools`) — and one
+/// per tenant database, under the connection budget.
 pub struct TenantDb {
     config: Arc<StorageConfig>,
-    main: Pool,
-    schemas: Pool,
+    main_database: Arc<MainPools>,
     /// How many connections of `main` and `schemas` one tenant may hold: a tenant whose
     /// requests wait at its gate (a move) or in its locks never starves the others.
     main_slots: slots::TenantSlots,
@@ -88,13 +90,9 @@ impl TenantDb {
     /// The app role's pools, sized by `shares` (the owner's share is the caller's).
     pub fn new(config: Arc<StorageConfig>, shares: ConnectionShares) -> Self {
         Self {
-            main: budget::tenant_traffic_pool(
+            main_database: MainPools::new(
                 config.app.clone(),
                 shares.shared,
-                config.prepared_statements,
-            ),
-            schemas: budget::tenant_traffic_pool(
-                config.app.clone(),
                 shares.schemas,
                 config.prepared_statements,
             ),
@@ -110,20 +108,21 @@ impl TenantDb {
 
     /// Closes the connections of every pool of tenant traffic idle for `idle` or longer.
     pub fn close_idle(&self, idle: Duration) -> usize {
-        close_idle(&self.main, idle)
-            + close_idle(&self.schemas, idle)
-            + self.tenant_databases.close_idle(idle)
+        self.main_database.close_idle(idle) + self.tenant_databases.close_idle(idle)
     }
 
     /// Open connections of the app role's pools on the main database (shared and schema
     /// tenants), for tests and metrics.
     pub fn main_connections(&self) -> usize {
-        self.main.status().size + self.schemas.status().size
+        self.main_pool().status().size + self.main_database.pool(Side::Schemas).status().size
     }
 
     /// The state of the app role's pools on the main database (cluster `default`), for metrics.
     pub fn main_pool_statuses(&self) -> [deadpool::Status; 2] {
-        [self.main.status(), self.schemas.status()]
+        [
+            self.main_pool().status(),
+            self.main_database.pool(Side::Schemas).status(),
+        ]
     }
 
     /// The pools of tenant databases (their open connections, for tests and metrics).
@@ -138,7 +137,7 @@ impl TenantDb {
 
     /// The app role's pool on the main database, for the catalog reads of the resolver.
     pub(crate) fn main_pool(&self) -> &Pool {
-        &self.main
+        self.main_database.pool(Side::Shared)
     }
 
     /// Opens a transaction scoped to the tenant.
@@ -184,21 +183,23 @@ impl TenantDb {
         // Every wait for a connection (a slot of the tenant, then the pool) ends by then.
         let deadline = tokio::time::Instant::now() + CONNECTION_WAIT;
         let waiting_since = std::time::Instant::now();
-        let (pool, search_path, slot) = match tenant.strategy {
-            Strategy::Shared => {
+        let (pool, search_path, slot, in_use) = match tenant.strategy {
+            Strategy::Shared | Strategy::Schema => {
+                let (side, search_path) = match tenant.strategy {
+                    Strategy::Schema => (Side::Schemas, tenant.id.schema_name()),
+                    _ => (Side::Shared, "public".to_owned()),
+                };
                 let slot = self.main_slots.acquire(&tenant.id, deadline).await?;
-                (self.main.clone(), "public".to_owned(), Some(slot))
-            }
-            Strategy::Schema => {
-                let slot = self.main_slots.acquire(&tenant.id, deadline).await?;
-                (self.schemas.clone(), tenant.id.schema_name(), Some(slot))
+                let in_use = self.main_database.in_use(side, deadline).await?;
+                let pool = self.main_database.pool(side).clone();
+                (pool, search_path, Some(slot), Some(in_use))
             }
             // A tenant database's pool is its own share already; while the budget is spent,
             // its requests take turns on the connections it holds.
             Strategy::Database => {
                 let pool = self.database_pool(tenant)?;
                 let turn = self.tenant_databases.wait_for_turn(&pool, deadline).await;
-                (Pool::clone(&pool), "public".to_owned(), turn)
+                (Pool::clone(&pool), "public".to_owned(), turn, None)
             }
         };
         let object = tokio::time::timeout_at(deadline, pool.get()).await;
@@ -207,7 +208,7 @@ impl TenantDb {
         crate::timing::record_database(waited);
         crate::instruments::connection_wait(waited);
         let object = object.map_err(|_| budget::no_connection_in_time())??;
-        let client = PooledClient::new(object, slot);
+        let client = PooledClient::new(object, slot, in_use);
         if tenant.strategy == Strategy::Database
             && let Err(refused) = self.check_mark(tenant, client.mark.as_ref())
         {
@@ -274,7 +275,7 @@ impl TenantDb {
 
     /// Whether the main database answers (for `/ready`).
     pub async fn ping(&self) -> bool {
-        match tokio::time::timeout(Duration::from_secs(2), self.main.get()).await {
+        match tokio::time::timeout(Duration::from_secs(2), self.main_pool().get()).await {
             Ok(Ok(client)) => client.simple_query("SELECT 1").await.is_ok(),
             _ => false,
         }

@@ -1,0 +1,356 @@
+//! The app role's two pools on the main database, one for shared tenants and one for schema
+//! tenants (so that the shared tenants' connections keep one `search_path` and never re-plan
+//! their cached statements), and the room they share: `shares.shared + shares.schemas`
+//! connections. Each strategy is sure of its own share and uses the other's while the other
+//! does not: a deployment of shared tenants alone is not held to a third of the cap.
+//!
+//! Two counts bound the room, both exactly:
+//!
+//! - **In use.** A request holds a permit of its strategy's share (`InUse`) from before it
+//!   takes a connection until the connection is back in its pool. Permits are never made or
+//!   lost, only moved between the two shares (`Lending`): a share that has no request waiting
+//!   lends a free permit to the other when a request of the other waits, and gets it back as
+//!   soon as one of its own requests waits: the next borrowed connection to come back sends
+//!   its permit home, rather than to the borrower's queue. So a strategy waits for its own
+//!   share no longer than one of the other's transactions runs, as if it had lent nothing.
+//! - **Open.** Each connection holds a permit of `open` for as long as it is open, idle or
+//!   not. A pool that must open one while all are open closes an idle connection (the other
+//!   pool's first). There is always one: no more connections than the room are in use, and
+//!   the opening request holds a permit of it.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+use super::PgEndpoint;
+use super::budget::{BudgetedManager, Pool, build_pool, no_connection_in_time};
+use super::statements::PreparedStatements;
+use crate::error::ApiError;
+
+/// How often a connection waiting for room looks again for an idle connection to close
+/// (connections that go idle do not wake it).
+const RETRY_CLOSING: Duration = Duration::from_millis(10);
+
+/// Which of the main database's pools: that of shared tenants or that of schema tenants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    Shared,
+    Schemas,
+}
+
+impl Side {
+    fn index(self) -> usize {
+        match self {
+            Side::Shared => 0,
+            Side::Schemas => 1,
+        }
+    }
+
+    fn other(self) -> Side {
+        match self {
+            Side::Shared => Side::Schemas,
+            Side::Schemas => Side::Shared,
+        }
+    }
+}
+
+/// The two pools and the room they share.
+pub(crate) struct MainPools {
+    shared: Pool,
+    schemas: Pool,
+    lending: Arc<Lending>,
+    /// One permit per open connection of either pool.
+    open: Arc<Semaphore>,
+}
+
+impl MainPools {
+    /// Pools for `shared` and `schemas` connections in use, `shared + schemas` open at most.
+    pub(crate) fn new(
+        endpoint: PgEndpoint,
+        shared: usize,
+        schemas: usize,
+        statements: PreparedStatements,
+    ) -> Arc<Self> {
+        let room = shared + schemas;
+        Arc::new_cyclic(|myself: &Weak<MainPools>| {
+            let pool = |side| {
+                let manager = BudgetedManager::main_database(
+                    endpoint.clone(),
+                    myself.clone(),
+                    side,
+                    statements,
+                );
+                // The permits bound each pool; deadpool's own bound never binds.
+                build_pool(manager, room.max(1))
+            };
+            Self {
+                shared: pool(Side::Shared),
+                schemas: pool(Side::Schemas),
+                lending: Arc::new(Lending::new(shared, schemas)),
+                open: Arc::new(Semaphore::new(room)),
+            }
+        })
+    }
+
+    pub(crate) fn pool(&self, side: Side) -> &Pool {
+        match side {
+            Side::Shared => &self.shared,
+            Side::Schemas => &self.schemas,
+        }
+    }
+
+    /// A permit to use a connection of `side`'s pool, waited for until `deadline` (then 503).
+    pub(crate) async fn in_use(&self, side: Side, deadline: Instant) -> Result<InUse, ApiError> {
+        self.lending.acquire(side, deadline).await
+    }
+
+    /// Room for one more open connection of `side`'s pool: a free permit, else the permit of
+    /// an idle connection closed for it (the other pool's first). The pool's create timeout
+    /// bounds the wait.
+    pub(super) async fn open_permit(&self, side: Side) -> OwnedSemaphorePermit {
+        if let Ok(permit) = self.open.clone().try_acquire_owned() {
+            return permit;
+        }
+        let acquire = self.open.clone().acquire_owned();
+        tokio::pin!(acquire);
+        loop {
+            // A closed connection's permit comes back to the queue this request waits in.
+            let _closed =
+                close_one_idle(self.pool(side.other())) || close_one_idle(self.pool(side));
+            if let Ok(acquired) = tokio::time::timeout(RETRY_CLOSING, &mut acquire).await {
+                return acquired.expect("the room's semaphore is never closed");
+            }
+        }
+    }
+
+    /// Closes every connection of both pools idle for `idle` or longer; how many.
+    pub(crate) fn close_idle(&self, idle: Duration) -> usize {
+        super::close_idle(&self.shared, idle) + super::close_idle(&self.schemas, idle)
+    }
+}
+
+/// Closes one idle connection of `pool`; whether there was one.
+fn close_one_idle(pool: &Pool) -> bool {
+    let mut closed_one = false;
+    let closed = pool.retain(|_, _| std::mem::replace(&mut closed_one, true));
+    !closed.removed.is_empty()
+}
+
+/// The permits of connections in use, in two shares that lend each other what they do not use.
+struct Lending {
+    shares: [Share; 2],
+    /// How many permits of the schemas' share the shared side holds (negative: how many of
+    /// the shared side's the schemas hold). Changed only with a permit moved, under the lock.
+    shared_owes: Mutex<isize>,
+}
+
+struct Share {
+    permits: Arc<Semaphore>,
+    /// Requests waiting for a permit of this share.
+    waiting: AtomicUsize,
+}
+
+impl Lending {
+    fn new(shared: usize, schemas: usize) -> Self {
+        let share = |permits| Share {
+            permits: Arc::new(Semaphore::new(permits)),
+            waiting: AtomicUsize::new(0),
+        };
+        Self {
+            shares: [share(shared), share(schemas)],
+            shared_owes: Mutex::new(0),
+        }
+    }
+
+    fn share(&self, side: Side) -> &Share {
+        &self.shares[side.index()]
+    }
+
+    async fn acquire(self: &Arc<Self>, side: Side, deadline: Instant) -> Result<InUse, ApiError> {
+        let own = self.share(side);
+        let permit = match own.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                own.waiting.fetch_add(1, Ordering::AcqRel);
+                let _counted = Counted(&own.waiting);
+                self.move_free_permit_to(side);
+                match tokio::time::timeout_at(deadline, own.permits.clone().acquire_owned()).await {
+                    Ok(permit) => permit.expect("a share's semaphore is never closed"),
+                    Err(_elapsed) => return Err(no_connection_in_time()),
+                }
+            }
+        };
+        Ok(InUse {
+            permit: Some(permit),
+            side,
+            lending: self.clone(),
+        })
+    }
+
+    /// For a request of `side` that waits: a free permit of the other share, if the other
+    /// owes it to `side` or has no request waiting for it.
+    fn move_free_permit_to(&self, side: Side) {
+        let other = side.other();
+        let mut shared_owes = self.shared_owes.lock().expect("lending ledger lock");
+        let other_owes = owes(other, *shared_owes) > 0;
+        if !other_owes && self.share(other).waiting.load(Ordering::Acquire) > 0 {
+            return;
+        }
+        if let Ok(permit) = self.share(other).permits.try_acquire() {
+            permit.forget();
+            self.share(side).permits.add_permits(1);
+            *shared_owes += moved_towards_shared(side);
+        }
+    }
+
+    /// Where the permit of a connection of `side` goes when it is back: to the other share if
+    /// a request there waits and `side` owes it the permit or has no request waiting itself;
+    /// else home.
+    fn release(&self, side: Side, permit: OwnedSemaphorePermit) {
+        let other = side.other();
+        if self.share(other).waiting.load(Ordering::Acquire) == 0 {
+            return drop(permit);
+        }
+        let mut shared_owes = self.shared_owes.lock().expect("lending ledger lock");
+        let owed = owes(side, *shared_owes) > 0;
+        if owed || self.share(side).waiting.load(Ordering::Acquire) == 0 {
+            permit.forget();
+            self.share(other).permits.add_permits(1);
+            *shared_owes += moved_towards_shared(other);
+        } else {
+            drop(shared_owes);
+            drop(permit);
+        }
+    }
+}
+
+/// How many permits of the other share `side` holds, from the ledger.
+fn owes(side: Side, shared_owes: isize) -> isize {
+    match side {
+        Side::Shared => shared_owes,
+        Side::Schemas => -shared_owes,
+    }
+}
+
+/// The ledger's change when a permit moves to `side`.
+fn moved_towards_shared(side: Side) -> isize {
+    match side {
+        Side::Shared => 1,
+        Side::Schemas => -1,
+    }
+}
+
+/// Counts a waiting request for as long as it waits (a request given up at its deadline drops
+/// the wait midway).
+struct Counted<'a>(&'a AtomicUsize);
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A permit to use a connection of one of the main database's pools; held until the
+/// connection is back in its pool.
+pub struct InUse {
+    permit: Option<OwnedSemaphorePermit>,
+    side: Side,
+    lending: Arc<Lending>,
+}
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        if let Some(permit) = self.permit.take() {
+            self.lending.release(self.side, permit);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_millis(50)
+    }
+
+    fn free(lending: &Lending, side: Side) -> usize {
+        lending.share(side).permits.available_permits()
+    }
+
+    #[tokio::test]
+    async fn a_strategy_alone_uses_the_whole_room_and_no_more() {
+        let lending = Arc::new(Lending::new(3, 3));
+        let mut held = Vec::new();
+        for _ in 0..6 {
+            held.push(lending.acquire(Side::Shared, soon()).await.unwrap());
+        }
+        let refused = lending.acquire(Side::Shared, soon()).await.err().unwrap();
+        assert_eq!(refused.code, crate::error::ErrorCode::Unavailable);
+        drop(held);
+        assert_eq!(
+            free(&lending, Side::Shared) + free(&lending, Side::Schemas),
+            6
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lent_permit_comes_home_when_its_share_needs_it() {
+        let lending = Arc::new(Lending::new(3, 3));
+        let mut shared = Vec::new();
+        for _ in 0..6 {
+            shared.push(lending.acquire(Side::Shared, soon()).await.unwrap());
+        }
+        // Every permit is in use by shared tenants; a schema tenant waits for the first one
+        // back, though shared requests wait too.
+        let later = Instant::now() + Duration::from_secs(5);
+        let waiting_shared = tokio::spawn({
+            let lending = lending.clone();
+            async move { lending.acquire(Side::Shared, later).await.map(drop) }
+        });
+        tokio::task::yield_now().await;
+        let schema = tokio::spawn({
+            let lending = lending.clone();
+            async move { lending.acquire(Side::Schemas, later).await }
+        });
+        tokio::task::yield_now().await;
+        shared.pop();
+        let schema = schema.await.unwrap().unwrap();
+        assert_eq!(schema.side, Side::Schemas);
+        assert!(!waiting_shared.is_finished());
+        // Once the shared tenants' requests end, their borrowed permits go home too.
+        shared.pop();
+        waiting_shared.await.unwrap().unwrap();
+        drop(shared);
+        drop(schema);
+        assert_eq!(
+            free(&lending, Side::Shared) + free(&lending, Side::Schemas),
+            6
+        );
+    }
+
+    #[tokio::test]
+    async fn a_strategy_keeps_its_share_while_the_other_borrows_the_rest() {
+        let lending = Arc::new(Lending::new(3, 3));
+        let schemas: Vec<_> =
+            futures::future::join_all((0..3).map(|_| lending.acquire(Side::Schemas, soon())))
+                .await
+                .into_iter()
+                .collect::<Result<_, _>>()
+                .unwrap();
+        let mut shared = Vec::new();
+        for _ in 0..3 {
+            shared.push(lending.acquire(Side::Shared, soon()).await.unwrap());
+        }
+        // Nothing free on either side: neither borrows what the other uses.
+        assert!(lending.acquire(Side::Shared, soon()).await.is_err());
+        assert!(lending.acquire(Side::Schemas, soon()).await.is_err());
+        drop(schemas);
+        drop(shared);
+        assert_eq!(free(&lending, Side::Shared), 3);
+        assert_eq!(free(&lending, Side::Schemas), 3);
+    }
+}
