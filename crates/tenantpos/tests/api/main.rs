@@ -21,6 +21,7 @@ mod import;
 mod isolation;
 mod json_syntax;
 mod late_captures;
+mod lending;
 mod lifecycle;
 mod memory;
 mod migrate;
