@@ -1,8 +1,10 @@
 //! One cap over every PostgreSQL connection a process holds (`TENANTPOS_MAX_CONNECTIONS`),
 //! shared out between its pools so that their sizes add up to the cap: the owner's pool (the
 //! catalog, the cache's invalidation log), the app role's pool of shared tenants, its pool of
-//! schema tenants, and the budget of all tenant databases. Fixed shares, rather than one
-//! pool-for-all, are what keep one busy strategy from starving the others; within a share,
+//! schema tenants, and the budget of all tenant databases. Shares, rather than one
+//! pool-for-all, are what keep one busy strategy from starving the others (the shared and
+//! schema tenants' shares lend each other what they do not use, and take it back first:
+//! `main_pools`); within a share,
 //! one tenant may hold about half (`per_tenant_main`, `per_tenant_database`), so one busy
 //! tenant cannot starve the others of its strategy either.
 //!

@@ -8,17 +8,21 @@
 //!
 //! - **In use.** A request holds a permit of its strategy's share (`InUse`) from before it
 //!   takes a connection until the connection is back in its pool. Permits are never made or
-//!   lost, only moved between the two shares (`Lending`): a share that has no request waiting
-//!   lends a free permit to the other when a request of the other waits, and gets it back as
-//!   soon as one of its own requests waits: the next borrowed connection to come back sends
-//!   its permit home, rather than to the borrower's queue. So a strategy waits for its own
-//!   share no longer than one of the other's transactions runs, as if it had lent nothing.
+//!   lost, only moved between the two shares (`Lending`): a share none of whose requests took
+//!   a permit for `LEND_AFTER_IDLE` lends a free permit to the other when a request of the
+//!   other waits, and gets it back as soon as one of its own requests waits: the next
+//!   borrowed connection to come back sends its permit home, rather than to the borrower's
+//!   queue. So a strategy waits for its own share no longer than one of the other's
+//!   transactions runs, as if it had lent nothing. Only an idle share lends: while both
+//!   strategies are busy, a permit lent in a gap between two requests would come back a
+//!   moment later, and each move costs a connection closed in one pool and opened in the
+//!   other (a new backend for PostgreSQL, with its caches to fill).
 //! - **Open.** Each connection holds a permit of `open` for as long as it is open, idle or
 //!   not. A pool that must open one while all are open closes an idle connection (the other
 //!   pool's first). There is always one: no more connections than the room are in use, and
 //!   the opening request holds a permit of it.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -33,6 +37,9 @@ use crate::error::ApiError;
 /// How often a connection waiting for room looks again for an idle connection to close
 /// (connections that go idle do not wake it).
 const RETRY_CLOSING: Duration = Duration::from_millis(10);
+
+/// How long a share goes without a request before it lends its free permits.
+const LEND_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// Which of the main database's pools: that of shared tenants or that of schema tenants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,12 +152,16 @@ struct Lending {
     /// How many permits of the schemas' share the shared side holds (negative: how many of
     /// the shared side's the schemas hold). Changed only with a permit moved, under the lock.
     shared_owes: Mutex<isize>,
+    /// What `Share::last_request` counts from.
+    started: Instant,
 }
 
 struct Share {
     permits: Arc<Semaphore>,
     /// Requests waiting for a permit of this share.
     waiting: AtomicUsize,
+    /// When a request last asked for a permit of this share: milliseconds since `started`.
+    last_request: AtomicU64,
 }
 
 impl Lending {
@@ -158,11 +169,26 @@ impl Lending {
         let share = |permits| Share {
             permits: Arc::new(Semaphore::new(permits)),
             waiting: AtomicUsize::new(0),
+            last_request: AtomicU64::new(0),
         };
         Self {
             shares: [share(shared), share(schemas)],
             shared_owes: Mutex::new(0),
+            // So that a share no request ever asked counts as idle from the start.
+            started: Instant::now()
+                .checked_sub(LEND_AFTER_IDLE)
+                .unwrap_or_else(Instant::now),
         }
+    }
+
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Whether no request asked for a permit of `side` for `LEND_AFTER_IDLE`.
+    fn idle(&self, side: Side) -> bool {
+        let last = self.share(side).last_request.load(Ordering::Relaxed);
+        self.now().saturating_sub(last) >= LEND_AFTER_IDLE.as_millis() as u64
     }
 
     fn share(&self, side: Side) -> &Share {
@@ -171,6 +197,7 @@ impl Lending {
 
     async fn acquire(self: &Arc<Self>, side: Side, deadline: Instant) -> Result<InUse, ApiError> {
         let own = self.share(side);
+        own.last_request.store(self.now(), Ordering::Relaxed);
         let permit = match own.permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
@@ -191,12 +218,12 @@ impl Lending {
     }
 
     /// For a request of `side` that waits: a free permit of the other share, if the other
-    /// owes it to `side` or has no request waiting for it.
+    /// owes it to `side` or is idle.
     fn move_free_permit_to(&self, side: Side) {
         let other = side.other();
         let mut shared_owes = self.shared_owes.lock().expect("lending ledger lock");
         let other_owes = owes(other, *shared_owes) > 0;
-        if !other_owes && self.share(other).waiting.load(Ordering::Acquire) > 0 {
+        if !other_owes && !self.idle(other) {
             return;
         }
         if let Ok(permit) = self.share(other).permits.try_acquire() {
@@ -206,17 +233,15 @@ impl Lending {
         }
     }
 
-    /// Where the permit of a connection of `side` goes when it is back: to the other share if
-    /// a request there waits and `side` owes it the permit or has no request waiting itself;
-    /// else home.
+    /// Where the permit of a connection of `side` goes when it is back: home, unless it was
+    /// borrowed and a request of its lender waits for it.
     fn release(&self, side: Side, permit: OwnedSemaphorePermit) {
         let other = side.other();
         if self.share(other).waiting.load(Ordering::Acquire) == 0 {
             return drop(permit);
         }
         let mut shared_owes = self.shared_owes.lock().expect("lending ledger lock");
-        let owed = owes(side, *shared_owes) > 0;
-        if owed || self.share(side).waiting.load(Ordering::Acquire) == 0 {
+        if owes(side, *shared_owes) > 0 {
             permit.forget();
             self.share(other).permits.add_permits(1);
             *shared_owes += moved_towards_shared(other);
@@ -330,6 +355,18 @@ mod tests {
             free(&lending, Side::Shared) + free(&lending, Side::Schemas),
             6
         );
+    }
+
+    #[tokio::test]
+    async fn a_share_in_use_lends_nothing_even_when_its_permits_are_free() {
+        let lending = Arc::new(Lending::new(3, 3));
+        drop(lending.acquire(Side::Schemas, soon()).await.unwrap());
+        let mut shared = Vec::new();
+        for _ in 0..3 {
+            shared.push(lending.acquire(Side::Shared, soon()).await.unwrap());
+        }
+        assert!(lending.acquire(Side::Shared, soon()).await.is_err());
+        assert_eq!(free(&lending, Side::Schemas), 3);
     }
 
     #[tokio::test]

@@ -35,6 +35,7 @@ async fn shared_tenants_alone_use_the_whole_room_and_a_schema_tenant_gets_its_sh
         .await,
     );
     let room = 6;
+    let schema = app.create_tenant("lending_schema", Strategy::Schema).await;
     let mut shared = Vec::new();
     for n in 0..4 {
         shared.push(
@@ -42,7 +43,9 @@ async fn shared_tenants_alone_use_the_whole_room_and_a_schema_tenant_gets_its_sh
                 .await,
         );
     }
-    let schema = app.create_tenant("lending_schema", Strategy::Schema).await;
+    // The schema tenants' share lends only once idle for a second (`LEND_AFTER_IDLE`): its
+    // tenant's creation signed its owner in.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let owner = app.database().owner().await;
     for tenant in &shared {
         owner
