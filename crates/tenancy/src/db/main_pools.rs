@@ -19,8 +19,9 @@
 //!   other (a new backend for PostgreSQL, with its caches to fill).
 //! - **Open.** Each connection holds a permit of `open` for as long as it is open, idle or
 //!   not. A pool that must open one while all are open closes an idle connection (the other
-//!   pool's first). There is always one: no more connections than the room are in use, and
-//!   the opening request holds a permit of it.
+//!   pool's first). There is one, or soon will be: no more connections than the room are in
+//!   use by tenant traffic, the opening request holds a permit of it, and the catalog's reads
+//!   through the shared tenants' pool (outside the permits) are short.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};

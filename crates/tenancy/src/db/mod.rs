@@ -80,7 +80,7 @@ pub async fn connect(endpoint: &PgEndpoint) -> Result<Client, tokio_postgres::Er
 pub struct TenantDb {
     config: Arc<StorageConfig>,
     main_database: Arc<MainPools>,
-    /// How many connections of `main` and `schemas` one tenant may hold: a tenant whose
+    /// How many connections of the main database's pools one tenant may hold: a tenant whose
     /// requests wait at its gate (a move) or in its locks never starves the others.
     main_slots: slots::TenantSlots,
     tenant_databases: Arc<TenantDatabasePools>,
@@ -114,15 +114,15 @@ impl TenantDb {
     /// Open connections of the app role's pools on the main database (shared and schema
     /// tenants), for tests and metrics.
     pub fn main_connections(&self) -> usize {
-        self.main_pool().status().size + self.main_database.pool(Side::Schemas).status().size
+        self.main_pool_statuses()
+            .iter()
+            .map(|status| status.size)
+            .sum()
     }
 
     /// The state of the app role's pools on the main database (cluster `default`), for metrics.
     pub fn main_pool_statuses(&self) -> [deadpool::Status; 2] {
-        [
-            self.main_pool().status(),
-            self.main_database.pool(Side::Schemas).status(),
-        ]
+        [Side::Shared, Side::Schemas].map(|side| self.main_database.pool(side).status())
     }
 
     /// The pools of tenant databases (their open connections, for tests and metrics).
@@ -135,7 +135,8 @@ impl TenantDb {
         &self.config
     }
 
-    /// The app role's pool on the main database, for the catalog reads of the resolver.
+    /// The app role's pool on the main database, for the catalog reads of the resolver (short
+    /// reads outside the shares' permits, within the room's count of open connections).
     pub(crate) fn main_pool(&self) -> &Pool {
         self.main_database.pool(Side::Shared)
     }
