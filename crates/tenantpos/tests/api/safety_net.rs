@@ -210,12 +210,18 @@ async fn one_pooled_connection_carries_nothing_from_one_tenant_to_the_next(
     let second = app.create_tenant("second_shop", strategy).await;
     app.create_product(&first, "FIRST", 1, 1).await;
     app.create_product(&second, "SECOND", 1, 1).await;
+    // Room for one connection on the main database: the strategy's share is one, and the
+    // other's none, so there is nothing to borrow (`main_pools`).
+    let (shared, schemas) = match strategy {
+        Strategy::Shared => (1, 0),
+        _ => (0, 1),
+    };
     let single = TenantDb::new(
         Arc::new(app.operator.storage().clone()),
         tenancy::db::ConnectionShares {
             owner: 1,
-            shared: 1,
-            schemas: 1,
+            shared,
+            schemas,
             tenant_databases: 1,
             per_tenant_main: 1,
             per_tenant_database: 1,
