@@ -13,13 +13,13 @@ use crate::support::redis_server::eventually;
 use crate::support::*;
 
 /// The lock a move takes to close a tenant's gate at a copy (`admin::storage::close_gate`).
-const CLOSE_GATE: &str =
+pub(crate) const CLOSE_GATE: &str =
     "SELECT pg_advisory_lock(hashtext('tenantpos-tenant:' || $1 || ':' || $2))";
-const OPEN_GATE: &str =
+pub(crate) const OPEN_GATE: &str =
     "SELECT pg_advisory_unlock(hashtext('tenantpos-tenant:' || $1 || ':' || $2))";
 
 /// Sessions waiting for an advisory lock in this database (`pg_locks` shows the whole server's).
-const WAITING_AT_A_GATE: &str = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+pub(crate) const WAITING_AT_A_GATE: &str = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
      AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
 
 /// How long a request may take to answer 503 at a closed gate: the wait for a connection

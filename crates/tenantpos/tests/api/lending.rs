@@ -8,19 +8,11 @@ use std::time::Duration;
 use reqwest::Method;
 use tenancy::Strategy;
 
+// A closed gate (the lock a move takes) parks a tenant's requests, each on a connection, until
+// it opens or `lock_timeout` (2 s).
+use crate::bounded_waits::{CLOSE_GATE, OPEN_GATE, WAITING_AT_A_GATE};
 use crate::support::redis_server::eventually;
 use crate::support::*;
-
-/// The lock a move takes to close a tenant's gate (`admin::storage::close_gate`): a request of
-/// the tenant waits at it, holding its connection, until it opens or `lock_timeout` (2 s).
-const CLOSE_GATE: &str =
-    "SELECT pg_advisory_lock(hashtext('tenantpos-tenant:' || $1 || ':' || $2))";
-const OPEN_GATE: &str =
-    "SELECT pg_advisory_unlock(hashtext('tenantpos-tenant:' || $1 || ':' || $2))";
-
-/// Sessions of this database waiting at a closed gate.
-const WAITING_AT_A_GATE: &str = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
-     AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
 
 #[tokio::test]
 async fn shared_tenants_alone_use_the_whole_room_and_a_schema_tenant_gets_its_share_back() {
