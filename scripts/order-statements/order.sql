@@ -1,8 +1,9 @@
 -- An order of two products placed in one transaction, as tenantpos sends it
 -- (orders/src/in_one_transaction.rs), for a random shared tenant of the twin; rolled back.
 -- order-statements-bench.sh makes its variants by dropping the lines tagged `-- reservation`
--- (the stock's reservation row), `-- apart` (the payment as a statement of its own) or
--- `-- inside` (the payment inside the order's statement).
+-- (the stock's reservation row, which tenantpos wrote until it let the order's items be its
+-- lines), `-- apart` (the payment as a statement of its own) or `-- inside` (the payment inside
+-- the order's statement).
 \set t random(1, :tenants)
 \set p1 random(1, 49)
 \set p2 random(:p1 + 1, 50)

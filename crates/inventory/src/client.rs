@@ -36,8 +36,14 @@ pub trait InventoryApi: Send + Sync {
         context: &TenantContext,
         order_id: Uuid,
     ) -> Result<(), ApiError>;
-    /// Gives the stock of a refunded order back; idempotent.
-    async fn return_stock(&self, context: &TenantContext, order_id: Uuid) -> Result<(), ApiError>;
+    /// Gives the stock of a refunded order back, once; `items` are the order's lines, given back
+    /// when it holds no reservation (see `reservations::return_stock`).
+    async fn return_stock(
+        &self,
+        context: &TenantContext,
+        order_id: Uuid,
+        items: &[ReserveItem],
+    ) -> Result<(), ApiError>;
     /// Product count and low-stock products.
     async fn summary(&self, context: &TenantContext) -> Result<InventorySummary, ApiError>;
 }
@@ -97,9 +103,14 @@ impl InventoryApi for LocalInventory {
         Ok(())
     }
 
-    async fn return_stock(&self, context: &TenantContext, order_id: Uuid) -> Result<(), ApiError> {
+    async fn return_stock(
+        &self,
+        context: &TenantContext,
+        order_id: Uuid,
+        items: &[ReserveItem],
+    ) -> Result<(), ApiError> {
         let tx = self.tenancy.db.begin(context).await?;
-        let products = reservations::return_stock(&tx, order_id).await?;
+        let products = reservations::return_stock(&tx, order_id, items).await?;
         tx.commit().await?;
         forget_products(&self.tenancy, context, &products).await;
         Ok(())
@@ -124,8 +135,9 @@ impl HttpInventory {
     }
 }
 
+/// The body of a reservation, and of a return: the order's products and quantities.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct ReserveRequest {
+pub(crate) struct ItemsBody {
     pub items: Vec<ReserveItem>,
 }
 
@@ -142,7 +154,7 @@ impl InventoryApi for HttpInventory {
         order_id: Uuid,
         items: &[ReserveItem],
     ) -> Result<Vec<ReservedLine>, ApiError> {
-        let body = ReserveRequest {
+        let body = ItemsBody {
             items: items.to_vec(),
         };
         let path = format!("/internal/inventory/reservations/{order_id}");
@@ -175,10 +187,18 @@ impl InventoryApi for HttpInventory {
             .map(|_| ())
     }
 
-    async fn return_stock(&self, context: &TenantContext, order_id: Uuid) -> Result<(), ApiError> {
+    async fn return_stock(
+        &self,
+        context: &TenantContext,
+        order_id: Uuid,
+        items: &[ReserveItem],
+    ) -> Result<(), ApiError> {
+        let body = ItemsBody {
+            items: items.to_vec(),
+        };
         let path = format!("/internal/inventory/reservations/{order_id}/return");
         self.peer
-            .call::<Done>(context, Method::POST, &path, NO_BODY)
+            .call::<Done>(context, Method::POST, &path, Some(&body))
             .await
             .map(|_| ())
     }

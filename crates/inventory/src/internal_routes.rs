@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::InventoryState;
 use crate::client::InventoryApi;
-use crate::client::{Done, ReserveRequest};
+use crate::client::{Done, ItemsBody};
 use crate::reservations::{InventorySummary, ReservedLine};
 
 pub(crate) fn router() -> Router<InventoryState> {
@@ -36,7 +36,7 @@ async fn reserve(
     State(state): State<InventoryState>,
     caller: PeerCall<AnyRole>,
     Path(order_id): Path<Uuid>,
-    Json(body): Json<ReserveRequest>,
+    Json(body): Json<ItemsBody>,
 ) -> Result<Json<Vec<ReservedLine>>, ApiError> {
     Ok(Json(
         state.local.reserve(&caller, order_id, &body.items).await?,
@@ -65,8 +65,12 @@ async fn return_stock(
     State(state): State<InventoryState>,
     caller: PeerCall<OwnerOrManager>,
     Path(order_id): Path<Uuid>,
+    Json(body): Json<ItemsBody>,
 ) -> Result<Json<Done>, ApiError> {
-    state.local.return_stock(&caller, order_id).await?;
+    state
+        .local
+        .return_stock(&caller, order_id, &body.items)
+        .await?;
     Ok(Json(Done {}))
 }
 

@@ -1,9 +1,11 @@
-//! Reservations: stock held for an order while it is placed (API.md §6). The repository of
-//! `reservations` and `reservation_lines`; every function takes a `ScopedTx`.
+//! Reservations: stock held for an order while it is placed (API.md §6), and given back when
+//! it fails or is refunded. The repository of `reservations` and `reservation_lines`; every
+//! function takes a `ScopedTx`.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tenancy::db::Json;
 use tenancy::{ApiError, ErrorCode, ScopedTx};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -124,36 +126,30 @@ pub async fn reserve(
 
 /// Takes the stock of an order placed in one transaction with its payment and its record
 /// (inventory, payments and orders in one process and storage): one statement locks the
-/// products in id order, takes the stock only where enough remains, and records the lines in
-/// one row, a reservation that is `committed` at once and carries them (`lines`): a refund
-/// gives its stock back like any other; nothing is `held`, so the reservation sweeper has
-/// nothing to expire. Prices come
-/// from the products. Unknown or archived products: 422 `unknown_product`; not enough stock:
-/// 409 `insufficient_stock` — then the caller's transaction must be rolled back (dropped),
-/// which takes back whatever this statement did.
+/// products in id order and takes the stock only where enough remains. Nothing else is
+/// written: the order's own items are its lines, and a refund gives them back (`return_stock`),
+/// recording then that they were returned; nothing is `held`, so the reservation sweeper has
+/// nothing to expire. Prices come from the products. Unknown or archived products: 422
+/// `unknown_product`; not enough stock: 409 `insufficient_stock` — then the caller's
+/// transaction must be rolled back (dropped), which takes back whatever this statement did.
 pub async fn take_stock_in(
     tx: &ScopedTx,
-    order_id: Uuid,
     items: &[ReserveItem],
 ) -> Result<Vec<ReservedLine>, ApiError> {
     let product_ids: Vec<Uuid> = items.iter().map(|item| item.product_id).collect();
     let quantities: Vec<i64> = items.iter().map(|item| item.quantity).collect();
     let rows = tx
         .query(
-            "WITH locked AS (SELECT p.id FROM (SELECT id FROM unnest($3::uuid[]) AS w(id) ORDER BY id) AS w \
+            "WITH locked AS (SELECT p.id FROM (SELECT id FROM unnest($2::uuid[]) AS w(id) ORDER BY id) AS w \
                         CROSS JOIN LATERAL (SELECT p.id FROM products p WHERE p.tenant_id = $1 AND p.id = w.id \
                                             AND p.archived_at IS NULL FOR UPDATE) AS p), \
              taken AS (UPDATE products p SET stock = p.stock - w.quantity, updated_at = now() \
-                       FROM unnest($3::uuid[], $4::bigint[]) AS w(product_id, quantity), locked l \
+                       FROM unnest($2::uuid[], $3::bigint[]) AS w(product_id, quantity), locked l \
                        WHERE p.tenant_id = $1 AND p.id = l.id AND w.product_id = l.id AND p.stock >= w.quantity \
-                       RETURNING p.id AS product_id, p.sku, p.name, w.quantity, p.price AS unit_price), \
-             reservation AS (INSERT INTO reservations (tenant_id, order_id, status, expires_at, lines) \
-                             SELECT $1, $2, 'committed', now(), \
-                                    jsonb_agg(jsonb_build_object('product_id', product_id, 'quantity', quantity)) \
-                             FROM taken) \
+                       RETURNING p.id AS product_id, p.sku, p.name, w.quantity, p.price AS unit_price) \
              SELECT (SELECT count(*) FROM locked) AS live, t.product_id, t.sku, t.name, t.quantity, t.unit_price \
              FROM (SELECT 1) AS one LEFT JOIN taken t ON true ORDER BY t.product_id",
-            &[&tx.tenant_id(), &order_id, &product_ids, &quantities],
+            &[&tx.tenant_id(), &product_ids, &quantities],
         )
         .await?;
     let live: i64 = rows.first().map_or(0, |row| row.get("live"));
@@ -204,8 +200,9 @@ pub async fn commit(tx: &ScopedTx, order_id: Uuid) -> Result<(), ApiError> {
 
 /// Gives the stock of a reservation back and marks it `to`, if it is in one of `from`;
 /// doing it again does nothing. Archived products get their stock back too. The lines are a
-/// saga's `reservation_lines`, or the reservation's own `lines` for an order placed in one
-/// transaction (`take_stock_in`).
+/// saga's `reservation_lines`, or the reservation's own `lines` (orders placed in one
+/// transaction before they stopped writing a reservation, and returns recorded by
+/// `return_stock`).
 async fn give_back(
     tx: &ScopedTx,
     order_id: Uuid,
@@ -235,9 +232,39 @@ pub async fn release(tx: &ScopedTx, order_id: Uuid) -> Result<Vec<Uuid>, ApiErro
     give_back(tx, order_id, &["held", "committed"], "released").await
 }
 
-/// Puts back the stock of a refunded order; the products whose stock came back.
-pub async fn return_stock(tx: &ScopedTx, order_id: Uuid) -> Result<Vec<Uuid>, ApiError> {
-    give_back(tx, order_id, &["committed"], "returned").await
+/// Puts back the stock of a refunded order, once; the products whose stock came back. An order
+/// with a committed reservation (a saga's) gets that reservation's lines back, which it marks
+/// `returned`. An order with none (placed in one transaction, or imported: an export holds no
+/// reservations) gets `items` back, the order's own lines, and a `returned` reservation that
+/// carries them records that it did. Either way the reservation row is what makes a second
+/// return (a retried refund, the sweeper finishing one, both at once) give nothing: the key of
+/// the reservation admits one row per order, and a return that finds it `returned` changes
+/// nothing.
+pub async fn return_stock(
+    tx: &ScopedTx,
+    order_id: Uuid,
+    items: &[ReserveItem],
+) -> Result<Vec<Uuid>, ApiError> {
+    let rows = tx
+        .query(
+            "WITH changed AS (UPDATE reservations SET status = 'returned', updated_at = now() \
+                              WHERE tenant_id = $1 AND order_id = $2 AND status = 'committed' RETURNING order_id, lines), \
+             recorded AS (INSERT INTO reservations (tenant_id, order_id, status, expires_at, lines) \
+                          SELECT $1, $2, 'returned', now(), $3::jsonb \
+                          WHERE NOT EXISTS (SELECT 1 FROM reservations WHERE tenant_id = $1 AND order_id = $2) \
+                          ON CONFLICT DO NOTHING RETURNING lines), \
+             back AS (SELECT l.product_id, l.quantity FROM reservation_lines l JOIN changed c ON c.order_id = l.order_id \
+                      WHERE l.tenant_id = $1 \
+                      UNION ALL \
+                      SELECT l.product_id, l.quantity \
+                      FROM (SELECT lines FROM changed UNION ALL SELECT lines FROM recorded) AS c, \
+                           jsonb_to_recordset(c.lines) AS l(product_id uuid, quantity bigint)) \
+             UPDATE products p SET stock = p.stock + b.quantity, updated_at = now() \
+             FROM back b WHERE p.tenant_id = $1 AND p.id = b.product_id RETURNING p.id",
+            &[&tx.tenant_id(), &order_id, &Json(items)],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
 /// Releases every held reservation whose time ran out (a process died while placing an order);

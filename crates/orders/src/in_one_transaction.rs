@@ -11,9 +11,9 @@
 //! The answers are the saga's: the same checks in the same order (the card's decline is
 //! reported after the stock's checks and the pricing), the same order and payment. Nothing of
 //! it is ever half done, so the sweepers find nothing of it: no pending order (orders), no
-//! `held` reservation (inventory: the lines are carried by a reservation `committed` at once,
-//! which a refund gives back as usual), no payment without its order (payments: it is marked
-//! recorded with its order, and the sweep for orphans does not read it).
+//! reservation at all (inventory: the order's items are its lines, which a refund gives back
+//! from the order), no payment without its order (payments: it is marked recorded with its
+//! order, and the sweep for orphans does not read it).
 //!
 //! Statements: BEGIN, the scope and the stock (with the settings when they are not cached) in
 //! one round trip, under one Sync; the payment, the order and COMMIT in another, under one Sync
@@ -55,11 +55,11 @@ pub(crate) async fn place(
 
     let tx = state.tenancy.db.begin(context).await?;
     let (settings, lines) = match cached {
-        Some(settings) => (settings, take_stock_in(&tx, order_id, &order.items).await?),
+        Some(settings) => (settings, take_stock_in(&tx, &order.items).await?),
         None => {
             let (settings, lines) = futures::try_join!(
                 settings::load_settings(&tx),
-                take_stock_in(&tx, order_id, &order.items)
+                take_stock_in(&tx, &order.items)
             )?;
             state
                 .tenancy

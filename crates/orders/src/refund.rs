@@ -5,6 +5,7 @@
 //! whose request died halfway, without any retry. A refund of a refunded order is a 409.
 
 use axum::http::StatusCode;
+use inventory::reservations::ReserveItem;
 use tenancy::{ApiError, TenantContext};
 use uuid::Uuid;
 
@@ -50,14 +51,17 @@ async fn refund(
         tx.commit().await?;
         before
     };
-    match before.as_deref() {
-        None | Some("pending") => return Err(ApiError::not_found()),
-        Some("refunded") => return Err(already_refunded()),
+    let Some(before) = before else {
+        return Err(ApiError::not_found());
+    };
+    match before.status.as_str() {
+        "pending" => return Err(ApiError::not_found()),
+        "refunded" => return Err(already_refunded()),
         // `paid`, now `refunding`; or `refunding` already: a refund under way or cut short.
         _ => {}
     }
     state.faults.check_refund(RefundStep::Marked)?;
-    give_back(state, context, order_id).await?;
+    give_back(state, context, order_id, &before.stock).await?;
     let tx = state.tenancy.db.begin(context).await?;
     let refunded = repository::mark_refunded(&tx, order_id)
         .await?
@@ -71,15 +75,20 @@ async fn refund(
     Ok(refunded)
 }
 
-/// Steps (2) and (3): the payment refunded, the stock put back. Both idempotent.
+/// Steps (2) and (3): the payment refunded, the stock put back (`stock`, the order's items,
+/// where no reservation holds its lines). Both idempotent.
 pub(crate) async fn give_back(
     state: &OrdersState,
     context: &TenantContext,
     order_id: Uuid,
+    stock: &[ReserveItem],
 ) -> Result<(), ApiError> {
     state.payments.refund(context, order_id).await?;
     state.faults.check_refund(RefundStep::PaymentRefunded)?;
-    state.inventory.return_stock(context, order_id).await?;
+    state
+        .inventory
+        .return_stock(context, order_id, stock)
+        .await?;
     state.faults.check_refund(RefundStep::StockReturned)?;
     Ok(())
 }

@@ -4,6 +4,8 @@
 
 use auth::settings::StoredSettings;
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
+use inventory::reservations::ReserveItem;
+use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
 use tenancy::db::{Json, Row, StatementToSend};
@@ -273,25 +275,55 @@ pub async fn list(
     rows.iter().map(order_from_row).collect()
 }
 
+/// An order a refund found, under its row lock: the status it had, and the stock its items
+/// took, which the refund gives back.
+pub struct OrderToRefund {
+    pub status: String,
+    pub stock: Vec<ReserveItem>,
+}
+
 /// Starts refunding an order: a `paid` one becomes `refunding` (durably, so that recovery
-/// finishes the refund if this request dies). The status it had (`None`: no such order), read
-/// under its row lock.
-pub async fn begin_refund(tx: &ScopedTx, id: Uuid) -> Result<Option<String>, ApiError> {
-    let row = tx
+/// finishes the refund if this request dies). `None`: no such order.
+pub async fn begin_refund(tx: &ScopedTx, id: Uuid) -> Result<Option<OrderToRefund>, ApiError> {
+    let Some(row) = tx
         .query_opt(
-            "SELECT status FROM orders WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+            "SELECT status, items FROM orders WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
             &[&tx.tenant_id(), &id],
         )
-        .await?;
-    let status: Option<String> = row.map(|row| row.get(0));
-    if status.as_deref() == Some("paid") {
+        .await?
+    else {
+        return Ok(None);
+    };
+    let status: String = row.get("status");
+    if status == "paid" {
         tx.execute(
             "UPDATE orders SET status = 'refunding', updated_at = now() WHERE tenant_id = $1 AND id = $2",
             &[&tx.tenant_id(), &id],
         )
         .await?;
     }
-    Ok(status)
+    Ok(Some(OrderToRefund {
+        status,
+        stock: stock_taken(&row)?,
+    }))
+}
+
+/// The products and quantities of an order's `items`, as stored.
+fn stock_taken(row: &Row) -> Result<Vec<ReserveItem>, ApiError> {
+    /// What a refund needs of an item (the rest of it, sku, name and prices, is ignored).
+    #[derive(Deserialize)]
+    struct Line {
+        product_id: Uuid,
+        quantity: i64,
+    }
+    let Json(lines): Json<Vec<Line>> = row.try_get("items").map_err(ApiError::internal)?;
+    Ok(lines
+        .into_iter()
+        .map(|line| ReserveItem {
+            product_id: line.product_id,
+            quantity: line.quantity,
+        })
+        .collect())
 }
 
 /// Marks a refunding order refunded once its payment is refunded and its stock back; `None`
@@ -308,21 +340,24 @@ pub async fn mark_refunded(tx: &ScopedTx, id: Uuid) -> Result<Option<Order>, Api
 }
 
 /// Orders `refunding` for longer than `age`, locked for this transaction (skipping those a
-/// request or another sweeper holds): refunds whose request died halfway.
+/// request or another sweeper holds), with the stock each took: refunds whose request died
+/// halfway.
 pub async fn lock_stale_refunding(
     tx: &ScopedTx,
     age: std::time::Duration,
-) -> Result<Vec<Uuid>, ApiError> {
+) -> Result<Vec<(Uuid, Vec<ReserveItem>)>, ApiError> {
     let age_ms = age.as_millis() as i64;
     let rows = tx
         .query(
-            "SELECT id FROM orders WHERE tenant_id = $1 AND status = 'refunding' \
+            "SELECT id, items FROM orders WHERE tenant_id = $1 AND status = 'refunding' \
              AND updated_at < now() - $2::bigint * interval '1 millisecond' ORDER BY updated_at LIMIT 100 \
              FOR UPDATE SKIP LOCKED",
             &[&tx.tenant_id(), &age_ms],
         )
         .await?;
-    Ok(rows.iter().map(|row| row.get(0)).collect())
+    rows.iter()
+        .map(|row| Ok((row.get("id"), stock_taken(row)?)))
+        .collect()
 }
 
 /// The start of the tenant's today, in UTC.

@@ -58,8 +58,8 @@ async fn finish_refunds_for_tenant(
     let tx = state.tenancy.db.begin(context).await?;
     let interrupted = repository::lock_stale_refunding(&tx, state.timings.pending_timeout).await?;
     let mut finished = 0;
-    for order_id in interrupted {
-        match give_back(state, context, order_id).await {
+    for (order_id, stock) in interrupted {
+        match give_back(state, context, order_id, &stock).await {
             Ok(()) => {
                 repository::mark_refunded(&tx, order_id).await?;
                 finished += 1;

@@ -263,3 +263,51 @@ async fn the_cli_imports_and_moves() {
     )
     .await;
 }
+
+/// An export holds no reservations: a refund of an imported order gives back its own items,
+/// once.
+#[tokio::test]
+async fn refunding_an_imported_order_gives_its_stock_back_once() {
+    let app = spawn_app().await;
+    busy_tenant(&app, "sold_shop", Strategy::Schema).await;
+    let export = export_text(&app, "sold_shop").await;
+    let restored = app.create_tenant("resold_shop", Strategy::Shared).await;
+    import(&app, "resold_shop", export).await.assert_status(200);
+
+    let stock = |sku: &'static str| {
+        let app = &app;
+        let restored = &restored;
+        async move {
+            let products = app.call(Method::GET, "/products", restored, None).await;
+            products
+                .assert_status(200)
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|product| product["sku"] == sku)
+                .unwrap()["stock"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    // busy_tenant sold 2 coffees and a cake that stayed sold, and refunded another cake.
+    assert_eq!((stock("COFFEE").await, stock("CAKE").await), (38, 9));
+    let orders = app.call(Method::GET, "/orders", &restored, None).await;
+    let paid = orders
+        .assert_status(200)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|order| order["status"] == "paid")
+        .unwrap()
+        .clone();
+    let refund = format!("/orders/{}/refund", paid["id"].as_str().unwrap());
+    app.call(Method::POST, &refund, &restored, None)
+        .await
+        .assert_status(200);
+    assert_eq!((stock("COFFEE").await, stock("CAKE").await), (40, 10));
+    app.call(Method::POST, &refund, &restored, None)
+        .await
+        .assert_error(409, "conflict");
+    assert_eq!((stock("COFFEE").await, stock("CAKE").await), (40, 10));
+}

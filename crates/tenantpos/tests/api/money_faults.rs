@@ -29,14 +29,16 @@ async fn place_keyed(app: &TestApp, tenant: &TestTenant, key: &str, product: &Va
     app.send(request).await
 }
 
-/// One order of 2 units, charged once, nothing held or pending besides.
-fn charged_once() -> Ledger {
+/// One order of 2 units, charged once, nothing held or pending besides. A saga's order keeps
+/// its committed reservation; an order placed in one transaction writes none (its items are
+/// its lines).
+fn charged_once(saga: bool) -> Ledger {
     Ledger {
         orders: 1,
         pending_orders: 0,
         captured_payments: 1,
         orphan_payments: 0,
-        live_reservations: 1,
+        live_reservations: i64::from(saga),
     }
 }
 
@@ -69,7 +71,7 @@ async fn an_order_recorded_before_its_request_failed_is_replayed_not_placed_agai
     assert_eq!(stock_of(&app, &tenant, &product).await, 8);
     assert_eq!(
         ledger(&app, &tenant.id, Strategy::Shared).await,
-        charged_once()
+        charged_once(saga)
     );
 }
 
@@ -103,7 +105,7 @@ async fn a_first_attempt_overtaken_by_its_retry_places_no_second_order(
     assert_eq!(stock_of(&app, &tenant, &product).await, 8);
     assert_eq!(
         ledger(&app, &tenant.id, Strategy::Schema).await,
-        charged_once()
+        charged_once(saga)
     );
 }
 
@@ -141,13 +143,23 @@ async fn a_lost_final_commit_is_resolved_from_the_database_not_compensated(
     assert_eq!(stock_of(&app, &tenant, &product).await, 8);
     assert_eq!(
         ledger(&app, &tenant.id, Strategy::Shared).await,
-        charged_once()
+        charged_once(saga)
     );
 }
 
+/// A refund that dies after its payment is refunded (no stock back yet) or after the stock is
+/// back (recovery then gives it back again, which must give nothing), for an order placed by
+/// a saga (its reservation holds the lines) and in one transaction (the order's items are
+/// the lines, and the return records them).
+#[rstest]
 #[tokio::test]
-async fn an_interrupted_refund_is_finished_by_recovery_without_a_retry() {
+async fn an_interrupted_refund_is_finished_by_recovery_without_a_retry(
+    #[values(orders::RefundStep::PaymentRefunded, orders::RefundStep::StockReturned)]
+    dies_after: orders::RefundStep,
+    #[values(false, true)] saga: bool,
+) {
     let app = spawn_app_with(|settings| settings.saga_timeout_ms = 300).await;
+    app.faults.force_saga(saga);
     let tenant = app
         .create_tenant("half_refund_shop", Strategy::Schema)
         .await;
@@ -158,9 +170,8 @@ async fn an_interrupted_refund_is_finished_by_recovery_without_a_retry() {
         .clone();
     let path = format!("/orders/{}", placed["id"].as_str().unwrap());
 
-    // The payment is refunded, then the request dies: no stock back, the order still paid.
-    app.faults
-        .crash_refund_after(Some(orders::RefundStep::PaymentRefunded));
+    // The request dies halfway: the order is still refunding.
+    app.faults.crash_refund_after(Some(dies_after));
     app.call(Method::POST, &format!("{path}/refund"), &tenant, None)
         .await
         .assert_error(500, "internal");
@@ -187,4 +198,10 @@ async fn an_interrupted_refund_is_finished_by_recovery_without_a_retry() {
         .await
         .assert_error(409, "conflict");
     assert_eq!(stock_of(&app, &tenant, &product).await, 10);
+    let refunded = Ledger {
+        orders: 1,
+        captured_payments: 0,
+        ..Ledger::default()
+    };
+    assert_eq!(ledger(&app, &tenant.id, Strategy::Schema).await, refunded);
 }

@@ -108,6 +108,14 @@ fn a_consistent_ledger_passes() {
     assert_eq!(violations(&stored, &journal), Vec::<String>::new());
 }
 
+/// An order placed in one transaction writes no reservation: its items are its lines.
+#[test]
+fn a_paid_order_without_a_reservation_passes() {
+    let (mut stored, journal) = clean();
+    stored.reservations.clear();
+    assert_eq!(violations(&stored, &journal), Vec::<String>::new());
+}
+
 /// Makes a clean ledger wrong in one way.
 type Breakage = fn(&mut Stored);
 
