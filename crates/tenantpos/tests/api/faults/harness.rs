@@ -267,6 +267,28 @@ impl ServeProcess {
         }
     }
 
+    /// Waits until the process answers `/health` (which it does before PostgreSQL answers), and
+    /// returns that answer; fails if it stops first or takes 20 s.
+    pub async fn until_healthy(&mut self) -> reqwest::Response {
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            match client.get(format!("{}/health", self.base)).send().await {
+                Ok(answer) => return answer,
+                Err(_) => {
+                    let exited = self.exited();
+                    assert!(
+                        exited.is_none() && started.elapsed() < Duration::from_secs(20),
+                        "{} answered no /health ({exited:?}), see {}",
+                        self.name,
+                        self.log.display()
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
     /// How the process ended, if it did.
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child

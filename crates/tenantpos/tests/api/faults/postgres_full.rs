@@ -74,6 +74,8 @@ async fn a_full_postgresql_answers_503_never_500_and_is_served_again() {
     ordinary.extend(fill(&app_url).await.0);
     // A process started now cannot connect at all: it answers /health and waits.
     let mut late = deployment.serve_unready("full-late", ALL_SERVICES, &cap);
+    // It listens before it connects: its `/ready` below must find it listening.
+    late.until_healthy().await;
 
     let http = &deployment.http;
     let mut refused = 0;

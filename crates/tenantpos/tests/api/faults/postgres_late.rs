@@ -20,20 +20,7 @@ async fn serve_answers_while_postgresql_is_down_and_serves_once_it_is_up() {
     let deployment = stopped_deployment("late").await;
     let mut process = deployment.serve_unready("late", ALL_SERVICES, &[]);
     let http = &deployment.http;
-    let started = Instant::now();
-    let health = loop {
-        match http.get(format!("{}/health", process.base)).send().await {
-            Ok(answer) => break answer,
-            Err(_) => {
-                assert!(
-                    process.exited().is_none(),
-                    "serve stopped while PostgreSQL is down"
-                );
-                assert!(started.elapsed() < Duration::from_secs(20), "no /health");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
+    let health = process.until_healthy().await;
     assert_eq!(health.status(), 200);
     // Well past the first attempts to connect: still up, and saying it is not ready.
     tokio::time::sleep(Duration::from_secs(2)).await;
