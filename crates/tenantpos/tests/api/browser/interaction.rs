@@ -126,13 +126,22 @@ impl Browser {
             .unwrap_or_else(|error| panic!("`{css}` has no option {value:?}: {error}"));
     }
 
-    /// Clicks the element matching `css` once it is displayed.
+    /// Clicks the element matching `css` once it is displayed. If the page drew it again
+    /// between finding and clicking (a list refreshed), the new one is clicked, as a person
+    /// would.
     pub async fn click(&self, css: &str) {
-        self.wait_for(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|error| panic!("cannot click `{css}`: {error}"));
+        let started = Instant::now();
+        loop {
+            match self.wait_for(css).await.click().await {
+                Ok(_) => return,
+                Err(error)
+                    if error.is_stale_element_reference() && started.elapsed() < PATIENCE =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(error) => panic!("cannot click `{css}`: {error}"),
+            }
+        }
     }
 
     /// Clicks the displayed button whose visible text is exactly `label` (trimmed), as a person
