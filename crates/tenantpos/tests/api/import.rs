@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tenancy::Strategy;
 
 use crate::moving::{busy_tenant, visible_state};
-use crate::orders::order;
+use crate::orders::{order, stock_of};
 use crate::support::redis_server::eventually;
 use crate::support::*;
 
@@ -274,24 +274,18 @@ async fn refunding_an_imported_order_gives_its_stock_back_once() {
     let restored = app.create_tenant("resold_shop", Strategy::Shared).await;
     import(&app, "resold_shop", export).await.assert_status(200);
 
-    let stock = |sku: &'static str| {
-        let app = &app;
-        let restored = &restored;
-        async move {
-            let products = app.call(Method::GET, "/products", restored, None).await;
-            products
-                .assert_status(200)
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|product| product["sku"] == sku)
-                .unwrap()["stock"]
-                .as_i64()
-                .unwrap()
-        }
+    let products = app.call(Method::GET, "/products", &restored, None).await;
+    let products = products.assert_status(200).as_array().unwrap().clone();
+    let by_sku = |sku: &str| products.iter().find(|p| p["sku"] == sku).unwrap();
+    let (coffee, cake) = (by_sku("COFFEE"), by_sku("CAKE"));
+    let stock = || async {
+        (
+            stock_of(&app, &restored, coffee).await,
+            stock_of(&app, &restored, cake).await,
+        )
     };
     // busy_tenant sold 2 coffees and a cake that stayed sold, and refunded another cake.
-    assert_eq!((stock("COFFEE").await, stock("CAKE").await), (38, 9));
+    assert_eq!(stock().await, (38, 9));
     let orders = app.call(Method::GET, "/orders", &restored, None).await;
     let paid = orders
         .assert_status(200)
@@ -305,9 +299,9 @@ async fn refunding_an_imported_order_gives_its_stock_back_once() {
     app.call(Method::POST, &refund, &restored, None)
         .await
         .assert_status(200);
-    assert_eq!((stock("COFFEE").await, stock("CAKE").await), (40, 10));
+    assert_eq!(stock().await, (40, 10));
     app.call(Method::POST, &refund, &restored, None)
         .await
         .assert_error(409, "conflict");
-    assert_eq!((stock("COFFEE").await, stock("CAKE").await), (40, 10));
+    assert_eq!(stock().await, (40, 10));
 }

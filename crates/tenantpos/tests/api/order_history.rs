@@ -9,6 +9,44 @@ use tenancy::Strategy;
 use crate::orders::{count, order, stock_of};
 use crate::support::*;
 
+/// Refunds of one order sent at once: each that finds it `refunding` finishes the job, so
+/// the stock's return runs several times at once, and must give the stock back once. For an
+/// order placed in one transaction (no reservation: the return records one) and by a saga.
+#[rstest]
+#[tokio::test]
+async fn concurrent_refunds_put_stock_back_once(#[values(false, true)] saga: bool) {
+    let app = spawn_app().await;
+    app.faults.force_saga(saga);
+    let tenant = app
+        .create_tenant("rush_refund_shop", Strategy::Shared)
+        .await;
+    let product = app.create_product(&tenant, "P", 250, 10).await;
+    let placed = order(&app, &tenant, &[(&product, 4)], None).await;
+    let path = format!(
+        "/orders/{}/refund",
+        placed.assert_status(201)["id"].as_str().unwrap()
+    );
+    assert_eq!(stock_of(&app, &tenant, &product).await, 6);
+
+    let answers =
+        futures::future::join_all((0..6).map(|_| app.call(Method::POST, &path, &tenant, None)))
+            .await;
+    let statuses: Vec<u16> = answers
+        .iter()
+        .map(|answer| answer.status.as_u16())
+        .collect();
+    assert!(statuses.contains(&200), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|status| [200, 409].contains(status)),
+        "{statuses:?}"
+    );
+    assert_eq!(stock_of(&app, &tenant, &product).await, 10);
+    let shown = app
+        .call(Method::GET, &path.replace("/refund", ""), &tenant, None)
+        .await;
+    assert_eq!(shown.assert_status(200)["status"], "refunded");
+}
+
 #[rstest]
 #[tokio::test]
 async fn a_refund_puts_stock_back_once(
