@@ -6,8 +6,9 @@
 #   ./scripts/order-statements-bench.sh ROUNDS SECONDS VARIANT...
 #
 # VARIANT is as_placed (what tenantpos sends, scripts/order-statements/order.sql),
-# with_reservation (as placed before it stopped writing a reservation row) or
-# payment_in_order_statement. Each transaction ends with ROLLBACK, so the
+# with_reservation (as placed before it stopped writing a reservation row),
+# payment_in_order_statement or update_alone (the stock taken by its UPDATE alone, without
+# locking the products first). Each transaction ends with ROLLBACK, so the
 # twin's data is left as it was (and the WAL flush of COMMIT is not counted). The superuser makes
 # the table the script picks tenants and products from (schema order_statements_bench, dropped at
 # the end).
@@ -17,9 +18,10 @@ order=$(cd "$(dirname "$0")" && pwd)/order-statements/order.sql
 # A variant is order.sql without the lines of some tags.
 variant_sql() {
   case $1 in
-    as_placed) grep -v -e '-- inside$' -e '-- reservation$' "$order" ;;
-    with_reservation) grep -v -e '-- inside$' "$order" ;;
-    payment_in_order_statement) grep -v -e '-- apart$' -e '-- reservation$' "$order" ;;
+    as_placed) grep -v -e '-- inside$' -e '-- reservation$' -e '-- update_alone$' "$order" ;;
+    with_reservation) grep -v -e '-- inside$' -e '-- update_alone$' "$order" ;;
+    payment_in_order_statement) grep -v -e '-- apart$' -e '-- reservation$' -e '-- update_alone$' "$order" ;;
+    update_alone) grep -v -e '-- inside$' -e '-- lock' "$order" ;;
     *) echo "unknown variant $1" >&2; return 1 ;;
   esac
 }

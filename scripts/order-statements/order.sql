@@ -2,8 +2,9 @@
 -- (orders/src/in_one_transaction.rs), for a random shared tenant of the twin; rolled back.
 -- order-statements-bench.sh makes its variants by dropping the lines tagged `-- reservation`
 -- (the stock's reservation row, which tenantpos wrote until it let the order's items be its
--- lines), `-- apart` (the payment as a statement of its own) or `-- inside` (the payment inside
--- the order's statement).
+-- lines), `-- apart` (the payment as a statement of its own), `-- inside` (the payment inside
+-- the order's statement), `-- lock` (the products locked before their stock is taken, as
+-- tenantpos does) or `-- update_alone` (the stock taken by the UPDATE alone, no lock before).
 \set t random(1, :tenants)
 \set p1 random(1, 49)
 \set p2 random(:p1 + 1, 50)
@@ -13,18 +14,24 @@ SELECT tenant, incarnation, products[:p1] AS first, products[:p2] AS second, gen
   FROM order_statements_bench.picks WHERE n = :t \gset
 BEGIN;
 SELECT tenantpos.enter_tenant(:tenant, 'shared', :incarnation), set_config('app.current_tenant_id', :tenant, true);
-WITH locked AS (SELECT p.id FROM (SELECT id FROM unnest(ARRAY[:first, :second]::uuid[]) AS w(id) ORDER BY id) AS w
-                CROSS JOIN LATERAL (SELECT p.id FROM products p WHERE p.tenant_id = :tenant AND p.id = w.id
-                                    AND p.archived_at IS NULL FOR UPDATE) AS p),
-     taken AS (UPDATE products p SET stock = p.stock - w.quantity, updated_at = now()
-               FROM unnest(ARRAY[:first, :second]::uuid[], ARRAY[:q1, :q2]::bigint[]) AS w(product_id, quantity), locked l
-               WHERE p.tenant_id = :tenant AND p.id = l.id AND w.product_id = l.id AND p.stock >= w.quantity
-               RETURNING p.id AS product_id, p.sku, p.name, w.quantity, p.price AS unit_price)
-   , reservation AS (INSERT INTO reservations (tenant_id, order_id, status, expires_at, lines) -- reservation
-                     SELECT :tenant, :order_id, 'committed', now(), -- reservation
-                            jsonb_agg(jsonb_build_object('product_id', product_id, 'quantity', quantity)) FROM taken) -- reservation
-SELECT (SELECT count(*) FROM locked) AS live, t.product_id, t.sku, t.name, t.quantity, t.unit_price
-  FROM (SELECT 1) AS one LEFT JOIN taken t ON true ORDER BY t.product_id;
+WITH locked AS (SELECT p.id FROM (SELECT id FROM unnest(ARRAY[:first, :second]::uuid[]) AS w(id) ORDER BY id) AS w -- lock
+                CROSS JOIN LATERAL (SELECT p.id FROM products p WHERE p.tenant_id = :tenant AND p.id = w.id -- lock
+                                    AND p.archived_at IS NULL FOR UPDATE) AS p), -- lock
+     taken AS (UPDATE products p SET stock = p.stock - w.quantity, updated_at = now() -- lock
+               FROM unnest(ARRAY[:first, :second]::uuid[], ARRAY[:q1, :q2]::bigint[]) AS w(product_id, quantity), locked l -- lock
+               WHERE p.tenant_id = :tenant AND p.id = l.id AND w.product_id = l.id AND p.stock >= w.quantity -- lock
+               RETURNING p.id AS product_id, p.sku, p.name, w.quantity, p.price AS unit_price) -- lock
+   , reservation AS (INSERT INTO reservations (tenant_id, order_id, status, expires_at, lines) -- lock -- reservation
+                     SELECT :tenant, :order_id, 'committed', now(), -- lock -- reservation
+                            jsonb_agg(jsonb_build_object('product_id', product_id, 'quantity', quantity)) FROM taken) -- lock -- reservation
+SELECT (SELECT count(*) FROM locked) AS live, t.product_id, t.sku, t.name, t.quantity, t.unit_price -- lock
+  FROM (SELECT 1) AS one LEFT JOIN taken t ON true ORDER BY t.product_id; -- lock
+WITH taken AS (UPDATE products p SET stock = p.stock - w.quantity, updated_at = now() -- update_alone
+               FROM (SELECT * FROM unnest(ARRAY[:first, :second]::uuid[], ARRAY[:q1, :q2]::bigint[]) AS w(product_id, quantity) -- update_alone
+                     ORDER BY product_id) AS w -- update_alone
+               WHERE p.tenant_id = :tenant AND p.id = w.product_id AND p.archived_at IS NULL AND p.stock >= w.quantity -- update_alone
+               RETURNING p.id AS product_id, p.sku, p.name, w.quantity, p.price AS unit_price) -- update_alone
+SELECT * FROM taken ORDER BY product_id; -- update_alone
 INSERT INTO payments (tenant_id, id, order_id, method, status, amount, card_brand, recorded_with_order) -- apart
   VALUES (:tenant, gen_random_uuid(), :order_id, 'cash', 'captured', 1080, NULL, true); -- apart
 WITH
