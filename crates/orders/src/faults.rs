@@ -1,7 +1,8 @@
 //! Fault injection for the placement and refund sagas: makes a request stop right after a step,
 //! as if its process had died there, with no compensation; makes the order's final COMMIT look
-//! lost although it succeeded; or makes a placement stall before it starts. Inert unless a test
-//! sets it; nothing in the configuration or the API can.
+//! lost although it succeeded; or makes a placement stall before it starts, or after its COMMIT
+//! (before it drops what it changed from the cache). Inert unless a test sets it; nothing in the
+//! configuration or the API can.
 //!
 //! A placement in one transaction (inventory and payments in this process) has no steps in
 //! between: a crash after any step but `Recorded` stops it before its COMMIT (nothing placed),
@@ -46,6 +47,7 @@ pub struct FaultInjection {
     crash_refund_after: Mutex<Option<RefundStep>>,
     lose_final_commit: Mutex<bool>,
     stall_before_start: Mutex<Option<Duration>>,
+    stall_after_commit: Mutex<Option<Duration>>,
     force_saga: AtomicBool,
 }
 
@@ -74,6 +76,13 @@ impl FaultInjection {
     /// connection would (`None` to stop stalling).
     pub fn stall_before_start(&self, stall: Option<Duration>) {
         *self.stall_before_start.lock().expect("fault lock") = stall;
+    }
+
+    /// From now on a placement in one transaction waits `stall` after its COMMIT, before it
+    /// drops its products from the cache and answers (`None` to stop stalling): the moment a
+    /// client that hangs up would leave a cancelled request behind a committed order.
+    pub fn stall_after_commit(&self, stall: Option<Duration>) {
+        *self.stall_after_commit.lock().expect("fault lock") = stall;
     }
 
     /// Test-only: from now on placements run the saga even where inventory and payments are
@@ -123,6 +132,13 @@ impl FaultInjection {
 
     pub(crate) async fn stall(&self) {
         let stall = *self.stall_before_start.lock().expect("fault lock");
+        if let Some(stall) = stall {
+            tokio::time::sleep(stall).await;
+        }
+    }
+
+    pub(crate) async fn stall_behind_commit(&self) {
+        let stall = *self.stall_after_commit.lock().expect("fault lock");
         if let Some(stall) = stall {
             tokio::time::sleep(stall).await;
         }

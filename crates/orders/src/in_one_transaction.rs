@@ -146,6 +146,7 @@ pub(crate) async fn place(
             };
         }
     };
+    state.faults.stall_behind_commit().await;
     forget_changes(state, context, &products).await;
     state.faults.check(crate::SagaStep::Recorded)?;
     Ok(recorded)

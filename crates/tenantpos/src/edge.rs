@@ -3,11 +3,18 @@
 //! (tower-http's request-id pair and trace layer, and two of ours) because each layer of the
 //! router costs every request a clone of the services it wraps and a future of its own, and
 //! on the cheapest routes (a cached product read) those were a fifth of the request's CPU.
+//!
+//! A request that may write runs to its end even if its client hangs up. hyper drops the
+//! future of a request whose connection closed, wherever it waits: a write cut short after its
+//! COMMIT would skip what must follow it (dropping what it changed from the cache, whose Redis
+//! entries live for minutes: a deactivated user's status, a product's stock). So such a
+//! request runs in a task of its own, which the connection only waits for.
 
 use axum::extract::Request;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue};
+use tenancy::ApiError;
 use tenancy::timing::{self, RequestTiming, SERVER_TIMING, TimingTotals};
 use tenancy::trace_context::{TRACEPARENT, TraceContext};
 use tracing::Instrument;
@@ -17,7 +24,9 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Gives the request an id (the client's, or a new uuid), continues or starts its trace (in
 /// the request's extensions, where `TenantContext` and the peer clients find it), runs it in
 /// its log span and times it; answers with the id, the `traceparent` and `Server-Timing`,
-/// errors included.
+/// errors included. A request of any method but the safe ones (`GET`, `HEAD`, `OPTIONS`,
+/// `TRACE`) runs to its end whether or not its client waits for the answer (see the module's
+/// comment); reads stop as soon as nobody waits.
 pub async fn edge(mut request: Request, next: Next) -> Response {
     let request_id = match request.headers().get(&REQUEST_ID) {
         Some(id) => id.clone(),
@@ -34,9 +43,20 @@ pub async fn edge(mut request: Request, next: Next) -> Response {
     let span = request_span(&request, &request_id, &trace);
 
     let started = RequestTiming::start();
-    let mut response = timing::within(started.clone(), next.run(request))
-        .instrument(span.clone())
-        .await;
+    let may_write = !request.method().is_safe();
+    let serve = timing::within(started.clone(), next.run(request)).instrument(span.clone());
+    let mut response = if may_write {
+        match tokio::spawn(serve).await {
+            Ok(response) => response,
+            // The router catches a handler's panic; this is the runtime shutting down.
+            Err(error) => {
+                ApiError::unavailable(anyhow::anyhow!("the request's task ended: {error}"))
+                    .into_response()
+            }
+        }
+    } else {
+        serve.await
+    };
     // Read once: the log line and the header say the same times.
     let totals = started.totals();
     log_answer(&span, &response, &totals);

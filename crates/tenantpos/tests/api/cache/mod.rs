@@ -5,6 +5,7 @@
 //! `invalidation_log`.
 
 mod budget;
+mod hung_up;
 mod invalidation_log;
 mod lockout;
 pub(crate) use lockout::assert_at_most_five_401s_then_429s;
