@@ -11,7 +11,7 @@ use rstest::rstest;
 use serde_json::{Value, json};
 use tenancy::Strategy;
 
-use super::ready_cache;
+use super::app_with_redis;
 use crate::support::redis_server::{RedisServer, eventually};
 use crate::support::*;
 
@@ -21,12 +21,7 @@ async fn an_order_whose_client_hangs_up_after_its_commit_still_refreshes_the_cac
     #[values(false, true)] http2: bool,
 ) {
     let redis = RedisServer::start();
-    let url = redis.url();
-    let app = spawn_app_with(|settings| settings.redis_url = Some(url)).await;
-    eventually("the cache connects", Duration::from_secs(5), || async {
-        ready_cache(&app).await == "ok"
-    })
-    .await;
+    let app = app_with_redis(redis.url()).await;
     let tenant = app.create_tenant("hung_up_shop", Strategy::Shared).await;
     let product = app.create_product(&tenant, "TEA", 300, 10).await;
     let path = format!("/products/{}", product["id"].as_str().unwrap());

@@ -28,6 +28,16 @@ pub(super) async fn ready_cache(app: &TestApp) -> String {
     ready.body["cache"].as_str().unwrap_or("").to_owned()
 }
 
+/// The app of the test with its cache in Redis at `url`, once the cache is connected.
+pub(super) async fn app_with_redis(url: String) -> TestApp {
+    let app = spawn_app_with(|settings| settings.redis_url = Some(url)).await;
+    eventually("the cache connects", Duration::from_secs(5), || async {
+        ready_cache(&app).await == "ok"
+    })
+    .await;
+    app
+}
+
 /// The app of the test with Redis at `url`, and a second `tenantpos serve` process serving
 /// `services` over the same database and Redis, once both caches are connected.
 pub(super) async fn two_processes_sharing(url: &str, services: &str) -> (TestApp, Process) {
@@ -303,12 +313,7 @@ async fn changes_reach_another_process_sharing_redis_within_a_second() {
 #[tokio::test]
 async fn every_key_names_its_tenant_and_holds_only_its_data_and_a_purge_leaves_none() {
     let redis = RedisServer::start();
-    let url = redis.url();
-    let app = spawn_app_with(|settings| settings.redis_url = Some(url)).await;
-    eventually("the cache connects", Duration::from_secs(5), || async {
-        ready_cache(&app).await == "ok"
-    })
-    .await;
+    let app = app_with_redis(redis.url()).await;
     let mut tenants = Vec::new();
     let mut products = Vec::new();
     for (id, strategy) in [

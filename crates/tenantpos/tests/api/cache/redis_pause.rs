@@ -9,9 +9,9 @@ use reqwest::Method;
 use serde_json::json;
 use tenancy::Strategy;
 
-use super::{ready_cache, two_processes_sharing};
+use super::{app_with_redis, ready_cache, two_processes_sharing};
 use crate::support::redis_server::{RedisServer, eventually};
-use crate::support::{Answer, TestApp, spawn_app_with};
+use crate::support::{Answer, TestApp};
 
 /// `GET /auth/me` as `token` of `tenant` on the process at `base`.
 async fn me(app: &TestApp, base: &str, tenant: &str, token: &str) -> Answer {
@@ -148,12 +148,7 @@ async fn a_suspension_made_by_the_cli_while_redis_is_paused_holds_after_the_cli_
 #[tokio::test]
 async fn redis_going_down_and_coming_back_fails_no_request() {
     let mut redis = RedisServer::start();
-    let url = redis.url();
-    let app = spawn_app_with(|settings| settings.redis_url = Some(url)).await;
-    eventually("the cache connects", Duration::from_secs(5), || async {
-        ready_cache(&app).await == "ok"
-    })
-    .await;
+    let app = app_with_redis(redis.url()).await;
     let tenant = app.create_tenant("sturdy_shop", Strategy::Shared).await;
     let product = app.create_product(&tenant, "P", 100, 5).await;
     let path = format!("/products/{}", product["id"].as_str().unwrap());
