@@ -6,9 +6,9 @@
 //!
 //! A request that may write runs to its end even if its client hangs up. hyper drops the
 //! future of a request whose connection closed, wherever it waits: a write cut short after its
-//! COMMIT would skip what must follow it (dropping what it changed from the cache, whose Redis
-//! entries live for minutes: a deactivated user's status, a product's stock). So such a
-//! request runs in a task of its own, which the connection only waits for.
+//! COMMIT would skip what must follow it: dropping what it changed from the cache, whose Redis
+//! entries live five minutes for a product's stock and one for a deactivated user's status.
+//! So such a request runs in a task of its own, which the connection only waits for.
 
 use axum::extract::Request;
 use axum::middleware::Next;
