@@ -247,39 +247,38 @@ impl ServeProcess {
     /// Starts the process (again, after `kill`) on its port, once it is ready.
     pub async fn start(&mut self) {
         self.spawn();
-        let client = reqwest::Client::new();
-        let started = Instant::now();
         // `/health` answers before PostgreSQL does; `/ready` once the process serves.
-        while !client
-            .get(format!("{}/ready", self.base))
-            .send()
-            .await
-            .is_ok_and(|response| response.status().is_success())
-        {
-            let exited = self.child.as_mut().unwrap().try_wait().unwrap();
-            assert!(
-                exited.is_none() && started.elapsed() < Duration::from_secs(30),
-                "{} did not start ({exited:?}), see {}",
-                self.name,
-                self.log.display()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.first_answer("/ready", Duration::from_secs(30), |answer| {
+            answer.status().is_success()
+        })
+        .await;
     }
 
     /// Waits until the process answers `/health` (which it does before PostgreSQL answers), and
     /// returns that answer; fails if it stops first or takes 20 s.
     pub async fn until_healthy(&mut self) -> reqwest::Response {
+        self.first_answer("/health", Duration::from_secs(20), |_| true)
+            .await
+    }
+
+    /// The first answer to `path` that is `wanted`, asked every 50 ms; fails if the process
+    /// stops first or none comes within `patience`.
+    async fn first_answer(
+        &mut self,
+        path: &str,
+        patience: Duration,
+        wanted: impl Fn(&reqwest::Response) -> bool,
+    ) -> reqwest::Response {
         let client = reqwest::Client::new();
         let started = Instant::now();
         loop {
-            match client.get(format!("{}/health", self.base)).send().await {
-                Ok(answer) => return answer,
-                Err(_) => {
+            match client.get(format!("{}{path}", self.base)).send().await {
+                Ok(answer) if wanted(&answer) => return answer,
+                _ => {
                     let exited = self.exited();
                     assert!(
-                        exited.is_none() && started.elapsed() < Duration::from_secs(20),
-                        "{} answered no /health ({exited:?}), see {}",
+                        exited.is_none() && started.elapsed() < patience,
+                        "{} answered {path} not as wanted ({exited:?}), see {}",
                         self.name,
                         self.log.display()
                     );
