@@ -330,6 +330,8 @@ impl From<deadpool_postgres::PoolError> for ApiError {
 ///   PostgreSQL is shutting down, restarting or full (57P01..57P03, 53300);
 /// - a bounded wait ran out: a lock (`lock_timeout`, 55P03: a tenant's gate held by a move),
 ///   a statement (`statement_timeout`, 57014), an idle transaction (25P03);
+/// - a read that shares its connection found its tenant's gate held and no connection of its
+///   own came in time (`TP002`, see `Gate::PassWithoutWaiting`);
 /// - the tenant moved away under the transaction: `tenantpos.enter_tenant` refused it
 ///   (`TP001`), or its old database was retired, taking the app role's rights
 ///   (42501 from a privilege check; never a row-level security refusal, which is a bug),
@@ -362,6 +364,7 @@ pub fn is_unavailability(error: &tokio_postgres::Error) -> bool {
         ]
         .contains(code)
         || code.code() == crate::db::TENANT_MOVED
+        || code.code() == crate::db::GATE_HELD
         || retired_copy
 }
 

@@ -31,7 +31,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::PgEndpoint;
-use super::budget::{BudgetedManager, Pool, build_pool, no_connection_in_time};
+use super::budget::{BudgetedManager, Pool, PooledClient, build_pool, no_connection_in_time};
 use super::statements::PreparedStatements;
 use crate::error::ApiError;
 
@@ -50,7 +50,7 @@ pub(crate) enum Side {
 }
 
 impl Side {
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         match self {
             Side::Shared => 0,
             Side::Schemas => 1,
@@ -113,6 +113,21 @@ impl MainPools {
     /// A permit to use a connection of `side`'s pool, waited for until `deadline` (then 503).
     pub(crate) async fn in_use(&self, side: Side, deadline: Instant) -> Result<InUse, ApiError> {
         self.lending.acquire(side, deadline).await
+    }
+
+    /// A connection of `side`'s pool and its permit to be in use, both waited for until
+    /// `deadline` (then 503), with the tenant's `slot` it holds meanwhile.
+    pub(crate) async fn connection(
+        &self,
+        side: Side,
+        slot: Option<OwnedSemaphorePermit>,
+        deadline: Instant,
+    ) -> Result<PooledClient, ApiError> {
+        let in_use = self.in_use(side, deadline).await?;
+        let object = tokio::time::timeout_at(deadline, self.pool(side).get())
+            .await
+            .map_err(|_| no_connection_in_time())??;
+        Ok(PooledClient::new(object, slot, Some(in_use)))
     }
 
     /// Room for one more open connection of `side`'s pool: a free permit, else the permit of

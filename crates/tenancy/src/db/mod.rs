@@ -6,6 +6,7 @@ mod endpoint;
 mod main_pools;
 pub mod mark;
 pub mod naming;
+mod read_lanes;
 mod scope_statement;
 mod scoped;
 mod slots;
@@ -26,7 +27,7 @@ pub use cap::{
     close_idle,
 };
 pub use endpoint::PgEndpoint;
-pub use scoped::{Durability, Gate, Params, ScopedTx, StatementToSend, TENANT_MOVED};
+pub use scoped::{Durability, GATE_HELD, Gate, Params, ScopedTx, StatementToSend, TENANT_MOVED};
 pub use statements::PreparedStatements;
 pub use storage_config::{AppRole, DEFAULT_CLUSTER, StorageConfig};
 pub use tokio_postgres::types::{Json, ToSql};
@@ -36,6 +37,30 @@ use crate::error::ApiError;
 use crate::tenant::{Strategy, Tenant};
 use crate::tenant_id::TenantId;
 use main_pools::{MainPools, Side};
+
+/// The main database's pool of a tenant's strategy; `None` for a tenant database.
+fn main_side(strategy: Strategy) -> Option<Side> {
+    match strategy {
+        Strategy::Shared => Some(Side::Shared),
+        Strategy::Schema => Some(Side::Schemas),
+        Strategy::Database => None,
+    }
+}
+
+/// The `search_path` of a tenant's transactions: its schema, or `public`.
+fn search_path(tenant: &Tenant) -> String {
+    match tenant.strategy {
+        Strategy::Schema => tenant.id.schema_name(),
+        Strategy::Shared | Strategy::Database => "public".to_owned(),
+    }
+}
+
+/// Waiting for a connection is time the request spends on the database.
+fn record_connection_wait(waiting_since: std::time::Instant) {
+    let waited = waiting_since.elapsed();
+    crate::timing::record_database(waited);
+    crate::instruments::connection_wait(waited);
+}
 
 /// Anything that names a checked tenant: a `TenantContext`, or a `ResolvedTenant` for the few
 /// routes that run before a token exists (login). Only this crate can make one, and no other
@@ -84,6 +109,8 @@ pub struct TenantDb {
     /// requests wait at its gate (a move) or in its locks never starves the others.
     main_slots: slots::TenantSlots,
     tenant_databases: Arc<TenantDatabasePools>,
+    /// The read lanes of the main database's pools, by `Side` (`read_lanes`).
+    read_lanes: [Arc<read_lanes::ReadLanes>; 2],
 }
 
 impl TenantDb {
@@ -102,6 +129,7 @@ impl TenantDb {
                 shares.per_tenant_database,
                 config.prepared_statements,
             ),
+            read_lanes: Default::default(),
             config,
         }
     }
@@ -150,11 +178,44 @@ impl TenantDb {
     /// Opens a transaction of one statement, for a read: the scope and the statement under one
     /// Sync, which ends the transaction, so the whole of it is one round trip and one answer.
     /// A second statement on it is a bug (it panics); `commit` after it is a no-op.
+    ///
+    /// On the main database, with prepared statements, the read is pipelined with others on a
+    /// shared connection (`read_lanes`).
     pub async fn begin_one_statement(
         &self,
         scope: &impl TenantScope,
     ) -> Result<ScopedTx, ApiError> {
-        Ok(self.begin(scope).await?.committing_with_its_statement())
+        let tenant = scope.tenant();
+        let (Some(side), PreparedStatements::On, false) = (
+            main_side(tenant.strategy),
+            self.config.prepared_statements,
+            scope.is_background_work(),
+        ) else {
+            return Ok(self.begin(scope).await?.committing_with_its_statement());
+        };
+        let deadline = tokio::time::Instant::now() + CONNECTION_WAIT;
+        let waiting_since = std::time::Instant::now();
+        let slot = self.main_slots.acquire(&tenant.id, deadline).await?;
+        let lanes = &self.read_lanes[side.index()];
+        let seat = match lanes.join(slot) {
+            Ok(seat) => seat,
+            Err(slot) => {
+                let connection = self.main_database.connection(side, None, deadline).await;
+                record_connection_wait(waiting_since);
+                lanes.open(connection?, slot)
+            }
+        };
+        let own_connection = scoped::OwnConnection {
+            pools: self.main_database.clone(),
+            side,
+            deadline,
+        };
+        Ok(ScopedTx::on_lane(
+            seat,
+            own_connection,
+            tenant,
+            search_path(tenant),
+        ))
     }
 
     /// Opens a transaction for a move that holds the tenant's gate closed at this copy (see
@@ -184,32 +245,27 @@ impl TenantDb {
         // Every wait for a connection (a slot of the tenant, then the pool) ends by then.
         let deadline = tokio::time::Instant::now() + CONNECTION_WAIT;
         let waiting_since = std::time::Instant::now();
-        let (pool, search_path, slot, in_use) = match tenant.strategy {
-            Strategy::Shared | Strategy::Schema => {
-                let (side, search_path) = match tenant.strategy {
-                    Strategy::Schema => (Side::Schemas, tenant.id.schema_name()),
-                    _ => (Side::Shared, "public".to_owned()),
-                };
+        let client = match main_side(tenant.strategy) {
+            Some(side) => {
                 let slot = self.main_slots.acquire(&tenant.id, deadline).await?;
-                let in_use = self.main_database.in_use(side, deadline).await?;
-                let pool = self.main_database.pool(side).clone();
-                (pool, search_path, Some(slot), Some(in_use))
+                self.main_database
+                    .connection(side, Some(slot), deadline)
+                    .await
             }
             // A tenant database's pool is its own share already; while the budget is spent,
             // its requests take turns on the connections it holds.
-            Strategy::Database => {
+            None => {
                 let pool = self.database_pool(tenant)?;
                 let turn = self.tenant_databases.wait_for_turn(&pool, deadline).await;
-                (Pool::clone(&pool), "public".to_owned(), turn, None)
+                match tokio::time::timeout_at(deadline, pool.get()).await {
+                    Ok(Ok(object)) => Ok(PooledClient::new(object, turn, None)),
+                    Ok(Err(error)) => Err(error.into()),
+                    Err(_) => Err(budget::no_connection_in_time()),
+                }
             }
         };
-        let object = tokio::time::timeout_at(deadline, pool.get()).await;
-        // Waiting for a connection is time the request spends on the database.
-        let waited = waiting_since.elapsed();
-        crate::timing::record_database(waited);
-        crate::instruments::connection_wait(waited);
-        let object = object.map_err(|_| budget::no_connection_in_time())??;
-        let client = PooledClient::new(object, slot, in_use);
+        record_connection_wait(waiting_since);
+        let client = client?;
         if tenant.strategy == Strategy::Database
             && let Err(refused) = self.check_mark(tenant, client.mark.as_ref())
         {
@@ -218,7 +274,7 @@ impl TenantDb {
             drop(PooledClient::take(client));
             return Err(refused);
         }
-        let tx = ScopedTx::new(client, tenant, search_path, gate, durability);
+        let tx = ScopedTx::new(client, tenant, search_path(tenant), gate, durability);
         if scope.is_background_work() {
             // Sent with BEGIN and the scope, in the same round trip.
             tx.execute("SELECT set_config('statement_timeout', '0', true)", &[])

@@ -42,6 +42,12 @@ const SCHEMA: &str = "SELECT tenantpos.enter_tenant($1, $2, $3), \
 const SCHEMA_PROVISIONAL: &str = "SELECT tenantpos.enter_tenant($1, $2, $3), \
      set_config('app.current_tenant_id', $1, true), set_config('search_path', $4, true), \
      set_config('synchronous_commit', 'off', true)";
+/// For a read on a connection shared with other reads (`Gate::PassWithoutWaiting`): refused
+/// (`TP002`) rather than kept waiting while the gate is held. Never provisional: only reads.
+const MAIN_WITHOUT_WAITING: &str = "SELECT tenantpos.enter_tenant_without_waiting($1, $2, $3), \
+     set_config('app.current_tenant_id', $1, true)";
+const SCHEMA_WITHOUT_WAITING: &str = "SELECT tenantpos.enter_tenant_without_waiting($1, $2, $3), \
+     set_config('app.current_tenant_id', $1, true), set_config('search_path', $4, true)";
 /// A tenant database holds one tenant: its gate is the lock alone (see the module's comment).
 const DATABASE: &str = "SELECT \
      pg_advisory_xact_lock_shared(hashtext('tenantpos-tenant:' || $1 || ':' || $2)), $3::uuid, \
@@ -117,9 +123,17 @@ impl<'a> Scope<'a> {
         let provisional = durability == Durability::Provisional;
         let (sql, shape) = match (gate, statements, values.placement) {
             (Gate::HeldClosedByThisMove, _, _) => (FULL_BEHIND_CLOSED_GATE, Shape::Full),
-            (Gate::Pass, PreparedStatements::Off, "database") => (FULL_DATABASE, Shape::Full),
-            (Gate::Pass, PreparedStatements::Off, _) => (FULL_MAIN, Shape::Full),
-            (Gate::Pass, PreparedStatements::On, "database") => (
+            (Gate::PassWithoutWaiting, PreparedStatements::On, "schema") => {
+                (SCHEMA_WITHOUT_WAITING, Shape::LeanWithSchema)
+            }
+            (Gate::PassWithoutWaiting, PreparedStatements::On, "shared") => {
+                (MAIN_WITHOUT_WAITING, Shape::Lean)
+            }
+            // Read lanes are opened on the main database with prepared statements only
+            // (`TenantDb::begin_one_statement`); anywhere else a read waits at the gate.
+            (_, PreparedStatements::Off, "database") => (FULL_DATABASE, Shape::Full),
+            (_, PreparedStatements::Off, _) => (FULL_MAIN, Shape::Full),
+            (_, PreparedStatements::On, "database") => (
                 if provisional {
                     DATABASE_PROVISIONAL
                 } else {
@@ -127,7 +141,7 @@ impl<'a> Scope<'a> {
                 },
                 Shape::Lean,
             ),
-            (Gate::Pass, PreparedStatements::On, "schema") => (
+            (_, PreparedStatements::On, "schema") => (
                 if provisional {
                     SCHEMA_PROVISIONAL
                 } else {
@@ -135,7 +149,7 @@ impl<'a> Scope<'a> {
                 },
                 Shape::LeanWithSchema,
             ),
-            (Gate::Pass, PreparedStatements::On, _) => (
+            (_, PreparedStatements::On, _) => (
                 if provisional { MAIN_PROVISIONAL } else { MAIN },
                 Shape::Lean,
             ),

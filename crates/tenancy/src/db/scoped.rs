@@ -18,6 +18,8 @@ use tokio_postgres::{Client, Error, PipelineStep, Row, RowStream};
 use uuid::Uuid;
 
 use super::PooledClient as Object;
+use super::main_pools::{MainPools, Side};
+use super::read_lanes::LaneSeat;
 use super::scope_statement::{Scope, ScopeValues};
 use super::statements::{self, PreparedStatements, typed};
 use crate::tenant::{Strategy, Tenant};
@@ -39,7 +41,9 @@ pub enum Durability {
 
 pub struct ScopedTx {
     /// `None` once committed or rolled back.
-    client: Option<Object>,
+    client: Option<Connection>,
+    /// For a read on a lane: where it takes a connection of its own if its gate is held.
+    own_connection: Option<OwnConnection>,
     tenant_id: TenantId,
     /// The incarnation of the tenant the request was resolved for; the gate compares it.
     incarnation: Uuid,
@@ -58,6 +62,32 @@ pub struct ScopedTx {
     committed: AtomicBool,
 }
 
+/// The connection a transaction runs on.
+enum Connection {
+    /// Its own, from its pool, until the transaction ends.
+    Own(Object),
+    /// A seat on a read lane, shared with other reads of one statement (`read_lanes`).
+    Lane(LaneSeat),
+}
+
+impl std::ops::Deref for Connection {
+    type Target = Object;
+    fn deref(&self) -> &Object {
+        match self {
+            Self::Own(connection) => connection,
+            Self::Lane(seat) => seat,
+        }
+    }
+}
+
+/// Where a read refused at its gate on a lane takes a connection of its own: the pool of its
+/// lane, within the deadline of the request's first wait for a connection.
+pub(crate) struct OwnConnection {
+    pub pools: Arc<MainPools>,
+    pub side: Side,
+    pub deadline: tokio::time::Instant,
+}
+
 /// Whether a transaction passes the tenant's gate (see `scope_statement`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {
@@ -65,11 +95,19 @@ pub enum Gate {
     Pass,
     /// The move's own reads of the copy it holds the gate closed at (it would wait for itself).
     HeldClosedByThisMove,
+    /// A read on a connection shared with other tenants' reads (`read_lanes`): refused with
+    /// `GATE_HELD` rather than kept waiting, so that the reads queued behind it never wait for
+    /// another tenant's move; it then goes again on a connection of its own, with `Pass`.
+    PassWithoutWaiting,
 }
 
 /// The SQLSTATE of `tenantpos.enter_tenant` refusing a transaction of a tenant that was moved
 /// or deleted.
 pub const TENANT_MOVED: &str = "TP001";
+
+/// The SQLSTATE of `tenantpos.enter_tenant_without_waiting` refusing a read whose tenant's gate
+/// is held (or about to be) by a move or a deletion.
+pub const GATE_HELD: &str = "TP002";
 
 impl ScopedTx {
     /// A transaction for `tenant_id` on `client`; nothing is sent before the first statement.
@@ -80,8 +118,25 @@ impl ScopedTx {
         gate: Gate,
         durability: Durability,
     ) -> Self {
+        Self::new_on(
+            Connection::Own(client),
+            tenant,
+            search_path,
+            gate,
+            durability,
+        )
+    }
+
+    fn new_on(
+        client: Connection,
+        tenant: &Tenant,
+        search_path: String,
+        gate: Gate,
+        durability: Durability,
+    ) -> Self {
         Self {
             client: Some(client),
+            own_connection: None,
             tenant_id: tenant.id.clone(),
             incarnation: tenant.incarnation,
             strategy: tenant.strategy,
@@ -92,6 +147,24 @@ impl ScopedTx {
             one_statement: false,
             committed: AtomicBool::new(false),
         }
+    }
+
+    /// A transaction of one statement on a read lane (`TenantDb::begin_one_statement`).
+    pub(crate) fn on_lane(
+        seat: LaneSeat,
+        own_connection: OwnConnection,
+        tenant: &Tenant,
+        search_path: String,
+    ) -> Self {
+        let mut tx = Self::new_on(
+            Connection::Lane(seat),
+            tenant,
+            search_path,
+            Gate::PassWithoutWaiting,
+            Durability::Durable,
+        );
+        tx.own_connection = Some(own_connection);
+        tx.committing_with_its_statement()
     }
 
     /// This transaction, committed together with its one statement (see `one_statement`).
@@ -203,13 +276,58 @@ impl ScopedTx {
         }
         before.push(set_scope.step(&scope_params, &typed_scope_params));
         let last = statement.step(params, &typed_params);
-        let opening = async { read(client.query_after(&before, last).await?).await };
         if self.one_statement {
             // The Sync behind the statement ends the transaction, whatever its outcome.
             self.committed.store(true, Ordering::Release);
-            return opening.await;
+            let rows = match client.query_after(&before, last).await {
+                Err(error) if gate_held(&error) => {
+                    return self.again_on_own_connection(error, sql, params, read).await;
+                }
+                rows => rows?,
+            };
+            return read(rows).await;
         }
+        let opening = async { read(client.query_after(&before, last).await?).await };
         self.then_commit_if_one_statement(opening).await
+    }
+
+    /// A read of a lane refused at its gate (`Gate::PassWithoutWaiting`), sent again on a
+    /// connection of its own, where it waits at the gate as any transaction does. If no
+    /// connection comes in time, the refusal is the answer (503).
+    async fn again_on_own_connection<T, R, Fut>(
+        &self,
+        refusal: Error,
+        sql: &'static str,
+        params: Params<'_>,
+        read: R,
+    ) -> Result<T, Error>
+    where
+        R: FnOnce(RowStream) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let Some(own) = &self.own_connection else {
+            return Err(refusal);
+        };
+        let waiting_since = std::time::Instant::now();
+        let connection = own.pools.connection(own.side, None, own.deadline).await;
+        crate::instruments::connection_wait(waiting_since.elapsed());
+        let Ok(connection) = connection else {
+            return Err(refusal);
+        };
+        let tx = Self {
+            client: Some(Connection::Own(connection)),
+            own_connection: None,
+            tenant_id: self.tenant_id.clone(),
+            incarnation: self.incarnation,
+            strategy: self.strategy,
+            search_path: self.search_path.clone(),
+            gate: Gate::Pass,
+            durability: self.durability,
+            opened: AtomicBool::new(false),
+            one_statement: true,
+            committed: AtomicBool::new(false),
+        };
+        Box::pin(tx.run_untimed(sql, params, read)).await
     }
 
     /// `statement` in this transaction, opened already (or being opened by a statement sent
@@ -425,6 +543,12 @@ impl ScopedTx {
     }
 }
 
+/// Whether `error` is `tenantpos.enter_tenant_without_waiting` refusing a read whose tenant's
+/// gate is held.
+fn gate_held(error: &Error) -> bool {
+    error.code().is_some_and(|code| code.code() == GATE_HELD)
+}
+
 /// A statement and the values it binds, built by a repository and sent by the transaction with
 /// others under one Sync (`ScopedTx::query_with`, `ScopedTx::commit_with`).
 pub struct StatementToSend<'a> {
@@ -519,7 +643,8 @@ impl Drop for ScopedTx {
     /// A transaction dropped unfinished (an early return, an error, a cancelled request) is
     /// rolled back before its connection goes back to the pool.
     fn drop(&mut self) {
-        let Some(client) = self.client.take() else {
+        // A read of a lane is a transaction of one statement: never left open.
+        let Some(Connection::Own(client)) = self.client.take() else {
             return;
         };
         if !self.opened.load(Ordering::Acquire) || self.committed.load(Ordering::Acquire) {

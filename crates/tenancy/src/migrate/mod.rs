@@ -59,6 +59,11 @@ pub const CATALOG_MIGRATIONS: &[Migration] = &[
         name: "cheaper_gate",
         sql: include_str!("../../../../migrations/catalog/0007_cheaper_gate.sql"),
     },
+    Migration {
+        version: 8,
+        name: "gate_without_waiting",
+        sql: include_str!("../../../../migrations/catalog/0008_gate_without_waiting.sql"),
+    },
 ];
 
 /// Every tenant table, children before parents: the order in which a shared tenant's rows are

@@ -34,6 +34,7 @@ mod order_history;
 mod orders;
 mod products;
 mod public_routes;
+mod read_lanes;
 mod resolver;
 mod safety_net;
 mod saga;

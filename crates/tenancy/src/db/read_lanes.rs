@@ -1,0 +1,114 @@
+//! Reads of one statement (`TenantDb::begin_one_statement`) share connections of the main
+//! database: a lane is one pooled connection on which the reads of many requests, of any
+//! tenants, are pipelined. Each read is the scope and its `SELECT` under a Sync of their own,
+//! one implicit transaction that the Sync ends, so reads on a lane never see each other's
+//! tenant or lock. PostgreSQL takes a lane's reads from its socket several at a time, and its
+//! CPU per read falls by about a quarter against one connection per read (README, *Speed*).
+//!
+//! A read joins the lane with the fewest reads in flight, while that is under `DEPTH`; else it
+//! opens a lane of its own with a connection taken from the pool as any transaction takes one
+//! (the in-use permit and the open room counted as usual). The last read to leave a lane sends
+//! its connection back to the pool. A read on a lane must never wait on anything but its own
+//! statement, or the reads behind it would wait too: its gate is tried, not waited for
+//! (`Gate::PassWithoutWaiting`), and a read refused there goes again on a connection of its own.
+//! A tenant's slot is held by each of its reads, on a lane or not (`TenantSlots`).
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::PooledClient;
+
+/// How many reads a lane carries at once before the next read opens another lane. Deeper
+/// lanes cost PostgreSQL less per read; a lane is one backend, so one core.
+pub(crate) const DEPTH: usize = 16;
+
+/// The open lanes of one of the main database's pools.
+#[derive(Default)]
+pub(crate) struct ReadLanes {
+    lanes: Mutex<Vec<Lane>>,
+}
+
+struct Lane {
+    connection: Arc<PooledClient>,
+    readers: usize,
+}
+
+/// A read's place on a lane, and its tenant's slot; dropped, it leaves the lane.
+pub(crate) struct LaneSeat {
+    of: Arc<ReadLanes>,
+    connection: Arc<PooledClient>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl ReadLanes {
+    /// A seat on the open lane with the fewest reads, if it has fewer than `DEPTH`; else the
+    /// slot back, to open a lane with.
+    pub(crate) fn join(
+        self: &Arc<Self>,
+        slot: OwnedSemaphorePermit,
+    ) -> Result<LaneSeat, OwnedSemaphorePermit> {
+        let mut lanes = self.lanes.lock().expect("read lanes lock");
+        // A broken connection takes no more reads; those on it fail with it.
+        lanes.retain(|lane| !lane.connection.is_closed());
+        let Some(lane) = lanes
+            .iter_mut()
+            .filter(|lane| lane.readers < DEPTH)
+            .min_by_key(|lane| lane.readers)
+        else {
+            return Err(slot);
+        };
+        lane.readers += 1;
+        Ok(LaneSeat {
+            of: self.clone(),
+            connection: lane.connection.clone(),
+            _slot: slot,
+        })
+    }
+
+    /// A new lane on `connection`, and the first seat on it.
+    pub(crate) fn open(
+        self: &Arc<Self>,
+        connection: PooledClient,
+        slot: OwnedSemaphorePermit,
+    ) -> LaneSeat {
+        let connection = Arc::new(connection);
+        self.lanes.lock().expect("read lanes lock").push(Lane {
+            connection: connection.clone(),
+            readers: 1,
+        });
+        LaneSeat {
+            of: self.clone(),
+            connection,
+            _slot: slot,
+        }
+    }
+}
+
+impl std::ops::Deref for LaneSeat {
+    type Target = PooledClient;
+    fn deref(&self) -> &PooledClient {
+        &self.connection
+    }
+}
+
+impl Drop for LaneSeat {
+    fn drop(&mut self) {
+        let emptied = {
+            let mut lanes = self.of.lanes.lock().expect("read lanes lock");
+            let place = lanes
+                .iter()
+                .position(|lane| Arc::ptr_eq(&lane.connection, &self.connection));
+            match place {
+                Some(place) => {
+                    lanes[place].readers -= 1;
+                    (lanes[place].readers == 0).then(|| lanes.swap_remove(place))
+                }
+                // Retired as broken: the last seat's `Arc` takes the connection with it.
+                None => None,
+            }
+        };
+        // Outside the lock: the connection goes back to its pool with the last `Arc`.
+        drop(emptied);
+    }
+}

@@ -1,0 +1,135 @@
+//! Reads of one statement share connections of the main database, pipelined (tenancy's
+//! `db/read_lanes.rs`): each read still sees only its own tenant and gate's lock, a lane sends
+//! its connection back to the pool when its last read ends, and a read whose tenant's gate is
+//! held neither waits on the lane (the reads behind it would wait too) nor fails: it goes again
+//! on a connection of its own and waits there.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use tenancy::{ResolvedTenant, Strategy, TenantId, TenantScope};
+
+use crate::support::*;
+
+/// What a read saw: its backend, its tenant and how many advisory locks its backend held.
+const SEEN: &str = "SELECT pg_backend_pid(), current_setting('app.current_tenant_id'), \
+     (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) \
+     FROM pg_sleep(0.02)";
+
+async fn scope_of(app: &TestApp, tenant: &TestTenant) -> ResolvedTenant {
+    let id = TenantId::parse(&tenant.id).unwrap();
+    let entry = app.tenancy.catalog.get(&id).await.unwrap().unwrap();
+    app.operator.scope(Arc::new(entry))
+}
+
+/// One read of `SEEN` on a transaction of one statement: (backend, tenant, advisory locks).
+async fn seen(tx: tenancy::db::ScopedTx) -> (i32, String, i64) {
+    let row = tx.query_one(SEEN, &[]).await.unwrap();
+    tx.commit().await.unwrap();
+    (row.get(0), row.get(1), row.get(2))
+}
+
+#[tokio::test]
+async fn concurrent_reads_share_a_connection_and_each_sees_only_its_own_tenant() {
+    let app = spawn_app().await;
+    // A tenant holds two reads at once at most (its slots), on a lane or not: nine tenants
+    // for seventeen reads.
+    let mut shared = Vec::new();
+    for n in 0..9 {
+        let tenant = app
+            .create_tenant(&format!("lane_{n}"), Strategy::Shared)
+            .await;
+        shared.push(scope_of(&app, &tenant).await);
+    }
+    let schema_tenant = app.create_tenant("lane_schema", Strategy::Schema).await;
+    let schema = scope_of(&app, &schema_tenant).await;
+
+    // Seventeen reads at once: a lane carries sixteen, the seventeenth opens another.
+    let scopes: Vec<&ResolvedTenant> = (0..17).map(|n| &shared[n % 9]).collect();
+    let mut txs = Vec::new();
+    for scope in &scopes {
+        txs.push(app.tenancy.db.begin_one_statement(*scope).await.unwrap());
+    }
+    let reads = join_all(txs.into_iter().map(seen)).await;
+    for (scope, (_, tenant, locks)) in scopes.iter().zip(&reads) {
+        assert_eq!(tenant, scope.tenant().id.as_str());
+        assert_eq!(
+            *locks, 1,
+            "only its own gate's lock: the reads before it released theirs"
+        );
+    }
+    let mut backends: Vec<i32> = reads.iter().map(|(pid, _, _)| *pid).collect();
+    backends.sort();
+    backends.dedup();
+    assert_eq!(backends.len(), 2, "17 reads on two connections");
+
+    // A schema tenant's reads go on the schema tenants' pool, with its search_path.
+    let tx = app.tenancy.db.begin_one_statement(&schema).await.unwrap();
+    let row = tx
+        .query_one("SELECT current_setting('search_path')", &[])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(row.get::<_, String>(0), schema.tenant().id.schema_name());
+
+    // Every lane sent its connection back when its last read ended.
+    for status in app.tenancy.db.main_pool_statuses() {
+        assert_eq!(status.available, status.size, "{status:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_read_whose_gate_is_held_waits_on_its_own_connection_not_on_the_lane() {
+    let app = spawn_app().await;
+    let moved = app.create_tenant("lane_moved", Strategy::Shared).await;
+    let other = app.create_tenant("lane_other", Strategy::Shared).await;
+    let moved_scope = scope_of(&app, &moved).await;
+    let other_scope = scope_of(&app, &other).await;
+
+    // The gate held as a move holds it.
+    let owner = app.database().owner().await;
+    let gate = "SELECT pg_advisory_lock(hashtext('tenantpos-tenant:' || $1 || ':shared'))";
+    owner.execute(gate, &[&moved.id]).await.unwrap();
+
+    // Both reads on one lane, the held tenant's first.
+    let held = app
+        .tenancy
+        .db
+        .begin_one_statement(&moved_scope)
+        .await
+        .unwrap();
+    let free = app
+        .tenancy
+        .db
+        .begin_one_statement(&other_scope)
+        .await
+        .unwrap();
+    let held_read = tokio::spawn(seen(held));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (free_backend, tenant, _) = tokio::time::timeout(Duration::from_secs(2), seen(free))
+        .await
+        .expect("a read behind a held gate on its lane is not held with it");
+    assert_eq!(tenant, other.id);
+    assert!(
+        !held_read.is_finished(),
+        "the held tenant's read waits at its gate"
+    );
+
+    owner
+        .execute(
+            "SELECT pg_advisory_unlock(hashtext('tenantpos-tenant:' || $1 || ':shared'))",
+            &[&moved.id],
+        )
+        .await
+        .unwrap();
+    let (held_backend, tenant, _) = tokio::time::timeout(Duration::from_secs(5), held_read)
+        .await
+        .expect("the read goes on once the gate opens")
+        .unwrap();
+    assert_eq!(tenant, moved.id);
+    assert_ne!(
+        held_backend, free_backend,
+        "it waited on a connection of its own"
+    );
+}
