@@ -63,6 +63,8 @@ pub struct ScopedTx {
 }
 
 /// The connection a transaction runs on.
+// Inline like the connection before it: boxing `Own` would cost an allocation a transaction.
+#[allow(clippy::large_enum_variant)]
 enum Connection {
     /// Its own, from its pool, until the transaction ends.
     Own(Object),
