@@ -198,13 +198,12 @@ impl TenantDb {
         let slot = self.main_slots.acquire(&tenant.id, deadline).await?;
         let lanes = &self.read_lanes[side.index()];
         let seat = match lanes.join(slot) {
-            Ok(seat) => seat,
-            Err(slot) => {
-                let connection = self.main_database.connection(side, None, deadline).await;
-                record_connection_wait(waiting_since);
-                lanes.open(connection?, slot)
-            }
+            Ok(seat) => Ok(seat),
+            Err(slot) => (self.main_database.connection(side, None, deadline).await)
+                .map(|connection| lanes.open(connection, slot)),
         };
+        record_connection_wait(waiting_since);
+        let seat = seat?;
         let own_connection = scoped::OwnConnection {
             pools: self.main_database.clone(),
             side,
