@@ -130,6 +130,20 @@ impl MainPools {
         Ok(PooledClient::new(object, slot, Some(in_use)))
     }
 
+    /// An idle connection of `side`'s pool with its permit to be in use, if both are there
+    /// now: nothing is waited for, borrowed from the other share or opened.
+    pub(crate) async fn idle_connection(&self, side: Side) -> Option<PooledClient> {
+        if self.pool(side).status().available == 0 {
+            return None;
+        }
+        let in_use = self.lending.try_acquire(side)?;
+        // Another request may take that idle connection first: then this one is opened, as
+        // `connection` would.
+        let deadline = Instant::now() + super::CONNECTION_WAIT;
+        let object = tokio::time::timeout_at(deadline, self.pool(side).get()).await;
+        Some(PooledClient::new(object.ok()?.ok()?, None, Some(in_use)))
+    }
+
     /// Room for one more open connection of `side`'s pool: a free permit, else the permit of
     /// an idle connection closed for it (the other pool's first). The pool's create timeout
     /// bounds the wait.
@@ -227,6 +241,18 @@ impl Lending {
             }
         };
         Ok(InUse {
+            permit: Some(permit),
+            side,
+            lending: self.clone(),
+        })
+    }
+
+    /// A free permit of `side`'s own share, if there is one now.
+    fn try_acquire(self: &Arc<Self>, side: Side) -> Option<InUse> {
+        let own = self.share(side);
+        own.last_request.store(self.now(), Ordering::Relaxed);
+        let permit = own.permits.clone().try_acquire_owned().ok()?;
+        Some(InUse {
             permit: Some(permit),
             side,
             lending: self.clone(),

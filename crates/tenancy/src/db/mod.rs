@@ -196,12 +196,7 @@ impl TenantDb {
         let deadline = tokio::time::Instant::now() + CONNECTION_WAIT;
         let waiting_since = std::time::Instant::now();
         let slot = self.main_slots.acquire(&tenant.id, deadline).await?;
-        let lanes = &self.read_lanes[side.index()];
-        let seat = match lanes.join(slot) {
-            Ok(seat) => Ok(seat),
-            Err(slot) => (self.main_database.connection(side, None, deadline).await)
-                .map(|connection| lanes.open(connection, slot)),
-        };
+        let seat = self.lane_seat(side, slot, deadline).await;
         record_connection_wait(waiting_since);
         let seat = seat?;
         let own_connection = scoped::OwnConnection {
@@ -215,6 +210,33 @@ impl TenantDb {
             tenant,
             search_path(tenant),
         ))
+    }
+
+    /// A seat on one of `side`'s read lanes: on the least busy lane while it carries fewer than
+    /// `read_lanes::DEPTH` reads, else on a new lane while an idle connection is there to open
+    /// it with, else on the least busy lane however busy (rather than wait for a connection),
+    /// and only when no lane is open, on a new lane with a connection waited for.
+    async fn lane_seat(
+        &self,
+        side: Side,
+        slot: tokio::sync::OwnedSemaphorePermit,
+        deadline: tokio::time::Instant,
+    ) -> Result<read_lanes::LaneSeat, ApiError> {
+        let lanes = &self.read_lanes[side.index()];
+        let slot = match lanes.join(slot, read_lanes::DEPTH) {
+            Ok(seat) => return Ok(seat),
+            Err(slot) => slot,
+        };
+        if let Some(connection) = self.main_database.idle_connection(side).await {
+            return Ok(lanes.open(connection, slot));
+        }
+        match lanes.join(slot, usize::MAX) {
+            Ok(seat) => Ok(seat),
+            Err(slot) => {
+                let connection = self.main_database.connection(side, None, deadline).await?;
+                Ok(lanes.open(connection, slot))
+            }
+        }
     }
 
     /// Opens a transaction for a move that holds the tenant's gate closed at this copy (see

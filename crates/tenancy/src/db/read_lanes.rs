@@ -6,9 +6,10 @@
 //! CPU per read falls by about a quarter against one connection per read (README, *Speed*).
 //!
 //! A read joins the lane with the fewest reads in flight, while that is under `DEPTH`; else it
-//! opens a lane of its own with a connection taken from the pool as any transaction takes one
-//! (the in-use permit and the open room counted as usual). The last read to leave a lane sends
-//! its connection back to the pool. A read on a lane must never wait on anything but its own
+//! opens a lane with an idle connection of the pool, if one is there with its permit to be in
+//! use; else it joins the least busy lane however busy, rather than wait for a connection; only
+//! when no lane is open does it wait for a connection as any transaction does
+//! (`TenantDb::lane_seat`). The last read to leave a lane sends its connection back to the pool. A read on a lane must never wait on anything but its own
 //! statement, or the reads behind it would wait too: its gate is tried, not waited for
 //! (`Gate::PassWithoutWaiting`), and a read refused there goes again on a connection of its own.
 //! A tenant's slot is held by each of its reads, on a lane or not (`TenantSlots`).
@@ -42,18 +43,19 @@ pub(crate) struct LaneSeat {
 }
 
 impl ReadLanes {
-    /// A seat on the open lane with the fewest reads, if it has fewer than `DEPTH`; else the
+    /// A seat on the open lane with the fewest reads, if it has fewer than `depth`; else the
     /// slot back, to open a lane with.
     pub(crate) fn join(
         self: &Arc<Self>,
         slot: OwnedSemaphorePermit,
+        depth: usize,
     ) -> Result<LaneSeat, OwnedSemaphorePermit> {
         let mut lanes = self.lanes.lock().expect("read lanes lock");
         // A broken connection takes no more reads; those on it fail with it.
         lanes.retain(|lane| !lane.connection.is_closed());
         let Some(lane) = lanes
             .iter_mut()
-            .filter(|lane| lane.readers < DEPTH)
+            .filter(|lane| lane.readers < depth)
             .min_by_key(|lane| lane.readers)
         else {
             return Err(slot);

@@ -45,7 +45,8 @@ async fn concurrent_reads_share_a_connection_and_each_sees_only_its_own_tenant()
     let schema_tenant = app.create_tenant("lane_schema", Strategy::Schema).await;
     let schema = scope_of(&app, &schema_tenant).await;
 
-    // Seventeen reads at once: a lane carries sixteen, the seventeenth opens another.
+    // Seventeen reads at once: the first opens a lane, fifteen join it; the seventeenth opens
+    // another with an idle connection, or joins the first if there is none.
     let scopes: Vec<&ResolvedTenant> = (0..17).map(|n| &shared[n % 9]).collect();
     let mut txs = Vec::new();
     for scope in &scopes {
@@ -59,10 +60,11 @@ async fn concurrent_reads_share_a_connection_and_each_sees_only_its_own_tenant()
             "only its own gate's lock: the reads before it released theirs"
         );
     }
-    let mut backends: Vec<i32> = reads.iter().map(|(pid, _, _)| *pid).collect();
-    backends.sort();
-    backends.dedup();
-    assert_eq!(backends.len(), 2, "17 reads on two connections");
+    let backends: Vec<i32> = reads.iter().map(|(pid, _, _)| *pid).collect();
+    assert!(
+        backends[..16].iter().all(|pid| *pid == backends[0]),
+        "the first sixteen on one connection: {backends:?}"
+    );
 
     // A schema tenant's reads go on the schema tenants' pool, with its search_path.
     let tx = app.tenancy.db.begin_one_statement(&schema).await.unwrap();
@@ -132,4 +134,59 @@ async fn a_read_whose_gate_is_held_waits_on_its_own_connection_not_on_the_lane()
         held_backend, free_backend,
         "it waited on a connection of its own"
     );
+}
+
+#[tokio::test]
+async fn a_read_joins_a_busy_lane_rather_than_wait_for_a_connection() {
+    let app = spawn_app().await;
+    let mut scopes = Vec::new();
+    for n in 0..13 {
+        let tenant = app
+            .create_tenant(&format!("busy_{n}"), Strategy::Shared)
+            .await;
+        scopes.push(scope_of(&app, &tenant).await);
+    }
+    // One lane of sixteen reads (two of each of eight tenants)...
+    let mut reads = Vec::new();
+    for n in 0..16 {
+        reads.push(
+            app.tenancy
+                .db
+                .begin_one_statement(&scopes[n / 2])
+                .await
+                .unwrap(),
+        );
+    }
+    // ...and every other connection of the main database held by a transaction.
+    let mut held = Vec::new();
+    for scope in &scopes[8..12] {
+        for _ in 0..2 {
+            let opened =
+                tokio::time::timeout(Duration::from_millis(300), app.tenancy.db.begin(scope)).await;
+            match opened {
+                Ok(tx) => held.push(tx.unwrap()),
+                Err(_) => break,
+            }
+        }
+    }
+    assert!(
+        held.len() >= 2,
+        "{} transactions held connections",
+        held.len()
+    );
+
+    // A seventeenth read, of a tenant with slots to spare, finds the lane full and no
+    // connection free: it joins the lane.
+    let late = tokio::time::timeout(
+        Duration::from_secs(1),
+        app.tenancy.db.begin_one_statement(&scopes[12]),
+    );
+    let late = late
+        .await
+        .expect("not kept waiting for a connection")
+        .unwrap();
+    let (late_backend, tenant, _) = seen(late).await;
+    assert_eq!(tenant, scopes[12].tenant().id.as_str());
+    let (lane_backend, _, _) = seen(reads.pop().unwrap()).await;
+    assert_eq!(late_backend, lane_backend);
 }
