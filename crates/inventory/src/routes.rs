@@ -144,11 +144,7 @@ async fn get_product(
     {
         return Ok(Json(product));
     }
-    let tx = state
-        .tenancy
-        .db
-        .begin_one_statement(&caller.context)
-        .await?;
+    let tx = state.tenancy.db.begin_point_read(&caller.context).await?;
     let product = products::find(&tx, id).await?;
     tx.commit().await?;
     let product = product.ok_or_else(ApiError::not_found)?;

@@ -171,11 +171,7 @@ async fn get_order(
     caller: Authorized<AnyRole>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Order>, ApiError> {
-    let tx = state
-        .tenancy
-        .db
-        .begin_one_statement(&caller.context)
-        .await?;
+    let tx = state.tenancy.db.begin_point_read(&caller.context).await?;
     let order = repository::find(&tx, id).await?;
     tx.commit().await?;
     order.map(Json).ok_or_else(ApiError::not_found)

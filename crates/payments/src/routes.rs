@@ -55,11 +55,7 @@ async fn get_payment(
     caller: Authorized<OwnerOrManager>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Payment>, ApiError> {
-    let tx = state
-        .tenancy
-        .db
-        .begin_one_statement(&caller.context)
-        .await?;
+    let tx = state.tenancy.db.begin_point_read(&caller.context).await?;
     let payment = payments::find(&tx, id).await?;
     tx.commit().await?;
     payment.map(Json).ok_or_else(ApiError::not_found)

@@ -178,20 +178,25 @@ impl TenantDb {
     /// Opens a transaction of one statement, for a read: the scope and the statement under one
     /// Sync, which ends the transaction, so the whole of it is one round trip and one answer.
     /// A second statement on it is a bug (it panics); `commit` after it is a no-op.
-    ///
-    /// On the main database, with prepared statements, the read is pipelined with others on a
-    /// shared connection (`read_lanes`).
     pub async fn begin_one_statement(
         &self,
         scope: &impl TenantScope,
     ) -> Result<ScopedTx, ApiError> {
+        Ok(self.begin(scope).await?.committing_with_its_statement())
+    }
+
+    /// As `begin_one_statement`, for a read of one row by its key: on the main database, with
+    /// prepared statements, it is pipelined with others on a shared connection (`read_lanes`).
+    /// Longer reads (a page of a list) keep a connection of their own: every read queued
+    /// behind one on a lane waits for it.
+    pub async fn begin_point_read(&self, scope: &impl TenantScope) -> Result<ScopedTx, ApiError> {
         let tenant = scope.tenant();
         let (Some(side), PreparedStatements::On, false) = (
             main_side(tenant.strategy),
             self.config.prepared_statements,
             scope.is_background_work(),
         ) else {
-            return Ok(self.begin(scope).await?.committing_with_its_statement());
+            return self.begin_one_statement(scope).await;
         };
         let deadline = tokio::time::Instant::now() + CONNECTION_WAIT;
         let waiting_since = std::time::Instant::now();

@@ -1,4 +1,4 @@
-//! Reads of one statement (`TenantDb::begin_one_statement`) share connections of the main
+//! Reads of one row by its key (`TenantDb::begin_point_read`) share connections of the main
 //! database: a lane is one pooled connection on which the reads of many requests, of any
 //! tenants, are pipelined. Each read is the scope and its `SELECT` under a Sync of their own,
 //! one implicit transaction that the Sync ends, so reads on a lane never see each other's

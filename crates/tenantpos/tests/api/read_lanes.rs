@@ -1,4 +1,4 @@
-//! Reads of one statement share connections of the main database, pipelined (tenancy's
+//! Reads of one row by its key share connections of the main database, pipelined (tenancy's
 //! `db/read_lanes.rs`): each read still sees only its own tenant and gate's lock, a lane sends
 //! its connection back to the pool when its last read ends, and a read whose tenant's gate is
 //! held neither waits on the lane (the reads behind it would wait too) nor fails: it goes again
@@ -50,7 +50,7 @@ async fn concurrent_reads_share_a_connection_and_each_sees_only_its_own_tenant()
     let scopes: Vec<&ResolvedTenant> = (0..17).map(|n| &shared[n % 9]).collect();
     let mut txs = Vec::new();
     for scope in &scopes {
-        txs.push(app.tenancy.db.begin_one_statement(*scope).await.unwrap());
+        txs.push(app.tenancy.db.begin_point_read(*scope).await.unwrap());
     }
     let reads = join_all(txs.into_iter().map(seen)).await;
     for (scope, (_, tenant, locks)) in scopes.iter().zip(&reads) {
@@ -67,7 +67,7 @@ async fn concurrent_reads_share_a_connection_and_each_sees_only_its_own_tenant()
     );
 
     // A schema tenant's reads go on the schema tenants' pool, with its search_path.
-    let tx = app.tenancy.db.begin_one_statement(&schema).await.unwrap();
+    let tx = app.tenancy.db.begin_point_read(&schema).await.unwrap();
     let row = tx
         .query_one("SELECT current_setting('search_path')", &[])
         .await
@@ -95,18 +95,8 @@ async fn a_read_whose_gate_is_held_waits_on_its_own_connection_not_on_the_lane()
     owner.execute(gate, &[&moved.id]).await.unwrap();
 
     // Both reads on one lane, the held tenant's first.
-    let held = app
-        .tenancy
-        .db
-        .begin_one_statement(&moved_scope)
-        .await
-        .unwrap();
-    let free = app
-        .tenancy
-        .db
-        .begin_one_statement(&other_scope)
-        .await
-        .unwrap();
+    let held = app.tenancy.db.begin_point_read(&moved_scope).await.unwrap();
+    let free = app.tenancy.db.begin_point_read(&other_scope).await.unwrap();
     let held_read = tokio::spawn(seen(held));
     tokio::time::sleep(Duration::from_millis(50)).await;
     let (free_backend, tenant, _) = tokio::time::timeout(Duration::from_secs(2), seen(free))
@@ -152,7 +142,7 @@ async fn a_read_joins_a_busy_lane_rather_than_wait_for_a_connection() {
         reads.push(
             app.tenancy
                 .db
-                .begin_one_statement(&scopes[n / 2])
+                .begin_point_read(&scopes[n / 2])
                 .await
                 .unwrap(),
         );
@@ -179,7 +169,7 @@ async fn a_read_joins_a_busy_lane_rather_than_wait_for_a_connection() {
     // connection free: it joins the lane.
     let late = tokio::time::timeout(
         Duration::from_secs(1),
-        app.tenancy.db.begin_one_statement(&scopes[12]),
+        app.tenancy.db.begin_point_read(&scopes[12]),
     );
     let late = late
         .await
