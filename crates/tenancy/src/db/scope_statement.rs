@@ -130,7 +130,7 @@ impl<'a> Scope<'a> {
                 (MAIN_WITHOUT_WAITING, Shape::Lean)
             }
             // Read lanes are opened on the main database with prepared statements only
-            // (`TenantDb::begin_one_statement`); anywhere else a read waits at the gate.
+            // (`TenantDb::begin_point_read`); anywhere else a read waits at the gate.
             (_, PreparedStatements::Off, "database") => (FULL_DATABASE, Shape::Full),
             (_, PreparedStatements::Off, _) => (FULL_MAIN, Shape::Full),
             (_, PreparedStatements::On, "database") => (
