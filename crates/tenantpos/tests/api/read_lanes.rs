@@ -180,3 +180,51 @@ async fn a_read_joins_a_busy_lane_rather_than_wait_for_a_connection() {
     let (lane_backend, _, _) = seen(reads.pop().unwrap()).await;
     assert_eq!(late_backend, lane_backend);
 }
+
+#[tokio::test]
+async fn reads_on_a_lane_whose_connection_dies_answer_503_and_the_next_read_is_served() {
+    let app = spawn_app().await;
+    let mut scopes = Vec::new();
+    for n in 0..3 {
+        let tenant = app
+            .create_tenant(&format!("dying_{n}"), Strategy::Shared)
+            .await;
+        scopes.push(scope_of(&app, &tenant).await);
+    }
+    let mut txs = Vec::new();
+    for scope in &scopes {
+        txs.push(app.tenancy.db.begin_point_read(scope).await.unwrap());
+    }
+    let reads = tokio::spawn(join_all(txs.into_iter().map(|tx| async move {
+        tx.query_one("SELECT pg_backend_pid() FROM pg_sleep(0.5)", &[])
+            .await
+            .map_err(tenancy::ApiError::from)
+    })));
+    // PostgreSQL ends the lane's backend halfway through the reads queued on it.
+    let owner = app.database().owner().await;
+    let ended = 'ended: {
+        for _ in 0..50 {
+            let row = owner
+                .query_one(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                     WHERE query LIKE '%pg_sleep(0.5)%' AND pid <> pg_backend_pid()",
+                    &[],
+                )
+                .await
+                .unwrap();
+            if row.get::<_, i64>(0) > 0 {
+                break 'ended true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    };
+    assert!(ended, "the lane's backend was found and ended");
+    for read in reads.await.unwrap() {
+        let error = read.expect_err("a read on the dead lane fails");
+        assert_eq!(error.code, tenancy::ErrorCode::Unavailable, "{error:?}");
+    }
+    // The dead lane takes no more reads: the next one is served on a new connection.
+    let (_, tenant, _) = seen(app.tenancy.db.begin_point_read(&scopes[0]).await.unwrap()).await;
+    assert_eq!(tenant, scopes[0].tenant().id.as_str());
+}
