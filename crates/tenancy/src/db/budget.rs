@@ -40,8 +40,9 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(2);
 pub const STATEMENT_TIME: Duration = Duration::from_secs(15);
 
 /// How long a tenant database's connection is reused while other tenant databases wait for
-/// room in the budget; and how long a request waits for its turn on the connection its
-/// database holds before it goes on to open one (`TenantDatabasePools::wait_for_turn`).
+/// room in the budget; and how long a request waits for its database's turn (on the connection
+/// it holds, or behind the request that waits to open one) before it goes on to open one of
+/// its own (`TenantDatabasePools::wait_for_turn`).
 pub(super) const TURN: Duration = Duration::from_millis(100);
 
 pub type Pool = managed::Pool<BudgetedManager>;

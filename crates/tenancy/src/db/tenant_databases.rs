@@ -6,11 +6,13 @@
 //! Once it is spent, connections change hands only where that serves a database that has
 //! none: its request closes the idle connections of the least recently used databases, and a
 //! connection that has served its turn (`budget::TURN`) is closed rather than reused while
-//! such a request waits. A database that holds a connection already sends its requests
-//! through it one at a time meanwhile (`wait_for_turn`), rather than open another: that one
-//! would take another database's turn, to be closed in its own turn a moment later, and a new
-//! connection costs PostgreSQL far more than the requests it serves. Only a request that has
-//! waited `TURN` there (its database's connection is held by a long request) goes on to open
+//! such a request waits. Meanwhile each database sends its requests one at a time
+//! (`wait_for_turn`): through the connection it holds, or, holding none, behind the one request
+//! that waits for room to open it and then through that connection. Without that, a database
+//! would open more than one: each would take another database's turn, to be closed in its own
+//! turn a moment later, and a new connection costs PostgreSQL far more than the requests it
+//! serves (~3–6 ms of CPU against ~0.1 ms). Only a request that has waited `TURN` there (its
+//! database's connection is held by a long request, or room is slow to come) goes on to open
 //! one of its own, in turn with the others.
 
 use std::collections::HashMap;
@@ -110,17 +112,18 @@ impl TenantDatabasePools {
     }
 
     /// What a request of `pool`'s database passes before it takes a connection: nothing while
-    /// the budget has room or the database holds no connection; else the database's
-    /// turnstile, one request at a time through the connection it holds (see the module's
-    /// comment). Hold the permit until the connection is back in its pool. After `TURN` (or
-    /// at `deadline`, if sooner) the request goes on without it, to a connection of its own.
+    /// the budget has room; else the database's turnstile, one request at a time through the
+    /// connection it holds or, if it holds none, the one the first request waits to open (see
+    /// the module's comment). Hold the permit until the connection is back in its pool. After
+    /// `TURN` (or at `deadline`, if sooner) the request goes on without it, to a connection
+    /// of its own.
     pub async fn wait_for_turn(
         &self,
         pool: &TenantDatabasePool,
         deadline: tokio::time::Instant,
     ) -> Option<OwnedSemaphorePermit> {
         let budget_spent = self.budget.available_permits() == 0 || self.someone_waits();
-        if !budget_spent || pool.status().size == 0 {
+        if !budget_spent {
             return None;
         }
         let give_up = deadline.min(tokio::time::Instant::now() + TURN);

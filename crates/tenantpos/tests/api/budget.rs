@@ -232,9 +232,11 @@ async fn pools_waiting_for_the_room_their_idle_connections_hold_are_given_it() {
 /// through it one at a time instead of opening another (which would close another database's
 /// connection, to be closed in turn a moment later): under load, with room for one connection
 /// per database but not for their shares, ten tenant databases kept opening connections that
-/// served a few requests each. A database that holds none, or a budget with room, lets the
-/// request through to open one; so does a turn that does not come within 100 ms (the
-/// database's connection is held by a long request).
+/// served a few requests each. A database that holds none passes one request at a time too:
+/// the first waits for room and opens the connection, the next are served through it (each of
+/// them opened its own before, up to the database's share). A budget with room lets every
+/// request through; so does a turn that does not come within 100 ms (the database's
+/// connection is held by a long request).
 #[tokio::test]
 async fn a_tenant_database_holding_a_connection_takes_turns_on_it_while_the_budget_is_spent() {
     use std::time::Duration;
@@ -277,8 +279,31 @@ async fn a_tenant_database_holding_a_connection_takes_turns_on_it_while_the_budg
         "the next request's turn comes once the first is done"
     );
 
-    // A database without a connection is let through, to take its turn of the budget.
-    assert!(pools.wait_for_turn(&idle, deadline()).await.is_none());
+    // A database without a connection: its first request's turn comes at once, and it waits
+    // for room (the busy database's idle connection is closed to make it) to open one.
+    assert_eq!(idle.status().size, 0);
+    let opening_turn = pools.wait_for_turn(&idle, deadline()).await;
+    assert!(opening_turn.is_some(), "the first request goes at once");
+    let opened = idle.get().await.unwrap();
+    assert_eq!(pools.open_connections(), 2, "the budget holds");
+    // Its next request waits for that turn rather than open a second connection, and is then
+    // served through the one the first opened.
+    let next_turn = tokio::spawn({
+        let (pools, idle) = (pools.pools.clone(), idle.clone());
+        async move { pools.wait_for_turn(&idle, deadline()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!next_turn.is_finished(), "no turn while the first holds it");
+    drop(opened);
+    drop(opening_turn);
+    let next_turn = tokio::time::timeout(Duration::from_secs(1), next_turn)
+        .await
+        .expect("the next request's turn comes once the first is done")
+        .unwrap();
+    assert!(next_turn.is_some());
+    drop(idle.get().await.unwrap());
+    assert_eq!(idle.status().size, 1, "the connection the first opened");
+    assert_eq!(pools.open_connections(), 2);
     drop(held);
 }
 
