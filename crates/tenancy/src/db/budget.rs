@@ -24,6 +24,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::PgEndpoint;
 use super::main_pools::{InUse, MainPools, Side};
 use super::mark::StorageMark;
+use super::schema_statements::SchemaStatements;
 use super::statements::PreparedStatements;
 use super::tenant_databases::{PoolKey, TenantDatabasePools};
 
@@ -101,6 +102,8 @@ pub struct BudgetedClient {
     pub mark: Option<StorageMark>,
     /// How statements are sent on this connection (`TENANTPOS_PREPARED_STATEMENTS`).
     pub statements: PreparedStatements,
+    /// Schema tenants' statements, prepared for each schema (see `schema_statements`).
+    pub schema_statements: SchemaStatements,
 }
 
 impl std::ops::Deref for BudgetedClient {
@@ -200,6 +203,7 @@ impl managed::Manager for BudgetedManager {
             _permit: permit,
             mark,
             statements: self.statements,
+            schema_statements: SchemaStatements::default(),
         })
     }
 

@@ -7,6 +7,7 @@ mod main_pools;
 pub mod mark;
 pub mod naming;
 mod read_lanes;
+mod schema_statements;
 mod scope_statement;
 mod scoped;
 mod slots;
@@ -27,6 +28,7 @@ pub use cap::{
     close_idle,
 };
 pub use endpoint::PgEndpoint;
+pub use schema_statements::SchemaStatements;
 pub use scoped::{Durability, GATE_HELD, Gate, Params, ScopedTx, StatementToSend, TENANT_MOVED};
 pub use statements::PreparedStatements;
 pub use storage_config::{AppRole, DEFAULT_CLUSTER, StorageConfig};
@@ -279,7 +281,8 @@ impl TenantDb {
                     .await
             }
             // A tenant database's pool is its own share already; while the budget is spent,
-            // its requests take turns on the connections it holds.
+            // its requests go one at a time (on the connection it holds, or behind the request
+            // that waits to open one).
             None => {
                 let pool = self.database_pool(tenant)?;
                 let turn = self.tenant_databases.wait_for_turn(&pool, deadline).await;

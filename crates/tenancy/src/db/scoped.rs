@@ -245,7 +245,7 @@ impl ScopedTx {
         }
         let client = self.client();
         let statement = match client.statements {
-            PreparedStatements::On => Statement::Prepared(client.prepare_cached(sql).await?),
+            PreparedStatements::On => Statement::Prepared(self.prepared(sql).await?),
             PreparedStatements::Off => match statements::known_types(sql) {
                 Some(types) => Statement::Unnamed { sql, types },
                 None => return self.open_learning_types(sql, params, read).await,
@@ -512,12 +512,27 @@ impl ScopedTx {
         client.query_between(&steps, step, &after).await
     }
 
+    /// `sql` prepared on this connection: for a schema tenant, for its schema alone (see
+    /// `schema_statements`); for any other, once for all.
+    async fn prepared(&self, sql: &'static str) -> Result<tokio_postgres::Statement, Error> {
+        let client = self.client();
+        match self.strategy {
+            Strategy::Schema => {
+                client
+                    .schema_statements
+                    .prepare(client, sql, &self.search_path)
+                    .await
+            }
+            Strategy::Shared | Strategy::Database => client.prepare_cached(sql).await,
+        }
+    }
+
     /// `sql` as this connection sends statements, in a transaction opened already (where a
     /// statement's parameter types can be learnt, through a pooler).
     async fn prepare_in_transaction(&self, sql: &'static str) -> Result<Statement, Error> {
         let client = self.client();
         Ok(match client.statements {
-            PreparedStatements::On => Statement::Prepared(client.prepare_cached(sql).await?),
+            PreparedStatements::On => Statement::Prepared(self.prepared(sql).await?),
             PreparedStatements::Off => Statement::Unnamed {
                 sql,
                 types: match statements::known_types(sql) {
