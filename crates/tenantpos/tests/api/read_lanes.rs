@@ -4,11 +4,10 @@
 //! held neither waits on the lane (the reads behind it would wait too) nor fails: it goes again
 //! on a connection of its own and waits there.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
-use tenancy::{ResolvedTenant, Strategy, TenantId, TenantScope};
+use tenancy::{ResolvedTenant, Strategy, TenantScope};
 
 use crate::support::*;
 
@@ -17,10 +16,16 @@ const SEEN: &str = "SELECT pg_backend_pid(), current_setting('app.current_tenant
      (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) \
      FROM pg_sleep(0.02)";
 
-async fn scope_of(app: &TestApp, tenant: &TestTenant) -> ResolvedTenant {
-    let id = TenantId::parse(&tenant.id).unwrap();
-    let entry = app.tenancy.catalog.get(&id).await.unwrap().unwrap();
-    app.operator.scope(Arc::new(entry))
+/// `count` shared tenants `<prefix>_0`, `<prefix>_1`..., and their scopes.
+async fn shared_tenants(app: &TestApp, prefix: &str, count: usize) -> Vec<ResolvedTenant> {
+    let mut scopes = Vec::new();
+    for n in 0..count {
+        let tenant = app
+            .create_tenant(&format!("{prefix}_{n}"), Strategy::Shared)
+            .await;
+        scopes.push(app.scope_of(&tenant.id).await);
+    }
+    scopes
 }
 
 /// One read of `SEEN` on a transaction of one statement: (backend, tenant, advisory locks).
@@ -35,15 +40,9 @@ async fn concurrent_reads_share_a_connection_and_each_sees_only_its_own_tenant()
     let app = spawn_app().await;
     // A tenant holds two reads at once at most (its slots), on a lane or not: nine tenants
     // for seventeen reads.
-    let mut shared = Vec::new();
-    for n in 0..9 {
-        let tenant = app
-            .create_tenant(&format!("lane_{n}"), Strategy::Shared)
-            .await;
-        shared.push(scope_of(&app, &tenant).await);
-    }
+    let shared = shared_tenants(&app, "lane", 9).await;
     let schema_tenant = app.create_tenant("lane_schema", Strategy::Schema).await;
-    let schema = scope_of(&app, &schema_tenant).await;
+    let schema = app.scope_of(&schema_tenant.id).await;
 
     // Seventeen reads at once: the first opens a lane, fifteen join it; the seventeenth opens
     // another with an idle connection, or joins the first if there is none.
@@ -86,8 +85,8 @@ async fn a_read_whose_gate_is_held_waits_on_its_own_connection_not_on_the_lane()
     let app = spawn_app().await;
     let moved = app.create_tenant("lane_moved", Strategy::Shared).await;
     let other = app.create_tenant("lane_other", Strategy::Shared).await;
-    let moved_scope = scope_of(&app, &moved).await;
-    let other_scope = scope_of(&app, &other).await;
+    let moved_scope = app.scope_of(&moved.id).await;
+    let other_scope = app.scope_of(&other.id).await;
 
     // The gate held as a move holds it.
     let owner = app.database().owner().await;
@@ -129,13 +128,7 @@ async fn a_read_whose_gate_is_held_waits_on_its_own_connection_not_on_the_lane()
 #[tokio::test]
 async fn a_read_joins_a_busy_lane_rather_than_wait_for_a_connection() {
     let app = spawn_app().await;
-    let mut scopes = Vec::new();
-    for n in 0..13 {
-        let tenant = app
-            .create_tenant(&format!("busy_{n}"), Strategy::Shared)
-            .await;
-        scopes.push(scope_of(&app, &tenant).await);
-    }
+    let scopes = shared_tenants(&app, "busy", 13).await;
     // One lane of sixteen reads (two of each of eight tenants)...
     let mut reads = Vec::new();
     for n in 0..16 {
@@ -184,13 +177,7 @@ async fn a_read_joins_a_busy_lane_rather_than_wait_for_a_connection() {
 #[tokio::test]
 async fn reads_on_a_lane_whose_connection_dies_answer_503_and_the_next_read_is_served() {
     let app = spawn_app().await;
-    let mut scopes = Vec::new();
-    for n in 0..3 {
-        let tenant = app
-            .create_tenant(&format!("dying_{n}"), Strategy::Shared)
-            .await;
-        scopes.push(scope_of(&app, &tenant).await);
-    }
+    let scopes = shared_tenants(&app, "dying", 3).await;
     let mut txs = Vec::new();
     for scope in &scopes {
         txs.push(app.tenancy.db.begin_point_read(scope).await.unwrap());

@@ -5,21 +5,10 @@ use std::sync::Arc;
 
 use rstest::rstest;
 use tenancy::db::{TenantDb, naming};
-use tenancy::{ResolvedTenant, Strategy, TenantId};
+use tenancy::{Strategy, TenantId};
 use tokio_postgres::error::SqlState;
 
 use crate::support::*;
-
-async fn scope(app: &TestApp, id: &str) -> ResolvedTenant {
-    let tenant = app
-        .tenancy
-        .catalog
-        .get(&TenantId::parse(id).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    app.operator.scope(Arc::new(tenant))
-}
 
 /// An owner (superuser in tests) connection to where the tenant's rows live, with
 /// `search_path` pointing at its tables.
@@ -75,7 +64,7 @@ async fn an_unfiltered_select_returns_only_the_tenants_rows(
     let tx = app
         .tenancy
         .db
-        .begin(&scope(&app, "mine_shop").await)
+        .begin(&app.scope_of("mine_shop").await)
         .await
         .unwrap();
     // Deliberately no WHERE: only row-level security stands between this and the others.
@@ -104,7 +93,7 @@ async fn writing_another_tenants_id_is_refused_by_with_check(
     let app = spawn_app().await;
     let mine = app.create_tenant("mine_shop", strategy).await;
     app.create_product(&mine, "MINE", 1, 1).await;
-    let scope = scope(&app, "mine_shop").await;
+    let scope = app.scope_of("mine_shop").await;
 
     let tx = app.tenancy.db.begin(&scope).await.unwrap();
     let insert = tx
@@ -228,8 +217,8 @@ async fn one_pooled_connection_carries_nothing_from_one_tenant_to_the_next(
         },
     );
     let scopes = [
-        (scope(&app, "first_shop").await, "FIRST"),
-        (scope(&app, "second_shop").await, "SECOND"),
+        (app.scope_of("first_shop").await, "FIRST"),
+        (app.scope_of("second_shop").await, "SECOND"),
     ];
     let mut backends = std::collections::HashSet::new();
     for round in 0..20 {

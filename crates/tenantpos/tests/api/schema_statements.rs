@@ -4,21 +4,14 @@
 //! rows, and a connection keeps a bounded number of them.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use tenancy::db::SchemaStatements;
-use tenancy::{ResolvedTenant, Strategy, TenantId, TenantScope};
+use tenancy::{Strategy, TenantScope};
 
 use crate::support::*;
 
 /// The statement every tenant runs below, in its own schema.
 const OWN_SKUS: &str = "SELECT array_agg(sku ORDER BY sku) FROM products";
-
-async fn scope_of(app: &TestApp, tenant: &TestTenant) -> ResolvedTenant {
-    let id = TenantId::parse(&tenant.id).unwrap();
-    let entry = app.tenancy.catalog.get(&id).await.unwrap().unwrap();
-    app.operator.scope(Arc::new(entry))
-}
 
 #[tokio::test]
 async fn a_schema_tenants_statement_is_prepared_for_its_schema_and_reads_only_that_schema() {
@@ -34,7 +27,7 @@ async fn a_schema_tenants_statement_is_prepared_for_its_schema_and_reads_only_th
             app.create_product(&tenant, &sku, 100, 1).await;
             skus.push(sku);
         }
-        tenants.push((scope_of(&app, &tenant).await, skus));
+        tenants.push((app.scope_of(&tenant.id).await, skus));
     }
 
     // Each tenant in turn, twice over, with its transactions on whichever connection the pool

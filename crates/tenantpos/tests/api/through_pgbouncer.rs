@@ -10,7 +10,7 @@ use reqwest::Method;
 use rstest::rstest;
 use serde_json::{Value, json};
 use tenancy::db::{PreparedStatements, TenantDb};
-use tenancy::{ResolvedTenant, Strategy, TenantId};
+use tenancy::{Strategy, TenantId};
 
 use crate::orders::order;
 use crate::support::pgbouncer::PgBouncer;
@@ -133,17 +133,6 @@ async fn orders_isolation_and_moves_work_through_a_transaction_mode_pooler(
     assert_eq!(server_errors(&answers), Vec::<(u16, &Value)>::new());
 }
 
-async fn scope(app: &TestApp, id: &str) -> ResolvedTenant {
-    let tenant = app
-        .tenancy
-        .catalog
-        .get(&TenantId::parse(id).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    app.operator.scope(Arc::new(tenant))
-}
-
 #[rstest]
 #[tokio::test]
 async fn no_tenant_setting_reaches_another_tenant_on_a_reused_server_connection(
@@ -159,8 +148,8 @@ async fn no_tenant_setting_reaches_another_tenant_on_a_reused_server_connection(
         tenancy::db::ConnectionShares::from_cap(10, 1),
     );
     let scopes = [
-        (scope(&app, "first_shop").await, "first_shop"),
-        (scope(&app, "second_shop").await, "second_shop"),
+        (app.scope_of("first_shop").await, "first_shop"),
+        (app.scope_of("second_shop").await, "second_shop"),
     ];
     // A connection through the pooler outside any tenant's scope.
     let (bare, connection) = tokio_postgres::connect(

@@ -281,6 +281,14 @@ impl TestApp {
             .bearer_auth(ADMIN_TOKEN)
     }
 
+    /// The operator's scope of tenant `id` as the catalog has it now, for opening scoped
+    /// transactions (`app.tenancy.db.begin(&scope)`) in tests.
+    pub async fn scope_of(&self, id: &str) -> tenancy::ResolvedTenant {
+        let id = tenancy::TenantId::parse(id).unwrap();
+        let entry = self.tenancy.catalog.get(&id).await.unwrap().unwrap();
+        self.operator.scope(Arc::new(entry))
+    }
+
     /// Creates a tenant through the operator API and logs its owner in.
     pub async fn create_tenant(&self, id: &str, strategy: Strategy) -> TestTenant {
         let answer = self
