@@ -132,14 +132,17 @@ impl MainPools {
 
     /// An idle connection of `side`'s pool with its permit to be in use, if both are there
     /// now: nothing is waited for, borrowed from the other share or opened.
-    pub(crate) async fn idle_connection(&self, side: Side) -> Option<PooledClient> {
+    pub(crate) async fn idle_connection(
+        &self,
+        side: Side,
+        deadline: Instant,
+    ) -> Option<PooledClient> {
         if self.pool(side).status().available == 0 {
             return None;
         }
         let in_use = self.lending.try_acquire(side)?;
         // Another request may take that idle connection first: then this one is opened, as
-        // `connection` would.
-        let deadline = Instant::now() + super::CONNECTION_WAIT;
+        // `connection` would, within the request's deadline.
         let object = tokio::time::timeout_at(deadline, self.pool(side).get()).await;
         Some(PooledClient::new(object.ok()?.ok()?, None, Some(in_use)))
     }

@@ -234,7 +234,7 @@ impl TenantDb {
             Ok(seat) => return Ok(seat),
             Err(slot) => slot,
         };
-        if let Some(connection) = self.main_database.idle_connection(side).await {
+        if let Some(connection) = self.main_database.idle_connection(side, deadline).await {
             return Ok(lanes.open(connection, slot));
         }
         match lanes.join(slot, usize::MAX) {

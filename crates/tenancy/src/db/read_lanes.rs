@@ -9,8 +9,9 @@
 //! opens a lane with an idle connection of the pool, if one is there with its permit to be in
 //! use; else it joins the least busy lane however busy, rather than wait for a connection; only
 //! when no lane is open does it wait for a connection as any transaction does
-//! (`TenantDb::lane_seat`). The last read to leave a lane sends its connection back to the pool. A read on a lane must never wait on anything but its own
-//! statement, or the reads behind it would wait too: its gate is tried, not waited for
+//! (`TenantDb::lane_seat`). The last read to leave a lane sends its connection back to the
+//! pool. A read on a lane must never wait on anything but its own statement, or the reads
+//! behind it would wait too: its gate is tried, not waited for
 //! (`Gate::PassWithoutWaiting`), and a read refused there goes again on a connection of its own.
 //! A tenant's slot is held by each of its reads, on a lane or not (`TenantSlots`).
 
