@@ -16,19 +16,7 @@ const OWN_SKUS: &str = "SELECT array_agg(sku ORDER BY sku) FROM products";
 #[tokio::test]
 async fn a_schema_tenants_statement_is_prepared_for_its_schema_and_reads_only_that_schema() {
     let app = spawn_app().await;
-    let mut tenants = Vec::new();
-    for n in 1..=3 {
-        let tenant = app
-            .create_tenant(&format!("prepared_{n}"), Strategy::Schema)
-            .await;
-        let mut skus = Vec::new();
-        for product in 0..n {
-            let sku = format!("{}-{product}", tenant.id);
-            app.create_product(&tenant, &sku, 100, 1).await;
-            skus.push(sku);
-        }
-        tenants.push((app.scope_of(&tenant.id).await, skus));
-    }
+    let tenants = schema_tenants_with_products(&app, "prepared", 3).await;
 
     // Each tenant in turn, twice over, with its transactions on whichever connection the pool
     // gives: the statement reads the tenant's own products, and the connection holds it
@@ -60,6 +48,88 @@ async fn a_schema_tenants_statement_is_prepared_for_its_schema_and_reads_only_th
         schemas_by_backend.values().any(|schemas| schemas.len() > 1),
         "a connection served more than one schema: {schemas_by_backend:?}"
     );
+}
+
+/// Schema tenants `<prefix>_1`..`<prefix>_<count>`, the n-th with n products, and the SKUs of
+/// each.
+async fn schema_tenants_with_products(
+    app: &TestApp,
+    prefix: &str,
+    count: usize,
+) -> Vec<(tenancy::ResolvedTenant, Vec<String>)> {
+    let mut tenants = Vec::new();
+    for n in 1..=count {
+        let tenant = app
+            .create_tenant(&format!("{prefix}_{n}"), Strategy::Schema)
+            .await;
+        let mut skus = Vec::new();
+        for product in 0..n {
+            let sku = format!("{}-{product}", tenant.id);
+            app.create_product(&tenant, &sku, 100, 1).await;
+            skus.push(sku);
+        }
+        tenants.push((app.scope_of(&tenant.id).await, skus));
+    }
+    tenants
+}
+
+/// Reads of four schema tenants at once, pipelined on shared connections (read lanes), where
+/// several of them prepare the statement for their schemas on one connection at the same time:
+/// each reads only its own schema's rows. Then PostgreSQL ends every connection of the app role
+/// (their prepared statements go with them): the next reads are served, on new connections,
+/// each again from its own schema.
+#[tokio::test]
+async fn concurrent_schema_reads_stay_in_their_schemas_across_ended_connections() {
+    let app = spawn_app().await;
+    let tenants = schema_tenants_with_products(&app, "concurrent", 4).await;
+    let read_all_at_once = || async {
+        // Two reads of each tenant (a tenant's slots), all opened before any is sent.
+        let mut reads = Vec::new();
+        for (scope, skus) in tenants.iter().chain(&tenants) {
+            let tx = app.tenancy.db.begin_point_read(scope).await.unwrap();
+            reads.push(async move {
+                let row = tx.query_one(OWN_SKUS, &[]).await;
+                (row.map(|row| row.get::<_, Vec<String>>(0)), skus)
+            });
+        }
+        futures::future::join_all(reads).await
+    };
+    for (read, skus) in read_all_at_once().await {
+        assert_eq!(&read.unwrap(), skus, "its own schema's rows");
+    }
+
+    let owner = app.database().owner().await;
+    let ended: i64 = owner
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND usename <> current_user",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(ended > 0, "the app role's connections were ended");
+    // A read on a connection that was ended answers 503 (never 500), and the dead
+    // connections leave the pools: within a few rounds a whole round is served.
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        let mut all_served = true;
+        for (read, skus) in read_all_at_once().await {
+            match read {
+                Ok(rows) => assert_eq!(&rows, skus, "its own schema's rows"),
+                Err(error) => {
+                    all_served = false;
+                    let error = tenancy::ApiError::from(error);
+                    assert_eq!(error.code, tenancy::ErrorCode::Unavailable, "{error:?}");
+                }
+            }
+        }
+        if all_served {
+            break;
+        }
+        assert!(rounds < 5, "a whole round served within five rounds");
+    }
 }
 
 #[tokio::test]
