@@ -14,13 +14,14 @@
 #
 # TENANTPOS_FUZZ_SERVER_URL  PostgreSQL server (owner with CREATEDB, CREATEROLE), no database:
 #                            postgres://postgres:postgres@127.0.0.1:5432
-# TENANTPOS_FUZZ_PORT        where tenantpos listens: 55810
+# TENANTPOS_FUZZ_PORT        where tenantpos listens: 28810 (below Linux's ephemeral ports,
+#                            32768-60999, which the tests' own connections may hold)
 # TENANTPOS_FUZZ_EXAMPLES    schemathesis --max-examples per operation: 25
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 server_url=${TENANTPOS_FUZZ_SERVER_URL:-postgres://postgres:postgres@127.0.0.1:5432}
-port=${TENANTPOS_FUZZ_PORT:-55810}
+port=${TENANTPOS_FUZZ_PORT:-28810}
 examples=${TENANTPOS_FUZZ_EXAMPLES:-25}
 base="http://127.0.0.1:$port"
 # Not `tpt_`: scripts/test.sh drops those when it starts, and this may run beside it.
