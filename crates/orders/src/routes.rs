@@ -153,7 +153,7 @@ async fn list_orders(
             state
                 .tenancy
                 .db
-                .begin_one_statement(&caller.context)
+                .begin_page_read(&caller.context, skip + limit)
                 .await?
         }
         Some(_) => state.tenancy.db.begin(&caller.context).await?,

@@ -28,6 +28,7 @@ pub use cap::{
     close_idle,
 };
 pub use endpoint::PgEndpoint;
+pub use read_lanes::PAGE_ROWS;
 pub use schema_statements::SchemaStatements;
 pub use scoped::{Durability, GATE_HELD, Gate, Params, ScopedTx, StatementToSend, TENANT_MOVED};
 pub use statements::PreparedStatements;
@@ -189,9 +190,29 @@ impl TenantDb {
 
     /// As `begin_one_statement`, for a read of one row by its key: on the main database, with
     /// prepared statements, it is pipelined with others on a shared connection (`read_lanes`).
-    /// Longer reads (a page of a list) keep a connection of their own: every read queued
-    /// behind one on a lane waits for it.
     pub async fn begin_point_read(&self, scope: &impl TenantScope) -> Result<ScopedTx, ApiError> {
+        self.begin_lane_read(scope, read_lanes::ROW).await
+    }
+
+    /// As `begin_point_read`, for a page that reads at most `rows` rows (a list's offset and
+    /// limit), fewer to a lane. A page of more than `read_lanes::PAGE_ROWS` keeps a connection
+    /// of its own: every read queued behind one on a lane waits for it.
+    pub async fn begin_page_read(
+        &self,
+        scope: &impl TenantScope,
+        rows: i64,
+    ) -> Result<ScopedTx, ApiError> {
+        if rows > read_lanes::PAGE_ROWS {
+            return self.begin_one_statement(scope).await;
+        }
+        self.begin_lane_read(scope, read_lanes::PAGE).await
+    }
+
+    async fn begin_lane_read(
+        &self,
+        scope: &impl TenantScope,
+        kind: read_lanes::LaneRead,
+    ) -> Result<ScopedTx, ApiError> {
         let tenant = scope.tenant();
         let (Some(side), PreparedStatements::On, false) = (
             main_side(tenant.strategy),
@@ -203,7 +224,7 @@ impl TenantDb {
         let deadline = tokio::time::Instant::now() + CONNECTION_WAIT;
         let waiting_since = std::time::Instant::now();
         let slot = self.main_slots.acquire(&tenant.id, deadline).await?;
-        let seat = self.lane_seat(side, slot, deadline).await;
+        let seat = self.lane_seat(side, slot, deadline, kind).await;
         record_connection_wait(waiting_since);
         let seat = seat?;
         let own_connection = scoped::OwnConnection {
@@ -220,24 +241,30 @@ impl TenantDb {
     }
 
     /// A seat on one of `side`'s read lanes: on the least busy lane while it carries fewer than
-    /// `read_lanes::DEPTH` reads, else on a new lane while an idle connection is there to open
-    /// it with, else on the least busy lane however busy (rather than wait for a connection),
-    /// and only when no lane is open, on a new lane with a connection waited for.
+    /// `kind.depth` reads, else on a new lane while an idle connection is there to open it
+    /// with, else (when `kind.join_when_full`) on the least busy lane however busy, rather than
+    /// wait for a connection; else on a new lane with a connection waited for.
     async fn lane_seat(
         &self,
         side: Side,
         slot: tokio::sync::OwnedSemaphorePermit,
         deadline: tokio::time::Instant,
+        kind: read_lanes::LaneRead,
     ) -> Result<read_lanes::LaneSeat, ApiError> {
         let lanes = &self.read_lanes[side.index()];
-        let slot = match lanes.join(slot, read_lanes::DEPTH) {
+        let slot = match lanes.join(slot, kind.depth) {
             Ok(seat) => return Ok(seat),
             Err(slot) => slot,
         };
         if let Some(connection) = self.main_database.idle_connection(side, deadline).await {
             return Ok(lanes.open(connection, slot));
         }
-        match lanes.join(slot, usize::MAX) {
+        let depth_when_full = if kind.join_when_full {
+            usize::MAX
+        } else {
+            kind.depth
+        };
+        match lanes.join(slot, depth_when_full) {
             Ok(seat) => Ok(seat),
             Err(slot) => {
                 let connection = self.main_database.connection(side, None, deadline).await?;

@@ -5,15 +5,18 @@
 //! tenant or lock. PostgreSQL takes a lane's reads from its socket several at a time, and its
 //! CPU per read falls by about a quarter against one connection per read (README, *Speed*).
 //!
-//! A read joins the lane with the fewest reads in flight, while that is under `DEPTH`; else it
-//! opens a lane with an idle connection of the pool, if one is there with its permit to be in
-//! use; else it joins the least busy lane however busy, rather than wait for a connection; only
-//! when no lane is open does it wait for a connection as any transaction does
-//! (`TenantDb::lane_seat`). The last read to leave a lane sends its connection back to the
-//! pool. A read on a lane must never wait on anything but its own statement, or the reads
-//! behind it would wait too: its gate is tried, not waited for
-//! (`Gate::PassWithoutWaiting`), and a read refused there goes again on a connection of its own.
-//! A tenant's slot is held by each of its reads, on a lane or not (`TenantSlots`).
+//! Pages of a list of at most `PAGE_ROWS` rows share lanes too, fewer to a lane (`PAGE`).
+//!
+//! A read joins the lane with the fewest reads in flight, while that is under its kind's depth;
+//! else it opens a lane with an idle connection of the pool, if one is there with its permit to
+//! be in use; else a read of one row joins the least busy lane however busy, rather than wait
+//! for a connection, and a page (or a read of one row when no lane is open) waits for a
+//! connection as any transaction does and opens a lane with it (`TenantDb::lane_seat`). The
+//! last read to leave a lane sends its connection back to the pool. A read on a lane must
+//! never wait on anything but its own statement, or the reads behind it would wait too: its
+//! gate is tried, not waited for (`Gate::PassWithoutWaiting`), and a read refused there goes
+//! again on a connection of its own. A tenant's slot is held by each of its reads, on a lane or
+//! not (`TenantSlots`).
 
 use std::sync::{Arc, Mutex};
 
@@ -21,9 +24,35 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::PooledClient;
 
-/// How many reads a lane carries at once before the next read opens another lane. Deeper
-/// lanes cost PostgreSQL less per read; a lane is one backend, so one core.
-pub(crate) const DEPTH: usize = 16;
+/// How a kind of read shares lanes: it joins a lane carrying fewer than `depth` reads (deeper
+/// lanes cost PostgreSQL less per read; a lane is one backend, so one core); when every lane
+/// is that busy and no idle connection is there to open another, it joins the least busy lane
+/// anyway, or waits for a connection and opens a lane with it.
+#[derive(Clone, Copy)]
+pub(crate) struct LaneRead {
+    pub(crate) depth: usize,
+    pub(crate) join_when_full: bool,
+}
+
+/// A read of one row by its key: the shortest read there is, so it rather waits behind more
+/// reads than for a connection.
+pub(crate) const ROW: LaneRead = LaneRead {
+    depth: 16,
+    join_when_full: true,
+};
+
+/// A page of at most `PAGE_ROWS` rows: every read behind it on its lane waits for it, so fewer
+/// share a lane and none joins a full one. Measured on the list of orders (README, *Speed*):
+/// 8 and 12 served as many pages, 16 (joining full lanes) as many with a p99 twice as long,
+/// 6 and fewer fewer pages.
+pub(crate) const PAGE: LaneRead = LaneRead {
+    depth: 8,
+    join_when_full: false,
+};
+
+/// The most rows a page read on a lane may read (offset included: PostgreSQL reads the rows it
+/// skips); a longer one keeps a connection of its own.
+pub const PAGE_ROWS: i64 = 100;
 
 /// The open lanes of one of the main database's pools.
 #[derive(Default)]

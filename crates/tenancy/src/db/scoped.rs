@@ -68,7 +68,7 @@ pub struct ScopedTx {
 enum Connection {
     /// Its own, from its pool, until the transaction ends.
     Own(Object),
-    /// A seat on a read lane, shared with other reads of one row (`read_lanes`).
+    /// A seat on a read lane, shared with other reads of one row or short pages (`read_lanes`).
     Lane(LaneSeat),
 }
 
@@ -151,7 +151,8 @@ impl ScopedTx {
         }
     }
 
-    /// A transaction of one statement on a read lane (`TenantDb::begin_point_read`).
+    /// A transaction of one statement on a read lane (`TenantDb::begin_point_read`,
+    /// `begin_page_read`).
     pub(crate) fn on_lane(
         seat: LaneSeat,
         own_connection: OwnConnection,

@@ -1,5 +1,5 @@
-//! Reads of one row by its key share connections of the main database, pipelined (tenancy's
-//! `db/read_lanes.rs`): each read still sees only its own tenant and gate's lock, a lane sends
+//! Reads of one row by its key, and short pages, share connections of the main database,
+//! pipelined (tenancy's `db/read_lanes.rs`): each read still sees only its own tenant and gate's lock, a lane sends
 //! its connection back to the pool when its last read ends, and a read whose tenant's gate is
 //! held neither waits on the lane (the reads behind it would wait too) nor fails: it goes again
 //! on a connection of its own and waits there.
@@ -78,6 +78,57 @@ async fn concurrent_reads_share_a_connection_and_each_sees_only_its_own_tenant()
     for status in app.tenancy.db.main_pool_statuses() {
         assert_eq!(status.available, status.size, "{status:?}");
     }
+}
+
+#[tokio::test]
+async fn pages_share_a_lane_eight_at_a_time_and_a_longer_page_keeps_its_own_connection() {
+    let app = spawn_app().await;
+    let scopes = shared_tenants(&app, "page", 6).await;
+
+    // Nine pages of the most rows a lane takes, at once: eight on one lane, and the ninth,
+    // finding it full, on another connection (a page never joins a full lane).
+    let mut pages = Vec::new();
+    for n in 0..9 {
+        let scope = &scopes[n / 2];
+        let page = app
+            .tenancy
+            .db
+            .begin_page_read(scope, tenancy::db::PAGE_ROWS);
+        pages.push((scope, page.await.unwrap()));
+    }
+    let (scopes_read, pages): (Vec<_>, Vec<_>) = pages.into_iter().unzip();
+    let reads = join_all(pages.into_iter().map(seen)).await;
+    for (scope, (_, tenant, locks)) in scopes_read.iter().zip(&reads) {
+        assert_eq!(tenant, scope.tenant().id.as_str());
+        assert_eq!(*locks, 1, "only its own gate's lock");
+    }
+    let backends: Vec<i32> = reads.iter().map(|(pid, _, _)| *pid).collect();
+    assert!(
+        backends[..8].iter().all(|pid| *pid == backends[0]),
+        "the first eight on one connection: {backends:?}"
+    );
+    assert_ne!(backends[8], backends[0], "the ninth not on the full lane");
+
+    // A page of one row more, beside a lane with room: on a connection of its own.
+    let on_lane = app
+        .tenancy
+        .db
+        .begin_page_read(&scopes[4], tenancy::db::PAGE_ROWS)
+        .await
+        .unwrap();
+    let longer = app
+        .tenancy
+        .db
+        .begin_page_read(&scopes[5], tenancy::db::PAGE_ROWS + 1)
+        .await
+        .unwrap();
+    let ((lane_backend, _, _), (longer_backend, tenant, _)) =
+        futures::join!(seen(on_lane), seen(longer));
+    assert_eq!(tenant, scopes[5].tenant().id.as_str());
+    assert_ne!(
+        longer_backend, lane_backend,
+        "the longer page is not on a lane"
+    );
 }
 
 #[tokio::test]
