@@ -43,8 +43,8 @@ pub(crate) const ROW: LaneRead = LaneRead {
 
 /// A page of at most `PAGE_ROWS` rows: every read behind it on its lane waits for it, so fewer
 /// share a lane and none joins a full one. Measured on the list of orders (README, *Speed*):
-/// 8 and 12 served as many pages, 16 (joining full lanes) as many with a p99 twice as long,
-/// 6 and fewer fewer pages.
+/// 8, 12 and 16 (joining full lanes) served as many pages, 12 and 16 with a longer p99; 6
+/// and fewer served fewer.
 pub(crate) const PAGE: LaneRead = LaneRead {
     depth: 8,
     join_when_full: false,
