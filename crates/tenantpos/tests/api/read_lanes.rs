@@ -1,8 +1,8 @@
 //! Reads of one row by its key, and short pages, share connections of the main database,
-//! pipelined (tenancy's `db/read_lanes.rs`): each read still sees only its own tenant and gate's lock, a lane sends
-//! its connection back to the pool when its last read ends, and a read whose tenant's gate is
-//! held neither waits on the lane (the reads behind it would wait too) nor fails: it goes again
-//! on a connection of its own and waits there.
+//! pipelined (tenancy's `db/read_lanes.rs`): each read still sees only its own tenant and
+//! gate's lock, a lane sends its connection back to the pool when its last read ends, and a
+//! read whose tenant's gate is held neither waits on the lane (the reads behind it would wait
+//! too) nor fails: it goes again on a connection of its own and waits there.
 
 use std::time::Duration;
 
