@@ -335,7 +335,9 @@ impl From<deadpool_postgres::PoolError> for ApiError {
 /// - the tenant moved away under the transaction: `tenantpos.enter_tenant` refused it
 ///   (`TP001`), or its old database was retired, taking the app role's rights
 ///   (42501 from a privilege check; never a row-level security refusal, which is a bug),
-///   or dropped.
+///   or dropped;
+/// - a statement prepared before a migration changed what it reads
+///   (`statements_predate_a_change`).
 pub fn is_unavailability(error: &tokio_postgres::Error) -> bool {
     use tokio_postgres::error::SqlState;
     if error.is_closed()
@@ -366,6 +368,20 @@ pub fn is_unavailability(error: &tokio_postgres::Error) -> bool {
         || code.code() == crate::db::TENANT_MOVED
         || code.code() == crate::db::GATE_HELD
         || retired_copy
+        || statements_predate_a_change(error)
+}
+
+/// Whether PostgreSQL refused a statement prepared on this connection because a table it reads
+/// changed since (a migration ran while this process serves: `cached plan must not change
+/// result type`, raised by `RevalidateCachedQuery`, in any language of the server's messages).
+/// Not the statement's fault: the connection is closed rather than reused (`BudgetedClient`),
+/// and a retry prepares it anew.
+pub fn statements_predate_a_change(error: &tokio_postgres::Error) -> bool {
+    error.code() == Some(&tokio_postgres::error::SqlState::FEATURE_NOT_SUPPORTED)
+        && error
+            .as_db_error()
+            .and_then(|db| db.routine())
+            .is_some_and(|routine| routine == "RevalidateCachedQuery")
 }
 
 /// Whether a failure on its way to a 500 was in fact PostgreSQL (or its pool) being

@@ -16,6 +16,7 @@
 //! parked at its tenant's gate during a move answers 503 after `LOCK_WAIT`.
 
 use std::sync::Weak;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
@@ -104,6 +105,30 @@ pub struct BudgetedClient {
     pub statements: PreparedStatements,
     /// Schema tenants' statements, prepared for each schema (see `schema_statements`).
     pub schema_statements: SchemaStatements,
+    /// Set once PostgreSQL refused a statement prepared here before a table it reads changed
+    /// (`error::statements_predate_a_change`): the others would fail alike, so the connection
+    /// is closed rather than reused (`recycle`).
+    stale_statements: AtomicBool,
+}
+
+impl BudgetedClient {
+    /// See `stale_statements`.
+    pub(crate) fn statements_are_stale(&self) -> bool {
+        self.stale_statements.load(Ordering::Acquire)
+    }
+
+    /// Marks this connection's statements stale if `error` says so; `error` back.
+    pub(crate) fn noticing_stale_statements<T>(
+        &self,
+        result: Result<T, tokio_postgres::Error>,
+    ) -> Result<T, tokio_postgres::Error> {
+        if let Err(error) = &result
+            && crate::error::statements_predate_a_change(error)
+        {
+            self.stale_statements.store(true, Ordering::Release);
+        }
+        result
+    }
 }
 
 impl std::ops::Deref for BudgetedClient {
@@ -204,6 +229,7 @@ impl managed::Manager for BudgetedManager {
             mark,
             statements: self.statements,
             schema_statements: SchemaStatements::default(),
+            stale_statements: AtomicBool::new(false),
         })
     }
 
@@ -212,6 +238,11 @@ impl managed::Manager for BudgetedManager {
         object: &mut BudgetedClient,
         metrics: &Metrics,
     ) -> RecycleResult<tokio_postgres::Error> {
+        if object.statements_are_stale() {
+            return Err(RecycleError::message(
+                "closed: its prepared statements predate a change of the tables they read",
+            ));
+        }
         // A tenant database whose pool keeps its connections busy would keep its permits for
         // as long as its requests keep coming, and the others would never get one. So while
         // any pool waits for room, a connection older than `TURN` is closed rather than

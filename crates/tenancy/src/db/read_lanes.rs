@@ -81,8 +81,10 @@ impl ReadLanes {
         depth: usize,
     ) -> Result<LaneSeat, OwnedSemaphorePermit> {
         let mut lanes = self.lanes.lock().expect("read lanes lock");
-        // A broken connection takes no more reads; those on it fail with it.
-        lanes.retain(|lane| !lane.connection.is_closed());
+        // A broken connection takes no more reads; those on it fail with it. Nor does one
+        // whose prepared statements predate a migration (it is closed when its lane ends).
+        lanes
+            .retain(|lane| !lane.connection.is_closed() && !lane.connection.statements_are_stale());
         let Some(lane) = lanes
             .iter_mut()
             .filter(|lane| lane.readers < depth)

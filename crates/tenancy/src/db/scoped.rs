@@ -226,7 +226,23 @@ impl ScopedTx {
         timing::time_database(self.run_untimed(sql, params, read)).await
     }
 
+    /// `run`, untimed. A statement refused as prepared before a migration changed what it
+    /// reads marks the connection's statements stale: it is closed, not reused.
     async fn run_untimed<T, R, Fut>(
+        &self,
+        sql: &'static str,
+        params: Params<'_>,
+        read: R,
+    ) -> Result<T, Error>
+    where
+        R: FnOnce(RowStream) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let result = self.run_on_this_connection(sql, params, read).await;
+        self.client().noticing_stale_statements(result)
+    }
+
+    async fn run_on_this_connection<T, R, Fut>(
         &self,
         sql: &'static str,
         params: Params<'_>,
@@ -455,7 +471,8 @@ impl ScopedTx {
         writes: &[StatementToSend<'_>],
         statement: &StatementToSend<'_>,
     ) -> Result<Vec<Row>, Error> {
-        timing::time_database(self.send_together(writes, statement, false)).await
+        let sent = timing::time_database(self.send_together(writes, statement, false)).await;
+        self.client().noticing_stale_statements(sent)
     }
 
     /// The transaction's last statements and its `COMMIT`, under one Sync, in one round trip:
@@ -470,7 +487,8 @@ impl ScopedTx {
         writes: &[StatementToSend<'_>],
         statement: &StatementToSend<'_>,
     ) -> Result<Vec<Row>, Error> {
-        let rows = timing::time_database(self.send_together(writes, statement, true)).await?;
+        let sent = timing::time_database(self.send_together(writes, statement, true)).await;
+        let rows = self.client().noticing_stale_statements(sent)?;
         self.committed.store(true, Ordering::Release);
         Ok(rows)
     }

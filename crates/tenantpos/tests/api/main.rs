@@ -38,6 +38,7 @@ mod read_lanes;
 mod resolver;
 mod safety_net;
 mod saga;
+mod schema_change;
 mod schema_statements;
 mod service_tokens;
 mod settings;

@@ -1,0 +1,114 @@
+//! A migration may change a table while processes serve (API.md §1: `migrate` runs beside
+//! them). PostgreSQL then refuses a statement prepared before the change whose result it
+//! changes (`cached plan must not change result type`), on every connection that prepared it:
+//! that is PostgreSQL not serving the statement now, not a bug, so it answers 503, and the
+//! connection is closed instead of reused, so that the retry prepares it anew.
+
+use reqwest::Method;
+use rstest::rstest;
+use serde_json::json;
+use tenancy::Strategy;
+
+use crate::support::*;
+
+#[rstest]
+#[tokio::test]
+async fn statements_prepared_before_a_column_is_added_answer_503_once_per_connection_then_200(
+    #[values(Strategy::Shared, Strategy::Schema)] strategy: Strategy,
+) {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("column_added", strategy).await;
+    let product = app.create_product(&tenant, "C1", 300, 500).await;
+    let place = || {
+        app.call(
+            Method::POST,
+            "/orders",
+            &tenant,
+            Some(json!({
+                "items": [{"product_id": product["id"], "quantity": 1}],
+                "payment": {"method": "cash"},
+            })),
+        )
+    };
+    let order = place().await.assert_status(201).clone();
+    let order_path = format!("/orders/{}", order["id"].as_str().unwrap());
+    // Each round reads the order and the list, and places an order: every statement of those
+    // prepared on the connections they used.
+    let mut placed = 1;
+    let mut refused = 0;
+    let mut round = async || {
+        let answers = [
+            app.call(Method::GET, &order_path, &tenant, None).await,
+            app.call(Method::GET, "/orders?limit=500", &tenant, None)
+                .await,
+            app.call(Method::GET, "/orders?limit=5", &tenant, None)
+                .await,
+            place().await,
+        ];
+        let mut all_served = true;
+        for answer in &answers {
+            match answer.status.as_u16() {
+                200 | 201 => {}
+                503 => {
+                    answer.assert_error(503, "unavailable");
+                    all_served = false;
+                    refused += 1;
+                }
+                status => panic!("a change of the table answered {status}: {answer:?}"),
+            }
+        }
+        placed += usize::from(answers[3].status == 201);
+        all_served
+    };
+    for _ in 0..4 {
+        assert!(round().await, "served before the change");
+    }
+
+    // As a migration does, in every storage: the shared tables, and the tenant's schema.
+    // (A schema tenant's statement is parsed under the shared tables' `search_path` and
+    // analysed again under its schema's, so until both match it is refused: README,
+    // *Commands*, "Migrating".)
+    let owner = app.database().owner().await;
+    let mut tables = vec!["orders".to_owned()];
+    if strategy == Strategy::Schema {
+        let schema = tenancy::TenantScope::tenant(&app.scope_of(&tenant.id).await)
+            .id
+            .schema_name();
+        tables.push(format!("\"{schema}\".orders"));
+    }
+    for table in tables {
+        owner
+            .batch_execute(&format!("ALTER TABLE {table} ADD COLUMN later_note text"))
+            .await
+            .unwrap();
+    }
+
+    let mut served_in_a_row = 0;
+    for _ in 0..30 {
+        served_in_a_row = if round().await {
+            served_in_a_row + 1
+        } else {
+            0
+        };
+        if served_in_a_row == 4 {
+            break;
+        }
+    }
+    assert_eq!(
+        served_in_a_row, 4,
+        "served again once the stale connections closed"
+    );
+    assert!(
+        refused >= 1,
+        "the change was met by a statement prepared before it"
+    );
+    assert!(
+        refused <= 10,
+        "{refused} refusals: more than a connection each"
+    );
+    // Nothing refused was half done: every order answered 201 is there, and nothing else.
+    let listed = app
+        .call(Method::GET, "/orders?limit=500", &tenant, None)
+        .await;
+    assert_eq!(listed.assert_status(200).as_array().unwrap().len(), placed);
+}
