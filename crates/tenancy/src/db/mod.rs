@@ -242,7 +242,7 @@ impl TenantDb {
 
     /// A seat on one of `side`'s read lanes: on the least busy lane while it carries fewer than
     /// `kind.depth` reads, else on a new lane while an idle connection is there to open it
-    /// with, else (when `kind.join_when_full`) on the least busy lane however busy, rather than
+    /// with, else (for a read of one row) on the least busy lane however busy, rather than
     /// wait for a connection; else on a new lane with a connection waited for.
     async fn lane_seat(
         &self,
@@ -259,12 +259,7 @@ impl TenantDb {
         if let Some(connection) = self.main_database.idle_connection(side, deadline).await {
             return Ok(lanes.open(connection, slot));
         }
-        let depth_when_full = if kind.join_when_full {
-            usize::MAX
-        } else {
-            kind.depth
-        };
-        match lanes.join(slot, depth_when_full) {
+        match lanes.join(slot, kind.depth_when_full()) {
             Ok(seat) => Ok(seat),
             Err(slot) => {
                 let connection = self.main_database.connection(side, None, deadline).await?;

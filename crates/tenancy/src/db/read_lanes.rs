@@ -31,7 +31,17 @@ use super::PooledClient;
 #[derive(Clone, Copy)]
 pub(crate) struct LaneRead {
     pub(crate) depth: usize,
-    pub(crate) join_when_full: bool,
+    join_when_full: bool,
+}
+
+impl LaneRead {
+    /// The depth a read joins a lane under once no connection is there to open another.
+    pub(crate) fn depth_when_full(self) -> usize {
+        match self.join_when_full {
+            true => usize::MAX,
+            false => self.depth,
+        }
+    }
 }
 
 /// A read of one row by its key: the shortest read there is, so it rather waits behind more

@@ -64,24 +64,7 @@ async fn statements_prepared_before_a_column_is_added_answer_503_once_per_connec
         assert!(round().await, "served before the change");
     }
 
-    // As a migration does, in every storage: the shared tables, and the tenant's schema.
-    // (A schema tenant's statement is parsed under the shared tables' `search_path` and
-    // analysed again under its schema's, so until both match it is refused: README,
-    // *Commands*, "Migrating".)
-    let owner = app.database().owner().await;
-    let mut tables = vec!["orders".to_owned()];
-    if strategy == Strategy::Schema {
-        let schema = tenancy::TenantScope::tenant(&app.scope_of(&tenant.id).await)
-            .id
-            .schema_name();
-        tables.push(format!("\"{schema}\".orders"));
-    }
-    for table in tables {
-        owner
-            .batch_execute(&format!("ALTER TABLE {table} ADD COLUMN later_note text"))
-            .await
-            .unwrap();
-    }
+    add_a_column_to_orders(&app, &tenant.id, strategy).await;
 
     let mut served_in_a_row = 0;
     for _ in 0..30 {
@@ -111,4 +94,101 @@ async fn statements_prepared_before_a_column_is_added_answer_503_once_per_connec
         .call(Method::GET, "/orders?limit=500", &tenant, None)
         .await;
     assert_eq!(listed.assert_status(200).as_array().unwrap().len(), placed);
+}
+
+#[tokio::test]
+async fn concurrent_reads_on_connections_prepared_before_a_change_answer_200_or_503_never_500() {
+    let app = spawn_app().await;
+    // Sixteen reads at once need eight tenants (a tenant holds two connections at most).
+    let mut orders = Vec::new();
+    for n in 0..8 {
+        let tenant = app
+            .create_tenant(&format!("concurrent_change_{n}"), Strategy::Shared)
+            .await;
+        let product = app.create_product(&tenant, "C1", 300, 10).await;
+        let order = app
+            .call(
+                Method::POST,
+                "/orders",
+                &tenant,
+                Some(json!({
+                    "items": [{"product_id": product["id"], "quantity": 1}],
+                    "payment": {"method": "cash"},
+                })),
+            )
+            .await
+            .assert_status(201)
+            .clone();
+        orders.push((tenant, format!("/orders/{}", order["id"].as_str().unwrap())));
+    }
+    // Sixteen reads at once, order reads on read lanes and pages on connections of their own
+    // or lanes: the statements of both prepared on every connection they used. Whether every
+    // answer was 200.
+    let round = async || {
+        let answers = futures::future::join_all((0..16).map(|n| {
+            let (tenant, path) = &orders[n % 8];
+            let path = if n % 2 == 0 {
+                path.as_str()
+            } else {
+                "/orders?limit=5"
+            };
+            app.call(Method::GET, path, tenant, None)
+        }))
+        .await;
+        let mut all_served = true;
+        for answer in &answers {
+            match answer.status.as_u16() {
+                200 => {}
+                503 => {
+                    answer.assert_error(503, "unavailable");
+                    all_served = false;
+                }
+                status => panic!("a change of the table answered {status}: {answer:?}"),
+            }
+        }
+        all_served
+    };
+    for _ in 0..3 {
+        assert!(round().await, "served before the change");
+    }
+    add_a_column_to_orders(&app, &orders[0].0.id, Strategy::Shared).await;
+    let mut rounds = 0;
+    let mut served_in_a_row = 0;
+    while served_in_a_row < 3 {
+        rounds += 1;
+        assert!(rounds <= 20, "still refused after {rounds} rounds");
+        served_in_a_row = if round().await {
+            served_in_a_row + 1
+        } else {
+            0
+        };
+    }
+    assert!(
+        rounds > 3,
+        "the change was met by statements prepared before it"
+    );
+}
+
+/// Adds a column to `orders` as a migration does, in every storage of the tenant: the shared
+/// tables, and a schema tenant's schema. (A schema tenant's statement is parsed under the
+/// shared tables' `search_path` and analysed again under its schema's, so until both match it
+/// is refused: README, *Commands*, "Migrating".) PostgreSQL quotes the schema (`%I`).
+async fn add_a_column_to_orders(app: &TestApp, tenant: &str, strategy: Strategy) {
+    let mut schemas = vec!["public".to_owned()];
+    if strategy == Strategy::Schema {
+        let scope = app.scope_of(tenant).await;
+        schemas.push(tenancy::TenantScope::tenant(&scope).id.schema_name());
+    }
+    let owner = app.database().owner().await;
+    for schema in schemas {
+        let statement: String = owner
+            .query_one(
+                "SELECT format('ALTER TABLE %I.orders ADD COLUMN later_note text', $1::text)",
+                &[&schema],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        owner.batch_execute(&statement).await.unwrap();
+    }
 }
