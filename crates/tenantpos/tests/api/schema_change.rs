@@ -19,17 +19,7 @@ async fn statements_prepared_before_a_column_is_added_answer_503_once_per_connec
     let app = spawn_app().await;
     let tenant = app.create_tenant("column_added", strategy).await;
     let product = app.create_product(&tenant, "C1", 300, 500).await;
-    let place = || {
-        app.call(
-            Method::POST,
-            "/orders",
-            &tenant,
-            Some(json!({
-                "items": [{"product_id": product["id"], "quantity": 1}],
-                "payment": {"method": "cash"},
-            })),
-        )
-    };
+    let place = || place_one(&app, &tenant, &product);
     let order = place().await.assert_status(201).clone();
     let order_path = format!("/orders/{}", order["id"].as_str().unwrap());
     // Each round reads the order and the list, and places an order: every statement of those
@@ -106,16 +96,7 @@ async fn concurrent_reads_on_connections_prepared_before_a_change_answer_200_or_
             .create_tenant(&format!("concurrent_change_{n}"), Strategy::Shared)
             .await;
         let product = app.create_product(&tenant, "C1", 300, 10).await;
-        let order = app
-            .call(
-                Method::POST,
-                "/orders",
-                &tenant,
-                Some(json!({
-                    "items": [{"product_id": product["id"], "quantity": 1}],
-                    "payment": {"method": "cash"},
-                })),
-            )
+        let order = place_one(&app, &tenant, &product)
             .await
             .assert_status(201)
             .clone();
@@ -167,6 +148,20 @@ async fn concurrent_reads_on_connections_prepared_before_a_change_answer_200_or_
         rounds > 3,
         "the change was met by statements prepared before it"
     );
+}
+
+/// Places an order of one `product`, paid in cash.
+async fn place_one(app: &TestApp, tenant: &TestTenant, product: &serde_json::Value) -> Answer {
+    app.call(
+        Method::POST,
+        "/orders",
+        tenant,
+        Some(json!({
+            "items": [{"product_id": product["id"], "quantity": 1}],
+            "payment": {"method": "cash"},
+        })),
+    )
+    .await
 }
 
 /// Adds a column to `orders` as a migration does, in every storage of the tenant: the shared
