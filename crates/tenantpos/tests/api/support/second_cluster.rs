@@ -317,6 +317,7 @@ fn start_server(directory: &Path, port: u16) {
         let _ = std::fs::remove_dir_all(&data);
         std::fs::rename(&building, &data).unwrap();
     }
+    clear_stale_lock_files(directory, &data, port, as_postgres);
     run(
         "pg_ctl",
         &[
@@ -331,4 +332,30 @@ fn start_server(directory: &Path, port: u16) {
         ],
         as_postgres,
     );
+}
+
+/// Makes way for a start when the server does not answer. A `postmaster.pid` left by a server
+/// that is gone names a PID that may since belong to another process (the machine rebooted or
+/// was restored with /tmp kept: CI once failed so). PostgreSQL then refuses to start ("another
+/// server might be running"), so the lock files of a server that is not running here go. A
+/// server that does run here but did not answer is stopped first, to start afresh.
+fn clear_stale_lock_files(directory: &Path, data: &Path, port: u16, as_postgres: bool) {
+    let pid_file = data.join("postmaster.pid");
+    let Ok(contents) = std::fs::read_to_string(&pid_file) else {
+        return;
+    };
+    let pid = contents.lines().next().unwrap_or_default().trim();
+    let command_line = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let data_text = data.to_str().unwrap();
+    if String::from_utf8_lossy(&command_line).contains(data_text) {
+        run(
+            "pg_ctl",
+            &["-D", data_text, "-m", "immediate", "-w", "-t", "20", "stop"],
+            as_postgres,
+        );
+        return;
+    }
+    eprintln!("second cluster: removing the stale lock files of PID {pid}");
+    let _ = std::fs::remove_file(&pid_file);
+    let _ = std::fs::remove_file(directory.join(format!(".s.PGSQL.{port}.lock")));
 }

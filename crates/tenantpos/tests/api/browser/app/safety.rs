@@ -81,6 +81,9 @@ async fn a_session_whose_user_is_removed_goes_back_to_sign_in_with_the_reason() 
     // A reload keeps the session (it is in this tab's sessionStorage).
     browser.goto(&app.url("/app/")).await;
     browser.wait_for(".product-tile[data-sku=\"ESP\"]").await;
+    // Today's orders load beside the products: once the user is removed, their answer would
+    // be the 401 that signs the page out, before the test's click.
+    browser.wait_until_gone("[aria-busy=\"true\"]").await;
 
     // The owner removes the cashier: the next request answers 401 and the page signs out.
     let users = app.call(Method::GET, "/users", &shop.tenant, None).await;
