@@ -14,12 +14,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use moka::future::Cache;
-
 use super::invalidation_log::InvalidationLog;
 use super::redis_backend::RedisBackend;
 use super::undelivered::{Target, Undelivered};
-use super::{KeyBuilder, drop_local};
+use super::{KeyBuilder, LocalCopies, drop_local};
 
 /// How often the log is read and undelivered invalidations are retried.
 const LOG_POLL: Duration = Duration::from_millis(250);
@@ -36,7 +34,7 @@ const DELIVERY_BATCH: usize = 200;
 pub(super) struct RedisLayer {
     pub(super) backend: Arc<RedisBackend>,
     keys: KeyBuilder,
-    local: Cache<String, Arc<[u8]>>,
+    local: LocalCopies,
     undelivered: Undelivered,
     log: Option<InvalidationLog>,
     /// Targets to record in the log once PostgreSQL answers.
@@ -47,7 +45,7 @@ impl RedisLayer {
     pub(super) fn new(
         backend: Arc<RedisBackend>,
         keys: KeyBuilder,
-        local: Cache<String, Arc<[u8]>>,
+        local: LocalCopies,
         log: Option<InvalidationLog>,
     ) -> Self {
         Self {

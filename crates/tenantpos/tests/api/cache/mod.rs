@@ -106,7 +106,8 @@ async fn the_same_key_for_two_tenants_holds_each_its_own_value(#[case] with_redi
         if !with_redis {
             break;
         }
-        // Past the in-process lifetime the values come from Redis, still each its own.
+        // A second later (products stay in process while Redis is usable: next test), still
+        // each its own.
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
     cache.invalidate(&first, CacheKey::Product(product)).await;
@@ -122,6 +123,56 @@ async fn the_same_key_for_two_tenants_holds_each_its_own_value(#[case] with_redi
             .await
             .is_some(),
         "only the first tenant's entry went"
+    );
+}
+
+/// A product's copy in process outlives a second only while Redis is usable: it is served
+/// though Redis changed behind the cache's back (no invalidation was published), while the
+/// settings stored with it are read from Redis again; once Redis is gone the copy is not
+/// served either, and the read goes to PostgreSQL (`None` here).
+#[tokio::test]
+async fn a_product_copy_outlives_a_second_in_process_only_while_redis_is_usable() {
+    let mut redis = RedisServer::start();
+    let deployment = format!("seed_{}", uuid::Uuid::new_v4().simple());
+    let cache = TenantCache::with_redis(&deployment, &redis.url()).unwrap();
+    eventually("the cache connects", Duration::from_secs(5), || async {
+        cache.status() == tenancy::cache::CacheStatus::Ok
+    })
+    .await;
+    let tenant = TenantId::parse("long_lived").unwrap();
+    let product = CacheKey::Product(uuid::Uuid::now_v7());
+    cache.set(&tenant, product, &json!({"price": 100})).await;
+    cache
+        .set(&tenant, CacheKey::Settings, &json!({"tax_rate_bps": 100}))
+        .await;
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    for (key, value) in [
+        (product, json!({"price": 200})),
+        (CacheKey::Settings, json!({"tax_rate_bps": 200})),
+    ] {
+        let _: () = redis::cmd("SET")
+            .arg(cache.keys().key(&tenant, &key))
+            .arg(value.to_string())
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    let price: Value = cache.get(&tenant, product).await.unwrap();
+    assert_eq!(price["price"], 100, "the product's copy is still served");
+    let settings: Value = cache.get(&tenant, CacheKey::Settings).await.unwrap();
+    assert_eq!(settings["tax_rate_bps"], 200, "the settings are read again");
+
+    redis.stop();
+    eventually("the cache degrades", Duration::from_secs(5), || async {
+        cache.status() == tenancy::cache::CacheStatus::Degraded
+    })
+    .await;
+    assert!(
+        cache.get::<Value>(&tenant, product).await.is_none(),
+        "a degraded cache serves no copy older than a second"
     );
 }
 
