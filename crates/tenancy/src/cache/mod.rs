@@ -189,7 +189,8 @@ impl TenantCache {
         roots: &TrustedRoots,
         owner: Pool,
     ) -> anyhow::Result<Self> {
-        let log = InvalidationLog::new(owner, LONGEST_REDIS_TTL + LOCAL_TTL);
+        // A row matters while an entry it invalidated may live: in Redis, then in process.
+        let log = InvalidationLog::new(owner, LONGEST_REDIS_TTL + PRODUCT_LOCAL_TTL);
         Self::redis_backed(deployment, url, roots, Some(log))
     }
 
