@@ -11,23 +11,15 @@
 set -uo pipefail
 route=$1 seconds=$2 rounds=$3; shift 3
 . "$(dirname "$0")/twin-env.sh"
+. "$(dirname "$0")/cpu-ticks.sh"
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-ticks_of() { local total=0 pid; for pid in "$@"; do total=$((total + $(ticks "$pid"))); done; echo "$total"; }
-# PostgreSQL's CPU: the postmaster's, its live backends' and that of the backends it reaped
-# (cutime + cstime): connections opened or closed during a run are counted too.
-postgres_ticks() {
-  local postmaster; postmaster=$(pgrep -o -x postgres) || { echo 0; return; }
-  echo $(( $(awk '{print $14 + $15 + $16 + $17}' "/proc/$postmaster/stat") + $(ticks_of $(pgrep -P "$postmaster")) ))
-}
 wrk_run() { (cd "$twin" && wrk -t2 -c32 -d"$1"s --timeout 10s -s "bench/$route.lua" http://127.0.0.1:18090 | grep '^RESULT'); }
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 declare -A rates tenantpos_cpu postgres_cpu
 for round in $(seq "$rounds"); do
   for binary in "$@"; do
-    "$binary" serve > /dev/null 2>&1 & server=$!
-    for _ in $(seq 100); do curl -sf localhost:18090/health > /dev/null && break; sleep 0.1; done
+    serve_twin "$binary"
     wrk_run 2 > /dev/null
     redis=$(pgrep redis-server | head -n 1)
     before=($(ticks "$server") $(postgres_ticks) $(ticks "$redis"))

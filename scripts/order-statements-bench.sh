@@ -36,8 +36,7 @@ psql_ "SET client_min_messages = warning; DROP SCHEMA IF EXISTS order_statements
   GRANT SELECT ON order_statements_bench.picks TO $app;"
 trap 'psql_ "SET client_min_messages = warning; DROP SCHEMA IF EXISTS order_statements_bench CASCADE"; rm -rf "${work:-}"' EXIT
 tenants=$(psql_ "SELECT count(*) FROM order_statements_bench.picks")
-postgres_ticks() { local total=0 pid; for pid in $(pgrep -f '^postgres'); do
-  total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0))); done; echo "$total"; }
+. "$(dirname "$0")/cpu-ticks.sh"
 work=$(mktemp -d)
 for variant in "$@"; do variant_sql "$variant" > "$work/$variant.sql"; done
 for round in $(seq "$rounds"); do

@@ -9,8 +9,7 @@
 set -uo pipefail
 binary=$1; shift
 . "$(dirname "$0")/twin-env.sh"
-env "$@" "$binary" serve > /dev/null 2>&1 & server=$!
-for _ in $(seq 100); do curl -sf localhost:18090/health > /dev/null && break; sleep 0.1; done
+serve_twin "$binary" "$@"
 samples=$(mktemp)
 (while kill -0 "$server" 2> /dev/null; do ps -o rss= -p "$server"; sleep 0.3; done) > "$samples" &
 rates=""

@@ -12,9 +12,9 @@
 set -uo pipefail
 binary=$1 route=$2 seconds=$3
 . "$(dirname "$0")/twin-env.sh"
+. "$(dirname "$0")/cpu-ticks.sh"
 psql_() { PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -d "$1" -qtAc "$2"; }
 sessions() { psql_ postgres "SELECT coalesce(sum(sessions), 0) FROM pg_stat_database WHERE datname LIKE 'tenantpos\_twin%'"; }
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # A copy of the twin's scripts per strategy whose pool of tokens holds that strategy's tenants.
 for strategy in shared schema database; do
@@ -31,9 +31,8 @@ return pool
 LUA
 done
 
-"$binary" serve > /dev/null 2>&1 & server=$!
+serve_twin "$binary"
 trap 'kill $server 2>/dev/null' EXIT
-for _ in $(seq 100); do curl -sf localhost:18090/health > /dev/null && break; sleep 0.1; done
 for strategy in shared schema database all; do
   dir="$twin/../by-strategy/$strategy"; [ "$strategy" = all ] && dir=$twin
   [ -f "$dir/bench/tokens.lua" ] || continue
