@@ -211,3 +211,57 @@ async fn redis_going_down_and_coming_back_fails_no_request() {
         "Again"
     );
 }
+
+/// A product's copy lives five seconds in process while Redis is usable; a price changed while
+/// Redis is paused still shows in every process within a second (the invalidation log drops
+/// the copies), and stays once Redis answers again, past those five seconds.
+#[tokio::test]
+async fn a_price_changed_while_redis_is_paused_shows_in_every_process_and_stays() {
+    let redis = RedisServer::start();
+    let (app, second) = two_processes_sharing(&redis.url(), "auth,inventory").await;
+    let tenant = app.create_tenant("priced_shop", Strategy::Shared).await;
+    let product = app.create_product(&tenant, "P", 100, 5).await;
+    let path = format!("/products/{}", product["id"].as_str().unwrap());
+    let processes = [app.address.clone(), second.base.clone()];
+    let price_at = |base: &str| {
+        app.send(
+            app.client
+                .get(format!("{base}{path}"))
+                .header("x-tenant-id", "priced_shop")
+                .bearer_auth(&tenant.owner_token),
+        )
+    };
+    let all_show = |price: i64| {
+        let processes = processes.clone();
+        async move {
+            for base in &processes {
+                if price_at(base).await.body["price"] != price {
+                    return false;
+                }
+            }
+            true
+        }
+    };
+    // Both processes hold a copy of the product.
+    assert!(all_show(100).await);
+
+    redis.pause();
+    app.call(Method::PATCH, &path, &tenant, Some(json!({"price": 999})))
+        .await
+        .assert_status(200);
+    eventually(
+        "every process shows the new price while Redis is paused",
+        Duration::from_secs(1),
+        || all_show(999),
+    )
+    .await;
+    redis.resume();
+    let since = Instant::now();
+    while since.elapsed() < Duration::from_secs(6) {
+        for base in &processes {
+            let answer = price_at(base).await;
+            assert_eq!(answer.body["price"], 999, "{base}: {:?}", answer.body);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
