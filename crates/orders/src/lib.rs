@@ -6,6 +6,7 @@ mod client;
 pub mod daily_sales;
 pub mod faults;
 pub mod idempotency;
+mod in_one_statement;
 mod in_one_transaction;
 mod internal_routes;
 pub mod model;

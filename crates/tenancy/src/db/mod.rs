@@ -178,8 +178,10 @@ impl TenantDb {
             .await
     }
 
-    /// Opens a transaction of one statement, for a read: the scope and the statement under one
-    /// Sync, which ends the transaction, so the whole of it is one round trip and one answer.
+    /// Opens a transaction of one statement, for a read (or a write that is one statement): the
+    /// scope and the statement under one Sync, which ends the transaction (PostgreSQL commits
+    /// it there, or rolls it back if the statement failed), so the whole of it is one round
+    /// trip and one answer.
     /// A second statement on it is a bug (it panics); `commit` after it is a no-op.
     pub async fn begin_one_statement(
         &self,

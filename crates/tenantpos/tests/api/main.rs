@@ -28,6 +28,7 @@ mod migrate;
 mod money_faults;
 mod moving;
 mod observability;
+mod one_statement_orders;
 mod one_statement_reads;
 mod one_sync;
 mod order_history;
