@@ -101,9 +101,12 @@ pub(crate) async fn place(
             ],
         )
         .await;
-    tx.commit().await?;
     Ok(match sent {
-        Ok(rows) => Placement::Sent(repository::recorded_order(&rows)),
+        Ok(rows) => {
+            // A no-op: the Sync behind the statement committed it.
+            tx.commit().await?;
+            Placement::Sent(repository::recorded_order(&rows))
+        }
         Err(error)
             if error
                 .as_db_error()
