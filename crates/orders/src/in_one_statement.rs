@@ -15,10 +15,12 @@
 //! An item whose product is unknown, archived or short of stock is not taken; the order is
 //! then written without a number, which `orders_check` refuses (a paid order has one), so the
 //! statement fails and the implicit transaction with it: nothing of it remains. That refusal
-//! says only that some item was not taken; the caller places the order the long way
-//! (`in_one_transaction`), which answers why, in the saga's words and order.
+//! (or a total out of `bigint`'s range) says only that the order cannot be placed as sent; the
+//! caller places it the long way (`in_one_transaction`), which answers why, in the saga's words
+//! and order.
 
 use auth::settings::StoredSettings;
+use tenancy::db::{PostgresError, SqlState};
 use tenancy::{ApiError, TenantContext};
 use uuid::Uuid;
 
@@ -29,6 +31,14 @@ use crate::repository;
 /// The constraint that refuses a paid order without a number: the statement's way of failing
 /// when an item was not taken.
 const REFUSED_BY: &str = "orders_check";
+
+/// Whether PostgreSQL refused the order for what the long way reports as the client's error: an
+/// item not taken (`REFUSED_BY`), or a total too large for its column (the long way's 422).
+fn refused(error: &PostgresError) -> bool {
+    error.as_db_error().is_some_and(|db| {
+        db.constraint() == Some(REFUSED_BY) || db.code() == &SqlState::NUMERIC_VALUE_OUT_OF_RANGE
+    })
+}
 
 const PLACE_ORDER: &str = "\
 WITH locked AS (SELECT p.id FROM (SELECT id FROM unnest($2::uuid[]) AS w(id) ORDER BY id) AS w \
@@ -107,13 +117,7 @@ pub(crate) async fn place(
             tx.commit().await?;
             Placement::Sent(repository::recorded_order(&rows))
         }
-        Err(error)
-            if error
-                .as_db_error()
-                .is_some_and(|db| db.constraint() == Some(REFUSED_BY)) =>
-        {
-            Placement::Refused
-        }
+        Err(error) if refused(&error) => Placement::Refused,
         Err(error) => Placement::Sent(Err(ApiError::from(error))),
     })
 }

@@ -17,8 +17,8 @@
 //!
 //! Statements: in the common case (the settings cached, no `Idempotency-Key`, the card
 //! approved), the scope and one statement that does all of it, under one Sync
-//! (`in_one_statement`). Otherwise: BEGIN, the scope and the stock (with the settings when they are not cached) in
-//! one round trip, under one Sync; the payment, the order and COMMIT in another, under one Sync
+//! (`in_one_statement`). Otherwise: BEGIN, the scope and the stock (with the settings when
+//! they are not cached) in one round trip, under one Sync; the payment, the order and COMMIT in another, under one Sync
 //! (`ScopedTx::commit_with`). With an `Idempotency-Key`, the key's answer (which is the recorded
 //! order) and COMMIT take a third. The saga sends about 22 in 5 transactions.
 

@@ -179,8 +179,31 @@ async fn an_item_refused_in_one_statement_leaves_nothing_and_says_why(
     assert_eq!(stock_of(&app, &tenant, &plenty).await, 99);
     assert_eq!(stock_of(&app, &tenant, &scarce).await, 2);
     // The refused orders took no number.
-    let next = place(&app, &tenant, &body(&[(&scarce, 2)], cash), None).await;
+    let next = place(&app, &tenant, &body(&[(&scarce, 2)], cash.clone()), None).await;
     assert_eq!(next.assert_status(201)["order_number"], "ORD-000002");
+
+    // A line total out of range (a price no API call can set) is the long way's 422 too.
+    let owner = app.database().owner().await;
+    let schema = match strategy {
+        Strategy::Schema => "t_one_refused",
+        _ => "public",
+    };
+    owner
+        .execute("SELECT set_config('search_path', $1, false)", &[&schema])
+        .await
+        .unwrap();
+    let plenty_id: uuid::Uuid = plenty["id"].as_str().unwrap().parse().unwrap();
+    owner
+        .execute(
+            "UPDATE products SET price = 5000000000000000000 WHERE tenant_id = 'one_refused' AND id = $1",
+            &[&plenty_id],
+        )
+        .await
+        .unwrap();
+    place(&app, &tenant, &body(&[(&plenty, 2)], cash), None)
+        .await
+        .assert_error(422, "validation_failed");
+    assert_eq!(stock_of(&app, &tenant, &plenty).await, 99);
 }
 
 #[tokio::test]
