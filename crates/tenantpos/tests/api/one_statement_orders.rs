@@ -36,13 +36,12 @@ async fn place(app: &TestApp, tenant: &TestTenant, body: &Value, key: Option<&st
     app.send(request).await
 }
 
-/// The order and its payment as PostgreSQL stores them, as text, the ids left out.
-async fn stored(
+/// The owner's connection, its `search_path` the tenant's tables.
+async fn owner_in(
     app: &TestApp,
     tenant: &TestTenant,
     strategy: Strategy,
-    order: &Value,
-) -> Vec<String> {
+) -> tokio_postgres::Client {
     let owner = app.database().owner().await;
     let schema = match strategy {
         Strategy::Schema => format!("t_{}", tenant.id),
@@ -52,6 +51,17 @@ async fn stored(
         .execute("SELECT set_config('search_path', $1, false)", &[&schema])
         .await
         .unwrap();
+    owner
+}
+
+/// The order and its payment as PostgreSQL stores them, as text, the ids left out.
+async fn stored(
+    app: &TestApp,
+    tenant: &TestTenant,
+    strategy: Strategy,
+    order: &Value,
+) -> Vec<String> {
+    let owner = owner_in(app, tenant, strategy).await;
     let id: uuid::Uuid = order["id"].as_str().unwrap().parse().unwrap();
     let row = owner
         .query_one(
@@ -183,15 +193,7 @@ async fn an_item_refused_in_one_statement_leaves_nothing_and_says_why(
     assert_eq!(next.assert_status(201)["order_number"], "ORD-000002");
 
     // A line total out of range (a price no API call can set) is the long way's 422 too.
-    let owner = app.database().owner().await;
-    let schema = match strategy {
-        Strategy::Schema => "t_one_refused",
-        _ => "public",
-    };
-    owner
-        .execute("SELECT set_config('search_path', $1, false)", &[&schema])
-        .await
-        .unwrap();
+    let owner = owner_in(&app, &tenant, strategy).await;
     let plenty_id: uuid::Uuid = plenty["id"].as_str().unwrap().parse().unwrap();
     owner
         .execute(
