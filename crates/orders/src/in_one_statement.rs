@@ -20,7 +20,7 @@
 //! and order.
 
 use auth::settings::StoredSettings;
-use tenancy::db::{PostgresError, SqlState};
+use tenancy::db::{DbError, SqlState};
 use tenancy::{ApiError, TenantContext};
 use uuid::Uuid;
 
@@ -34,7 +34,7 @@ const REFUSED_BY: &str = "orders_check";
 
 /// Whether PostgreSQL refused the order for what the long way reports as the client's error: an
 /// item not taken (`REFUSED_BY`), or a total too large for its column (the long way's 422).
-fn refused(error: &PostgresError) -> bool {
+fn refused(error: &DbError) -> bool {
     error.as_db_error().is_some_and(|db| {
         db.constraint() == Some(REFUSED_BY) || db.code() == &SqlState::NUMERIC_VALUE_OUT_OF_RANGE
     })

@@ -33,7 +33,6 @@ pub use schema_statements::SchemaStatements;
 pub use scoped::{Durability, GATE_HELD, Gate, Params, ScopedTx, StatementToSend, TENANT_MOVED};
 pub use statements::PreparedStatements;
 pub use storage_config::{AppRole, DEFAULT_CLUSTER, StorageConfig};
-pub use tokio_postgres::Error as PostgresError;
 pub use tokio_postgres::error::SqlState;
 pub use tokio_postgres::types::{Json, ToSql};
 pub use tokio_postgres::{Error as DbError, Row};
