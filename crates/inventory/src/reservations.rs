@@ -124,6 +124,25 @@ pub async fn reserve(
     }
 }
 
+/// The common table expressions that take an order's stock, for `take_stock_in` and the
+/// statement that places an order in one (orders' `in_one_statement`): `locked` locks the
+/// live products named by `$2` (tenant `$1`) in id order, so that two orders of the same
+/// products cannot deadlock; `taken` takes `$3`'s quantities where enough remains and returns
+/// the lines taken (`product_id`, `sku`, `name`, `quantity`, `unit_price`). A macro, not a
+/// constant: `concat!` builds the statements from it at compile time.
+#[macro_export]
+macro_rules! take_stock {
+    () => {
+        "WITH locked AS (SELECT p.id FROM (SELECT id FROM unnest($2::uuid[]) AS w(id) ORDER BY id) AS w \
+                         CROSS JOIN LATERAL (SELECT p.id FROM products p WHERE p.tenant_id = $1 AND p.id = w.id \
+                                             AND p.archived_at IS NULL FOR UPDATE) AS p), \
+              taken AS (UPDATE products p SET stock = p.stock - w.quantity, updated_at = now() \
+                        FROM unnest($2::uuid[], $3::bigint[]) AS w(product_id, quantity), locked l \
+                        WHERE p.tenant_id = $1 AND p.id = l.id AND w.product_id = l.id AND p.stock >= w.quantity \
+                        RETURNING p.id AS product_id, p.sku, p.name, w.quantity, p.price AS unit_price)"
+    };
+}
+
 /// Takes the stock of an order placed in one transaction with its payment and its record
 /// (inventory, payments and orders in one process and storage): one statement locks the
 /// products in id order and takes the stock only where enough remains. Nothing else is
@@ -140,15 +159,11 @@ pub async fn take_stock_in(
     let quantities: Vec<i64> = items.iter().map(|item| item.quantity).collect();
     let rows = tx
         .query(
-            "WITH locked AS (SELECT p.id FROM (SELECT id FROM unnest($2::uuid[]) AS w(id) ORDER BY id) AS w \
-                        CROSS JOIN LATERAL (SELECT p.id FROM products p WHERE p.tenant_id = $1 AND p.id = w.id \
-                                            AND p.archived_at IS NULL FOR UPDATE) AS p), \
-             taken AS (UPDATE products p SET stock = p.stock - w.quantity, updated_at = now() \
-                       FROM unnest($2::uuid[], $3::bigint[]) AS w(product_id, quantity), locked l \
-                       WHERE p.tenant_id = $1 AND p.id = l.id AND w.product_id = l.id AND p.stock >= w.quantity \
-                       RETURNING p.id AS product_id, p.sku, p.name, w.quantity, p.price AS unit_price) \
-             SELECT (SELECT count(*) FROM locked) AS live, t.product_id, t.sku, t.name, t.quantity, t.unit_price \
-             FROM (SELECT 1) AS one LEFT JOIN taken t ON true ORDER BY t.product_id",
+            concat!(
+                crate::take_stock!(),
+                " SELECT (SELECT count(*) FROM locked) AS live, t.product_id, t.sku, t.name, t.quantity, t.unit_price \
+                 FROM (SELECT 1) AS one LEFT JOIN taken t ON true ORDER BY t.product_id"
+            ),
             &[&tx.tenant_id(), &product_ids, &quantities],
         )
         .await?;

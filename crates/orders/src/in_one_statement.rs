@@ -40,18 +40,15 @@ fn refused(error: &DbError) -> bool {
     })
 }
 
-const PLACE_ORDER: &str = "\
-WITH locked AS (SELECT p.id FROM (SELECT id FROM unnest($2::uuid[]) AS w(id) ORDER BY id) AS w \
-                CROSS JOIN LATERAL (SELECT p.id FROM products p WHERE p.tenant_id = $1 AND p.id = w.id \
-                                    AND p.archived_at IS NULL FOR UPDATE) AS p), \
-     taken AS (UPDATE products p SET stock = p.stock - w.quantity, updated_at = now() \
-               FROM unnest($2::uuid[], $3::bigint[]) AS w(product_id, quantity), locked l \
-               WHERE p.tenant_id = $1 AND p.id = l.id AND w.product_id = l.id AND p.stock >= w.quantity \
-               RETURNING p.id AS product_id, p.sku, p.name, w.quantity, p.price AS unit_price, \
-                         w.quantity * p.price AS line_total), \
-     priced AS (SELECT count(*) AS lines, coalesce(sum(t.line_total), 0)::bigint AS subtotal, \
-                       '[' || coalesce(string_agg(row_to_json(t)::text, ',' ORDER BY t.product_id), '') || ']' AS items \
-                FROM taken t), \
+/// The stock is taken as `take_stock_in` takes it (`inventory::take_stock!`); a line's total
+/// is computed here, where overflowing `bigint` refuses the order to the long way.
+const PLACE_ORDER: &str = concat!(
+    inventory::take_stock!(),
+    ", \
+     line_totals AS (SELECT t.*, t.quantity * t.unit_price AS line_total FROM taken t), \
+     priced AS (SELECT count(*) AS lines, coalesce(sum(l.line_total), 0)::bigint AS subtotal, \
+                       '[' || coalesce(string_agg(row_to_json(l)::text, ',' ORDER BY l.product_id), '') || ']' AS items \
+                FROM line_totals l), \
      totals AS (SELECT p.lines, p.items, p.subtotal, r.tax, p.subtotal + r.tax AS total \
                 FROM priced p, LATERAL (SELECT floor((p.subtotal::numeric * $8::int4 + 5000) / 10000)::bigint AS tax) AS r), \
      payment AS (INSERT INTO payments (tenant_id, id, order_id, method, status, amount, card_brand, recorded_with_order) \
@@ -66,7 +63,8 @@ SELECT $1, $4, 'paid', \
        t.items::json, t.subtotal, t.tax, t.total, $9, \
        (SELECT row_to_json(p) FROM (SELECT $5::uuid AS id, $6::text AS method, 'captured' AS status, t.total AS amount) AS p), \
        $11 \
-FROM totals t, number n RETURNING *";
+FROM totals t, number n RETURNING *"
+);
 
 /// What became of an order sent in one statement.
 pub(crate) enum Placement {
