@@ -270,3 +270,33 @@ async fn orders_in_one_statement_and_the_long_way_at_once_take_every_unit_once()
         (49, 49, 0)
     );
 }
+
+#[tokio::test]
+async fn an_order_in_one_statement_whose_answer_is_lost_is_read_back_and_charged_once() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("one_lost", Strategy::Shared).await;
+    let product = app.create_product(&tenant, "L", 100, 10).await;
+    let cash = json!({"method": "cash"});
+    // The first order caches the settings: the next is placed in one statement.
+    place(&app, &tenant, &body(&[(&product, 1)], cash.clone()), None)
+        .await
+        .assert_status(201);
+
+    // PostgreSQL commits at the Sync, but the answer is lost on the way back.
+    app.faults.lose_final_commit(true);
+    let answer = place(&app, &tenant, &body(&[(&product, 2)], cash), None).await;
+    app.faults.lose_final_commit(false);
+
+    let placed = answer.assert_status(201);
+    assert_eq!(placed["order_number"], "ORD-000002");
+    assert_eq!(stock_of(&app, &tenant, &product).await, 7);
+    let ledger = ledger(&app, "one_lost", Strategy::Shared).await;
+    assert_eq!(
+        (
+            ledger.orders,
+            ledger.captured_payments,
+            ledger.orphan_payments
+        ),
+        (2, 2, 0)
+    );
+}
