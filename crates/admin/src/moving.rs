@@ -120,11 +120,7 @@ async fn copy_verified(
     destination: &Placement,
 ) -> Result<(), ApiError> {
     let source_scope = tenancy.scope(Arc::new(tenant.clone()));
-    let moved = Tenant {
-        strategy: destination.strategy,
-        cluster: destination.cluster.clone(),
-        ..tenant.clone()
-    };
+    let moved = tenant.placed_at(destination.strategy, destination.cluster.clone());
     let destination_scope = tenancy.scope(Arc::new(moved));
     let source = tenancy
         .db

@@ -14,7 +14,7 @@ use crate::cache::{CacheKey, TenantCache};
 use crate::error::ApiError;
 use crate::known_tenants::{KnownTenants, TRUSTED_FOR};
 use crate::mismatch_throttle::MismatchThrottle;
-use crate::tenant::{BusinessType, Strategy, Tenant, TenantStatus};
+use crate::tenant::{BusinessType, GateVouch, Strategy, Tenant, TenantStatus};
 use crate::tenant_id::TenantId;
 
 pub struct Catalog {
@@ -36,6 +36,19 @@ pub struct NewTenant<'a> {
     pub business_type: BusinessType,
     pub strategy: Strategy,
     pub cluster: &'a str,
+}
+
+/// A visible tenant with the epoch as of which the row is the catalog's (catalog migration 9).
+const LOOKUP: &str = "SELECT * FROM tenantpos.lookup_tenant($1)";
+
+/// A lookup as cached: the entry and the lookup's vouch for the gate, which the entry itself
+/// never serializes (it is also the operator API's body).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedTenant {
+    #[serde(flatten)]
+    tenant: Tenant,
+    #[serde(default)]
+    gate_vouch: Option<GateVouch>,
 }
 
 const SELECT_VISIBLE: &str = "SELECT id, name, business_type, strategy, cluster, status, moving, created_at, incarnation \
@@ -60,7 +73,9 @@ impl Catalog {
 
     /// The tenant, if it exists and is provisioned (checks 3 and 4 of API.md §3 read this).
     pub async fn lookup(&self, id: &TenantId) -> Result<Option<Arc<Tenant>>, ApiError> {
-        if let Some(tenant) = self.cache.get::<Tenant>(id, CacheKey::Tenant).await {
+        if let Some(cached) = self.cache.get::<CachedTenant>(id, CacheKey::Tenant).await {
+            let mut tenant = cached.tenant;
+            tenant.gate_vouch = cached.gate_vouch;
             return Ok(Some(Arc::new(tenant)));
         }
         if self.surely_unknown(id).await {
@@ -72,7 +87,7 @@ impl Catalog {
             let row = crate::db::statements::query_opt_outside_transaction(
                 &client,
                 client.statements,
-                SELECT_VISIBLE,
+                LOOKUP,
                 &[&id.as_str()],
             )
             .await?;
@@ -82,9 +97,13 @@ impl Catalog {
         let Some(row) = row else {
             return Ok(None);
         };
-        let tenant = Tenant::from_row(&row).map_err(ApiError::internal)?;
-        self.cache.set(id, CacheKey::Tenant, &tenant).await;
-        Ok(Some(Arc::new(tenant)))
+        let tenant = Tenant::from_lookup_row(&row).map_err(ApiError::internal)?;
+        let cached = CachedTenant {
+            gate_vouch: tenant.gate_vouch,
+            tenant,
+        };
+        self.cache.set(id, CacheKey::Tenant, &cached).await;
+        Ok(Some(Arc::new(cached.tenant)))
     }
 
     async fn surely_unknown(&self, id: &TenantId) -> bool {

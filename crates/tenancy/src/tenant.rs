@@ -55,6 +55,22 @@ pub struct Tenant {
     /// answer 503 with `Retry-After` until the move ends. Shown only then.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub moving: bool,
+    /// As of which catalog epoch this entry is the catalog's, if a lookup could vouch for it:
+    /// tenantpos's own, never shown (`GateVouch`).
+    #[serde(skip)]
+    pub(crate) gate_vouch: Option<GateVouch>,
+}
+
+/// A lookup's word that at catalog epoch `epoch` (migration 9, `tenantpos.gate_epoch`) the
+/// tenant's row passed the gate's catalog check for this incarnation at this placement. A
+/// transaction of that incarnation at that placement passes the gate on its lock alone while
+/// the epoch has not moved (`db::scope_statement`). It names the placement and incarnation it
+/// was given for, so that a copy of the entry changed to another (a move's) vouches for nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GateVouch {
+    pub epoch: i64,
+    pub placement: Strategy,
+    pub incarnation: Uuid,
 }
 
 macro_rules! text_enum {
@@ -101,7 +117,40 @@ impl Tenant {
             created_at: row.try_get("created_at")?,
             incarnation: row.try_get("incarnation")?,
             moving: row.try_get("moving")?,
+            gate_vouch: None,
         })
+    }
+
+    /// Reads a row of `tenantpos.lookup_tenant`, with the lookup's vouch: only for a tenant
+    /// the check passes at its own placement (not being moved).
+    pub(crate) fn from_lookup_row(row: &tokio_postgres::Row) -> anyhow::Result<Self> {
+        let mut tenant = Self::from_row(row)?;
+        let epoch: Option<i64> = row.try_get("gate_epoch")?;
+        tenant.gate_vouch = epoch.filter(|_| !tenant.moving).map(|epoch| GateVouch {
+            epoch,
+            placement: tenant.strategy,
+            incarnation: tenant.incarnation,
+        });
+        Ok(tenant)
+    }
+
+    /// This entry as it would be at another placement (a move's destination); no lookup
+    /// vouched for it there.
+    pub fn placed_at(&self, strategy: Strategy, cluster: String) -> Self {
+        Self {
+            strategy,
+            cluster,
+            gate_vouch: None,
+            ..self.clone()
+        }
+    }
+
+    /// The catalog epoch as of which a transaction of this entry at its own placement may pass
+    /// the gate on the lock alone (`GateVouch`).
+    pub(crate) fn vouched_gate_epoch(&self) -> Option<i64> {
+        self.gate_vouch
+            .filter(|vouch| vouch.placement == self.strategy && vouch.incarnation == self.incarnation)
+            .map(|vouch| vouch.epoch)
     }
 
     pub fn is_active(&self) -> bool {

@@ -30,24 +30,58 @@ use super::budget::{LOCK_WAIT, STATEMENT_TIME};
 use super::scoped::{Durability, Gate};
 use super::statements::PreparedStatements;
 
-/// Parameters: `$1` tenant, `$2` placement (the copy's strategy), `$3` incarnation, and `$4` the
-/// schema, for a schema tenant only.
-const MAIN: &str = "SELECT tenantpos.enter_tenant($1, $2, $3), \
-     set_config('app.current_tenant_id', $1, true)";
-const MAIN_PROVISIONAL: &str = "SELECT tenantpos.enter_tenant($1, $2, $3), \
-     set_config('app.current_tenant_id', $1, true), \
-     set_config('synchronous_commit', 'off', true)";
-const SCHEMA: &str = "SELECT tenantpos.enter_tenant($1, $2, $3), \
-     set_config('app.current_tenant_id', $1, true), set_config('search_path', $4, true)";
-const SCHEMA_PROVISIONAL: &str = "SELECT tenantpos.enter_tenant($1, $2, $3), \
-     set_config('app.current_tenant_id', $1, true), set_config('search_path', $4, true), \
-     set_config('synchronous_commit', 'off', true)";
+/// The gate on the main database: `$1` tenant, `$2` placement, `$3` incarnation, `$4` the
+/// catalog epoch a lookup vouched for (`Tenant::vouched_gate_epoch`; NULL if none). The lock is
+/// tried first; held, and the epoch unmoved since the vouch, the transaction is through
+/// (catalog migration 9 says why the check could not refuse it then). Otherwise `$enter` is
+/// called as before: it waits for the lock (or refuses, `enter_tenant_without_waiting`) and
+/// reads the catalog with a snapshot of its own. `CASE` evaluates its conditions in order, so
+/// the epoch is read only once the lock is held.
+macro_rules! gate {
+    ($enter:literal) => {
+        concat!(
+            "CASE WHEN NOT pg_try_advisory_xact_lock_shared(hashtext('tenantpos-tenant:' || $1 || ':' || $2)) \
+                  THEN ", $enter, "($1, $2, $3) \
+                  WHEN pg_sequence_last_value('tenantpos.gate_epoch') IS DISTINCT FROM $4::int8 \
+                  THEN ", $enter, "($1, $2, $3) END"
+        )
+    };
+}
+
+/// Parameters: `$1`–`$4` the gate's, and `$5` the schema, for a schema tenant only.
+const MAIN: &str = concat!(
+    "SELECT ",
+    gate!("tenantpos.enter_tenant"),
+    ", set_config('app.current_tenant_id', $1, true)"
+);
+const MAIN_PROVISIONAL: &str = concat!(
+    "SELECT ",
+    gate!("tenantpos.enter_tenant"),
+    ", set_config('app.current_tenant_id', $1, true), set_config('synchronous_commit', 'off', true)"
+);
+const SCHEMA: &str = concat!(
+    "SELECT ",
+    gate!("tenantpos.enter_tenant"),
+    ", set_config('app.current_tenant_id', $1, true), set_config('search_path', $5, true)"
+);
+const SCHEMA_PROVISIONAL: &str = concat!(
+    "SELECT ",
+    gate!("tenantpos.enter_tenant"),
+    ", set_config('app.current_tenant_id', $1, true), set_config('search_path', $5, true), \
+     set_config('synchronous_commit', 'off', true)"
+);
 /// For a read on a connection shared with other reads (`Gate::PassWithoutWaiting`): refused
 /// (`TP002`) rather than kept waiting while the gate is held. Never provisional: only reads.
-const MAIN_WITHOUT_WAITING: &str = "SELECT tenantpos.enter_tenant_without_waiting($1, $2, $3), \
-     set_config('app.current_tenant_id', $1, true)";
-const SCHEMA_WITHOUT_WAITING: &str = "SELECT tenantpos.enter_tenant_without_waiting($1, $2, $3), \
-     set_config('app.current_tenant_id', $1, true), set_config('search_path', $4, true)";
+const MAIN_WITHOUT_WAITING: &str = concat!(
+    "SELECT ",
+    gate!("tenantpos.enter_tenant_without_waiting"),
+    ", set_config('app.current_tenant_id', $1, true)"
+);
+const SCHEMA_WITHOUT_WAITING: &str = concat!(
+    "SELECT ",
+    gate!("tenantpos.enter_tenant_without_waiting"),
+    ", set_config('app.current_tenant_id', $1, true), set_config('search_path', $5, true)"
+);
 /// A tenant database holds one tenant: its gate is the lock alone (see the module's comment).
 const DATABASE: &str = "SELECT \
      pg_advisory_xact_lock_shared(hashtext('tenantpos-tenant:' || $1 || ':' || $2)), $3::uuid, \
@@ -90,6 +124,8 @@ pub(crate) struct ScopeValues<'a> {
     pub search_path: &'a str,
     pub placement: &'static str,
     pub incarnation: Uuid,
+    /// The catalog epoch a lookup vouched for at this placement and incarnation, if any.
+    pub vouched_gate_epoch: Option<i64>,
 }
 
 /// The scope statement of one transaction, and the values it binds.
@@ -107,8 +143,10 @@ pub(crate) struct Scope<'a> {
 enum Shape {
     /// `$1`–`$3`.
     Lean,
-    /// `$1`–`$4`.
-    LeanWithSchema,
+    /// `$1`–`$4`: the gate's.
+    Gated,
+    /// `$1`–`$5`: the gate's and the schema.
+    GatedWithSchema,
     /// `$1`–`$7`.
     Full,
 }
@@ -124,10 +162,10 @@ impl<'a> Scope<'a> {
         let (sql, shape) = match (gate, statements, values.placement) {
             (Gate::HeldClosedByThisMove, _, _) => (FULL_BEHIND_CLOSED_GATE, Shape::Full),
             (Gate::PassWithoutWaiting, PreparedStatements::On, "schema") => {
-                (SCHEMA_WITHOUT_WAITING, Shape::LeanWithSchema)
+                (SCHEMA_WITHOUT_WAITING, Shape::GatedWithSchema)
             }
             (Gate::PassWithoutWaiting, PreparedStatements::On, "shared") => {
-                (MAIN_WITHOUT_WAITING, Shape::Lean)
+                (MAIN_WITHOUT_WAITING, Shape::Gated)
             }
             // Read lanes are opened on the main database with prepared statements only
             // (`TenantDb::begin_point_read`); anywhere else a read waits at the gate.
@@ -147,11 +185,11 @@ impl<'a> Scope<'a> {
                 } else {
                     SCHEMA
                 },
-                Shape::LeanWithSchema,
+                Shape::GatedWithSchema,
             ),
             (_, PreparedStatements::On, _) => (
                 if provisional { MAIN_PROVISIONAL } else { MAIN },
-                Shape::Lean,
+                Shape::Gated,
             ),
         };
         Self {
@@ -169,10 +207,17 @@ impl<'a> Scope<'a> {
         let values = &self.values;
         match self.shape {
             Shape::Lean => vec![&values.tenant, &values.placement, &values.incarnation],
-            Shape::LeanWithSchema => vec![
+            Shape::Gated => vec![
                 &values.tenant,
                 &values.placement,
                 &values.incarnation,
+                &values.vouched_gate_epoch,
+            ],
+            Shape::GatedWithSchema => vec![
+                &values.tenant,
+                &values.placement,
+                &values.incarnation,
+                &values.vouched_gate_epoch,
                 &values.search_path,
             ],
             Shape::Full => vec![

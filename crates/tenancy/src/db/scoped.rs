@@ -47,6 +47,9 @@ pub struct ScopedTx {
     tenant_id: TenantId,
     /// The incarnation of the tenant the request was resolved for; the gate compares it.
     incarnation: Uuid,
+    /// The catalog epoch as of which the tenant's lookup vouched for this incarnation at this
+    /// placement: the gate is then the lock alone while the epoch has not moved.
+    vouched_gate_epoch: Option<i64>,
     search_path: String,
     strategy: Strategy,
     gate: Gate,
@@ -141,6 +144,7 @@ impl ScopedTx {
             own_connection: None,
             tenant_id: tenant.id.clone(),
             incarnation: tenant.incarnation,
+            vouched_gate_epoch: tenant.vouched_gate_epoch(),
             strategy: tenant.strategy,
             search_path,
             gate,
@@ -338,6 +342,7 @@ impl ScopedTx {
             own_connection: None,
             tenant_id: self.tenant_id.clone(),
             incarnation: self.incarnation,
+            vouched_gate_epoch: self.vouched_gate_epoch,
             strategy: self.strategy,
             search_path: self.search_path.clone(),
             gate: Gate::Pass,
@@ -414,6 +419,7 @@ impl ScopedTx {
                 search_path: &self.search_path,
                 placement: self.strategy.as_str(),
                 incarnation: self.incarnation,
+                vouched_gate_epoch: self.vouched_gate_epoch,
             },
             self.gate,
             self.durability,

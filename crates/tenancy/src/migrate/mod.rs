@@ -64,6 +64,11 @@ pub const CATALOG_MIGRATIONS: &[Migration] = &[
         name: "gate_without_waiting",
         sql: include_str!("../../../../migrations/catalog/0008_gate_without_waiting.sql"),
     },
+    Migration {
+        version: 9,
+        name: "gate_epoch",
+        sql: include_str!("../../../../migrations/catalog/0009_gate_epoch.sql"),
+    },
 ];
 
 /// Every tenant table, children before parents: the order in which a shared tenant's rows are
@@ -242,6 +247,7 @@ pub async fn grant_catalog(client: &Client, role: &AppRole) -> anyhow::Result<()
     for template in [
         "SELECT format('GRANT USAGE ON SCHEMA tenantpos TO %I', $1::text)",
         "SELECT format('GRANT SELECT ON tenantpos.tenants TO %I', $1::text)",
+        "SELECT format('GRANT SELECT ON SEQUENCE tenantpos.gate_epoch TO %I', $1::text)",
         "SELECT format('GRANT INSERT ON tenantpos.tenant_mismatch_audit TO %I', $1::text)",
     ] {
         execute_formatted(client, template, &[&role.name]).await?;
