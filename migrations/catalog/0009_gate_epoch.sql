@@ -1,11 +1,14 @@
--- The gate's catalog check (0007), skipped where it cannot refuse. Every change of a tenant's
--- row that could change the check's outcome (its id, status, strategy, `moving` or incarnation;
--- any insertion or deletion) advances `tenantpos.gate_epoch` just before it commits. A lookup
--- (`lookup_tenant`) reads the epoch and then, with a later snapshot, the tenant's row, and
--- vouches for the row as of that epoch. A transaction whose tenant was looked up at epoch E and
--- whose row passes the check there (tenantpos compares it) passes the gate on the lock alone
--- if, once it holds the lock, the epoch is still E: no change that could refuse it has
--- committed since, nor is one committing. Otherwise it calls the gate as before.
+-- The gate's catalog check (0007), skipped where it cannot refuse. Every change of the catalog
+-- that could make the check refuse a transaction it passed before advances
+-- `tenantpos.gate_epoch` just before it commits: a change of a visible tenant's (active or
+-- suspended) id, incarnation, strategy or `moving`, or its leaving the visible statuses (a
+-- deletion begins so), or its row's deletion. Creating a tenant, or suspending one, refuses no
+-- transaction, and leaves the epoch alone. A lookup (`lookup_tenant`) reads the epoch and then,
+-- with a later snapshot, the tenant's row, and vouches for the row as of that epoch. A
+-- transaction whose tenant was looked up at epoch E and whose row passed the check there
+-- (tenantpos compares it) passes the gate on the lock alone if, once it holds the lock, the
+-- epoch is still E: no change that could refuse it has committed since, nor is one committing.
+-- Otherwise it calls the gate as before.
 --
 -- A sequence, because its value is not transactional: every session reads the latest value at
 -- once, whatever its snapshot, so a change is seen from the moment it advances the epoch.
@@ -27,12 +30,14 @@ $$;
 
 CREATE CONSTRAINT TRIGGER gate_epoch_on_change AFTER UPDATE ON tenantpos.tenants
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-    WHEN (OLD.id IS DISTINCT FROM NEW.id OR OLD.status IS DISTINCT FROM NEW.status
-          OR OLD.strategy IS DISTINCT FROM NEW.strategy OR OLD.moving IS DISTINCT FROM NEW.moving
-          OR OLD.incarnation IS DISTINCT FROM NEW.incarnation)
+    WHEN (OLD.status IN ('active', 'suspended')
+          AND (NEW.status NOT IN ('active', 'suspended') OR OLD.id IS DISTINCT FROM NEW.id
+               OR OLD.incarnation IS DISTINCT FROM NEW.incarnation
+               OR OLD.strategy IS DISTINCT FROM NEW.strategy OR OLD.moving IS DISTINCT FROM NEW.moving))
     EXECUTE FUNCTION tenantpos.advance_gate_epoch();
-CREATE CONSTRAINT TRIGGER gate_epoch_on_insert_or_delete AFTER INSERT OR DELETE ON tenantpos.tenants
+CREATE CONSTRAINT TRIGGER gate_epoch_on_delete AFTER DELETE ON tenantpos.tenants
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (OLD.status IN ('active', 'suspended'))
     EXECUTE FUNCTION tenantpos.advance_gate_epoch();
 
 -- A visible tenant's row (as `Catalog::lookup` read it before), with the epoch as of which it is

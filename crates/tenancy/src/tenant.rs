@@ -149,7 +149,9 @@ impl Tenant {
     /// the gate on the lock alone (`GateVouch`).
     pub(crate) fn vouched_gate_epoch(&self) -> Option<i64> {
         self.gate_vouch
-            .filter(|vouch| vouch.placement == self.strategy && vouch.incarnation == self.incarnation)
+            .filter(|vouch| {
+                vouch.placement == self.strategy && vouch.incarnation == self.incarnation
+            })
             .map(|vouch| vouch.epoch)
     }
 

@@ -14,6 +14,7 @@ mod deletion_race;
 mod demo_pages;
 mod deployments;
 mod faults;
+mod gate_epoch;
 mod graceful_shutdown;
 mod idempotency;
 mod idempotency_expiry;
