@@ -19,6 +19,9 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{v[NR] = $1} END {print v
 declare -A rates tenantpos_cpu postgres_cpu
 for round in $(seq "$rounds"); do
   for binary in "$@"; do
+    # Each build starts from an empty cache and fills it in the warm-up run: entries another
+    # build wrote (a tenant's catalog entry, say) may not be what this one would have written.
+    redis-cli -n 2 flushdb > /dev/null
     serve_twin "$binary"
     wrk_run 2 > /dev/null
     redis=$(pgrep redis-server | head -n 1)

@@ -9,7 +9,8 @@
 //! away or deleted, or whose request was resolved for another incarnation of the id; a tenant
 //! database that was moved away or deleted is dropped, which ends the sessions that waited on
 //! it, and a connection reaches the database of one incarnation only (its mark, checked by
-//! `TenantDb::begin`). Then it sets the tenant for row-level security with
+//! `TenantDb::begin`). The catalog check is skipped while it cannot refuse: see `gate!` and
+//! catalog migration 9. Then it sets the tenant for row-level security with
 //! `set_config(..., true)`: the setting dies with the transaction.
 //!
 //! Each setting a transaction changes costs PostgreSQL a little to set and again to reset at
