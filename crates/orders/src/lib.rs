@@ -47,8 +47,26 @@ impl SagaTimings {
     }
 }
 
+/// The orders service's state, as every handler receives it: one `Arc`, so that extracting it
+/// for a request costs one count rather than one for each of the services it holds.
 #[derive(Clone)]
-pub struct OrdersState {
+pub struct OrdersState(Arc<OrdersServices>);
+
+impl OrdersState {
+    pub fn new(services: OrdersServices) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for OrdersState {
+    type Target = OrdersServices;
+    fn deref(&self) -> &OrdersServices {
+        &self.0
+    }
+}
+
+/// What the orders service works with.
+pub struct OrdersServices {
     pub tenancy: Arc<Tenancy>,
     pub inventory: Arc<dyn InventoryApi>,
     pub payments: Arc<dyn PaymentsApi>,

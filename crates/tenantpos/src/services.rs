@@ -145,7 +145,7 @@ pub fn wire(
         ));
     }
     if services.serves(Service::Orders) {
-        let state = orders::OrdersState {
+        let state = orders::OrdersState::new(orders::OrdersServices {
             tenancy: tenancy.clone(),
             inventory: inventory_for(Service::Orders)?,
             payments: payments_for(Service::Orders)?,
@@ -163,7 +163,7 @@ pub fn wire(
                 Service::Payments,
                 settings.payments_url.as_deref(),
             ),
-        };
+        });
         background
             .0
             .push(orders::spawn_sweeper(state.clone(), system.clone()));
