@@ -38,21 +38,18 @@ pub struct NewTenant<'a> {
     pub cluster: &'a str,
 }
 
-/// A visible tenant with the epoch as of which the row is the catalog's (catalog migration 9).
+/// A visible tenant (active or suspended), with the epoch as of which the row is the catalog's
+/// (catalog migration 9).
 const LOOKUP: &str = "SELECT * FROM tenantpos.lookup_tenant($1)";
 
 /// A lookup as cached: the entry and the lookup's vouch for the gate, which the entry itself
-/// never serializes (it is also the operator API's body).
+/// never serializes (it is also the operator API's body). Side by side rather than flattened:
+/// every request reads it, and `#[serde(flatten)]` would buffer each read through a map.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct CachedTenant {
-    #[serde(flatten)]
     tenant: Tenant,
-    #[serde(default)]
     gate_vouch: Option<GateVouch>,
 }
-
-const SELECT_VISIBLE: &str = "SELECT id, name, business_type, strategy, cluster, status, moving, created_at, incarnation \
-     FROM tenantpos.tenants WHERE id = $1 AND status IN ('active', 'suspended')";
 
 impl Catalog {
     pub fn new(db: &crate::TenantDb, owner: Pool, cache: Arc<TenantCache>) -> Self {
@@ -131,7 +128,7 @@ impl Catalog {
     /// The tenant as the operator sees it, uncached.
     pub async fn get(&self, id: &TenantId) -> Result<Option<Tenant>, ApiError> {
         let client = self.owner.get().await?;
-        let statement = client.prepare_cached(SELECT_VISIBLE).await?;
+        let statement = client.prepare_cached(LOOKUP).await?;
         let row = client.query_opt(&statement, &[&id.as_str()]).await?;
         row.map(|row| Tenant::from_row(&row).map_err(ApiError::internal))
             .transpose()

@@ -102,7 +102,7 @@ text_enum!(BusinessType { Restaurant => "restaurant", FastFood => "fast_food", R
 text_enum!(TenantStatus { Active => "active", Suspended => "suspended" });
 
 impl Tenant {
-    /// Reads a row of `tenantpos.tenants` selected with `catalog::COLUMNS`.
+    /// Reads a row of `tenantpos.tenants` (or of `tenantpos.lookup_tenant`, without its vouch).
     pub(crate) fn from_row(row: &tokio_postgres::Row) -> anyhow::Result<Self> {
         let parse = |column: &str| -> anyhow::Result<String> { Ok(row.try_get(column)?) };
         Ok(Self {
