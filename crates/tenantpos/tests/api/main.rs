@@ -46,6 +46,7 @@ mod service_tokens;
 mod settings;
 mod split;
 mod split_recovery;
+mod stock_by_key;
 mod support;
 mod through_pgbouncer;
 mod tls;
