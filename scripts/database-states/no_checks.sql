@@ -14,3 +14,5 @@ ALTER TABLE public.orders DROP CONSTRAINT IF EXISTS orders_check,
 DROP FUNCTION IF EXISTS public.products_valid(bigint, bigint, bigint);
 DROP FUNCTION IF EXISTS public.payments_valid(text, text, bigint);
 DROP FUNCTION IF EXISTS public.order_status_valid(text);
+-- checks_lists_as_enum_casts.sql's types, once no constraint uses them.
+DROP TYPE IF EXISTS public.payment_method_value, public.payment_status_value, public.order_status_value;
