@@ -1,5 +1,6 @@
-# Sourced by ab-bench.sh and strategy-bench.sh: the settings under which sidebyside.sh serves
-# tenantpos on the twin's data (database tenantpos_twin, Redis db 2), on port 18090 instead.
+# Sourced by the benchmark scripts on the twin's data (twin-run.sh, strategy-bench.sh,
+# peak-rss.sh): the settings under which sidebyside.sh serves tenantpos on the twin's data
+# (database tenantpos_twin, Redis db 2), on port 18090 instead.
 twin=${PEER_BENCH_WORK:-$(pwd)/target/peer-bench}/twin
 export TENANTPOS_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/tenantpos_twin
 export TENANTPOS_REDIS_URL=redis://127.0.0.1:6379/2
