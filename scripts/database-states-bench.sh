@@ -9,9 +9,9 @@
 # Each STATE.sql is run by the superuser on database tenantpos_twin before its runs, and must
 # bring the database to its state from any of the others (scripts/database-states/ holds the
 # ones the README reports). Run checks.sql and policies.sql from there last, by hand, if the twin
-# is to be used again: they are the migrations' state. The states there change the shared tenants' tables (schema public)
-# only: load the twin with `sidebyside.sh ... shared`. ROUTE is one of the twin's wrk scripts, as
-# for ab-bench.sh.
+# is to be used again: they are the migrations' state. The states there change the shared
+# tenants' tables (schema public) only: load the twin with `sidebyside.sh ... shared`. ROUTE is
+# one of the twin's wrk scripts, as for ab-bench.sh.
 set -uo pipefail
 binary=$1 route=$2 seconds=$3 rounds=$4; shift 4
 . "$(dirname "$0")/twin-run.sh"

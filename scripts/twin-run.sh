@@ -29,6 +29,12 @@ measured_run() {
   requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<< "$result")
   rate=$(sed -n 's/.*rps=\([0-9.]*\).*/\1/p' <<< "$result")
   p99=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<< "$result")
+  # Answers other than 2xx (the twin's tokens live an hour) would measure errors, not the route.
+  local failed; failed=$(sed -n 's/.*non2xx=\([0-9]*\).*/\1/p' <<< "$result")
+  if [ "${requests:-0}" -eq 0 ] || [ "${failed:-1}" -ne 0 ]; then
+    echo "$binary on $route: ${requests:-0} requests, ${failed:-?} not 2xx; load the twin again (sidebyside.sh)" >&2
+    exit 1
+  fi
   # A tick is 10 ms: CPU µs per request = ticks × 10,000 / requests.
   cpu=()
   local i

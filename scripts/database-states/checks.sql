@@ -1,4 +1,5 @@
--- The migrations' CHECK constraints on the tables an order writes: run this one last.
+-- The migrations' CHECK constraints on the tables an order writes, as migrations/tenant/0001, 0003,
+-- 0004 and 0005 define them (keep them alike): run this one last.
 \ir no_checks.sql
 ALTER TABLE public.products ADD CONSTRAINT products_price_check CHECK (price >= 0),
     ADD CONSTRAINT products_stock_check CHECK (stock >= 0),
