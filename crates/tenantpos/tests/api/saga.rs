@@ -162,12 +162,12 @@ async fn held_stock_expires_and_the_reservation_sweeper_gives_it_back() {
 async fn an_unreachable_payments_service_answers_503_and_keeps_nothing(
     #[values(Strategy::Shared, Strategy::Database)] strategy: Strategy,
 ) {
-    // A port where nothing listens yet.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port where nothing listens yet: bound, so that no other test's server can take it (it
+    // once did, and this test's orders reached that server), and refusing connections until
+    // payments listens on the same socket below.
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = reserved.local_addr().unwrap().port();
     let database = TestDatabase::create().await;
     let mut settings = settings_for(&database);
     settings.payments_url = Some(format!("http://127.0.0.1:{port}"));
@@ -196,9 +196,7 @@ async fn an_unreachable_payments_service_answers_503_and_keeps_nothing(
     let payments = tenantpos::app::build(&payments_settings, &payments_only)
         .await
         .unwrap();
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .unwrap();
+    let listener = reserved.listen(1024).unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, payments.router).await.unwrap() });
     eventually(
         "the sweeper finishes undoing once payments is back",
