@@ -52,11 +52,14 @@ pub(crate) const ROW: LaneRead = LaneRead {
 };
 
 /// A page of at most `PAGE_ROWS` rows: every read behind it on its lane waits for it, so fewer
-/// share a lane and none joins a full one. Measured on the list of orders (README, *Speed*):
-/// 8, 12 and 16 (joining full lanes) served as many pages, 12 and 16 with a longer p99; 6
-/// and fewer served fewer.
+/// share a lane and none joins a full one. Measured on the list of orders (README, *Speed*,
+/// "Six pages to a lane"): on a busy machine, where a lane's backend waiting for a core holds
+/// up every page on it, 8 gave a p99 of 10–29 ms and 6 of 10–24 ms, with as many pages or
+/// more; 4 a p99 of 6–14 ms but 6–25% fewer pages; 2 and 3 fewer still, with a p99 no better
+/// than 6's. Lanes that cannot take every page in flight keep the pages that wait for a
+/// connection waiting: a lane sends its connection back only once no read is left on it.
 pub(crate) const PAGE: LaneRead = LaneRead {
-    depth: 8,
+    depth: 6,
     join_when_full: false,
 };
 
