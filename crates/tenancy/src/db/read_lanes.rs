@@ -55,7 +55,7 @@ pub(crate) const ROW: LaneRead = LaneRead {
 /// share a lane and none joins a full one. Measured on the list of orders (README, *Speed*,
 /// "Six pages to a lane"): on a busy machine, where a lane's backend waiting for a core holds
 /// up every page on it, 8 gave a p99 of 10–29 ms and 6 of 10–24 ms, with as many pages or
-/// more; 4 a p99 of 6–14 ms but 6–25% fewer pages; 2 and 3 fewer still, with a p99 no better
+/// more; 4 a p99 of 6–14 ms but 6–7% fewer pages; 2 and 3 fewer still, with a p99 no better
 /// than 6's. Lanes that cannot take every page in flight keep the pages that wait for a
 /// connection waiting: a lane sends its connection back only once no read is left on it.
 pub(crate) const PAGE: LaneRead = LaneRead {
