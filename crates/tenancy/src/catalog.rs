@@ -45,7 +45,7 @@ const LOOKUP: &str = "SELECT * FROM tenantpos.lookup_tenant($1)";
 /// A lookup as cached: the entry and the lookup's vouch for the gate, which the entry itself
 /// never serializes (it is also the operator API's body). Side by side rather than flattened:
 /// every request reads it, and `#[serde(flatten)]` would buffer each read through a map.
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct CachedTenant {
     tenant: Tenant,
     gate_vouch: Option<GateVouch>,
