@@ -220,9 +220,8 @@ fn compose(
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal(anyhow::anyhow!("a handler panicked")).into_response()
         }))
-        // Inside the router's layers: the matched route template is known here.
-        .layer(from_fn(crate::metrics::record_request))
-        // Outermost: the request's id, trace, log span and timing, and every answer's
+        // Outermost: the request's id, trace, log span, timing and count (the router has
+        // matched the route template before its layers run), and every answer's
         // `x-request-id`, `traceparent` and `Server-Timing`.
         .layer(from_fn(crate::edge::edge));
     (router, openapi)

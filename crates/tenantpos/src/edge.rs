@@ -1,8 +1,9 @@
 //! The outermost middleware of every request, in one function: its `x-request-id`, its trace
-//! (`traceparent`), its log span and its timing (`Server-Timing`). One layer rather than five
-//! (tower-http's request-id pair and trace layer, and two of ours) because each layer of the
-//! router costs every request a clone of the services it wraps and a future of its own, and
-//! on the cheapest routes (a cached product read) those were a fifth of the request's CPU.
+//! (`traceparent`), its log span, its timing (`Server-Timing`) and its count in the HTTP
+//! metrics. One layer rather than six (tower-http's request-id pair and trace layer, and three
+//! of ours) because each layer of the router costs every request a clone of the services it
+//! wraps and a future of its own, and on the cheapest routes (a cached product read) those
+//! were a fifth of the request's CPU.
 //!
 //! A request that may write runs to its end even if its client hangs up. hyper drops the
 //! future of a request whose connection closed, wherever it waits: a write cut short after its
@@ -19,11 +20,13 @@ use tenancy::timing::{self, RequestTiming, SERVER_TIMING, TimingTotals};
 use tenancy::trace_context::{TRACEPARENT, TraceContext};
 use tracing::Instrument;
 
+use crate::metrics::AnswerLabels;
+
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Gives the request an id (the client's, or a new uuid), continues or starts its trace (in
 /// the request's extensions, where `TenantContext` and the peer clients find it), runs it in
-/// its log span and times it; answers with the id, the `traceparent` and `Server-Timing`,
+/// its log span, times it and counts its answer; answers with the id, the `traceparent` and `Server-Timing`,
 /// errors included. A request of any method but the safe ones (`GET`, `HEAD`, `OPTIONS`,
 /// `TRACE`) runs to its end whether or not its client waits for the answer (see the module's
 /// comment); reads stop as soon as nobody waits.
@@ -44,7 +47,13 @@ pub async fn edge(mut request: Request, next: Next) -> Response {
 
     let started = RequestTiming::start();
     let may_write = !request.method().is_safe();
-    let serve = timing::within(started.clone(), next.run(request)).instrument(span.clone());
+    let labels = AnswerLabels::of(&request);
+    let serve = timing::within(started.clone(), async move {
+        let response = next.run(request).await;
+        labels.count(&response);
+        response
+    })
+    .instrument(span.clone());
     let mut response = if may_write {
         match tokio::spawn(serve).await {
             Ok(response) => response,

@@ -2,7 +2,7 @@
 //! `metrics` facade's Prometheus recorder. The recorder is rendered by our own route: no
 //! listener of its own, the same port, bind address and TLS as the API.
 //!
-//! Per request, `record_request` adds to a counter and a histogram whose labels are all
+//! Per request, `AnswerLabels::count` (called by the edge middleware) adds to a counter and a histogram whose labels are all
 //! `'static`: the route *template* (`/orders/{id}`, interned once per template, never the
 //! raw path), the method, the status and the service; through handles each thread resolves
 //! once per kind of answer. The gauges of pools and tenants are set when scraped, from the
@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tenancy::Tenancy;
@@ -122,15 +121,34 @@ fn describe() {
     metrics::describe_gauge!(TENANTS, "Tenants in the catalog, by strategy and status");
 }
 
-/// The middleware that counts each request under its route template.
-pub async fn record_request(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
-    count_answer(route, method, response.status(), started.elapsed());
-    response
+/// What counting a request's answer needs of the request, read before it is served: its route
+/// template (the router has matched it before any of its layers runs), its method and when it
+/// started.
+pub struct AnswerLabels {
+    route: Option<MatchedPath>,
+    method: &'static str,
+    started: Instant,
+}
+
+impl AnswerLabels {
+    pub fn of(request: &Request) -> Self {
+        Self {
+            route: request.extensions().get::<MatchedPath>().cloned(),
+            method: method_label(request.method()),
+            started: Instant::now(),
+        }
+    }
+
+    /// Counts `response` under the request's route template.
+    pub fn count(self, response: &Response) {
+        let route = self.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+        count_answer(
+            route,
+            self.method,
+            response.status(),
+            self.started.elapsed(),
+        );
+    }
 }
 
 /// The series one kind of answer (method and status, of a route) is counted in.
