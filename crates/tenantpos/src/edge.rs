@@ -26,10 +26,10 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Gives the request an id (the client's, or a new uuid), continues or starts its trace (in
 /// the request's extensions, where `TenantContext` and the peer clients find it), runs it in
-/// its log span, times it and counts its answer; answers with the id, the `traceparent` and `Server-Timing`,
-/// errors included. A request of any method but the safe ones (`GET`, `HEAD`, `OPTIONS`,
-/// `TRACE`) runs to its end whether or not its client waits for the answer (see the module's
-/// comment); reads stop as soon as nobody waits.
+/// its log span, times it and counts its answer; answers with the id, the `traceparent` and
+/// `Server-Timing`, errors included. A request of any method but the safe ones (`GET`,
+/// `HEAD`, `OPTIONS`, `TRACE`) runs to its end whether or not its client waits for the answer
+/// (see the module's comment); reads stop as soon as nobody waits.
 pub async fn edge(mut request: Request, next: Next) -> Response {
     let request_id = match request.headers().get(&REQUEST_ID) {
         Some(id) => id.clone(),

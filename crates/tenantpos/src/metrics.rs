@@ -2,11 +2,11 @@
 //! `metrics` facade's Prometheus recorder. The recorder is rendered by our own route: no
 //! listener of its own, the same port, bind address and TLS as the API.
 //!
-//! Per request, `AnswerLabels::count` (called by the edge middleware) adds to a counter and a histogram whose labels are all
-//! `'static`: the route *template* (`/orders/{id}`, interned once per template, never the
-//! raw path), the method, the status and the service; through handles each thread resolves
-//! once per kind of answer. The gauges of pools and tenants are set when scraped, from the
-//! pools themselves and from the catalog.
+//! Per request, `AnswerLabels::count` (called by the edge middleware) adds to a counter and a
+//! histogram whose labels are all `'static`: the route *template* (`/orders/{id}`, interned
+//! once per template, never the raw path), the method, the status and the service; through
+//! handles each thread resolves once per kind of answer. The gauges of pools and tenants are
+//! set when scraped, from the pools themselves and from the catalog.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
