@@ -95,12 +95,17 @@ impl RequestTiming {
             .fetch_add(saturating_nanos(elapsed), Ordering::Relaxed);
     }
 
+    /// Since the timing started.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
     /// The totals so far.
     pub fn totals(&self) -> TimingTotals {
         TimingTotals {
             database: Duration::from_nanos(self.database_nanos.load(Ordering::Relaxed)),
             cache: Duration::from_nanos(self.cache_nanos.load(Ordering::Relaxed)),
-            total: self.started.elapsed(),
+            total: self.elapsed(),
         }
     }
 }

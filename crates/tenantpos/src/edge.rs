@@ -48,9 +48,11 @@ pub async fn edge(mut request: Request, next: Next) -> Response {
     let started = RequestTiming::start();
     let may_write = !request.method().is_safe();
     let labels = AnswerLabels::of(&request);
+    // The metrics' duration and `Server-Timing`'s total count from the same start.
+    let timing = started.clone();
     let serve = timing::within(started.clone(), async move {
         let response = next.run(request).await;
-        labels.count(&response);
+        labels.count(&response, timing.elapsed());
         response
     })
     .instrument(span.clone());

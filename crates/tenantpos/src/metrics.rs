@@ -122,12 +122,10 @@ fn describe() {
 }
 
 /// What counting a request's answer needs of the request, read before it is served: its route
-/// template (the router has matched it before any of its layers runs), its method and when it
-/// started.
+/// template (the router has matched it before any of its layers runs) and its method.
 pub struct AnswerLabels {
     route: Option<MatchedPath>,
     method: &'static str,
-    started: Instant,
 }
 
 impl AnswerLabels {
@@ -135,19 +133,13 @@ impl AnswerLabels {
         Self {
             route: request.extensions().get::<MatchedPath>().cloned(),
             method: method_label(request.method()),
-            started: Instant::now(),
         }
     }
 
-    /// Counts `response` under the request's route template.
-    pub fn count(self, response: &Response) {
+    /// Counts `response`, which took `took`, under the request's route template.
+    pub fn count(self, response: &Response, took: Duration) {
         let route = self.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
-        count_answer(
-            route,
-            self.method,
-            response.status(),
-            self.started.elapsed(),
-        );
+        count_answer(route, self.method, response.status(), took);
     }
 }
 

@@ -478,6 +478,30 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_first_reads_of_a_copy_each_get_its_value_and_one_is_kept() {
+        let copy = LocalCopy::new(
+            Arc::from(&br#"{"price":7}"#[..]),
+            &CacheKey::Settings,
+            false,
+        );
+        let reads: Vec<serde_json::Value> = std::thread::scope(|scope| {
+            let readers: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| copy.value::<serde_json::Value>()))
+                .collect();
+            readers
+                .into_iter()
+                .map(|reader| reader.join().unwrap().unwrap())
+                .collect()
+        });
+        assert_eq!(reads, vec![serde_json::json!({ "price": 7 }); 8]);
+        let kept = copy.decoded.get().expect("one decoded value kept");
+        assert_eq!(
+            kept.downcast_ref::<serde_json::Value>(),
+            Some(&serde_json::json!({ "price": 7 }))
+        );
+    }
+
+    #[test]
     fn a_local_copy_that_does_not_parse_is_no_value() {
         let copy = LocalCopy::new(Arc::from(&b"{"[..]), &CacheKey::Settings, false);
         assert_eq!(copy.value::<serde_json::Value>(), None);
