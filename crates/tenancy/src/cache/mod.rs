@@ -460,13 +460,18 @@ mod tests {
         price: i64,
     }
 
-    #[test]
-    fn a_local_copy_is_parsed_once_and_cloned_after() {
-        let copy = LocalCopy::new(
+    /// A new local copy of `{"price":7}`, not yet read.
+    fn copy_of_a_price() -> LocalCopy {
+        LocalCopy::new(
             Arc::from(&br#"{"price":7}"#[..]),
             &CacheKey::Settings,
             false,
-        );
+        )
+    }
+
+    #[test]
+    fn a_local_copy_is_parsed_once_and_cloned_after() {
+        let copy = copy_of_a_price();
         let reads: Vec<Entry> = (0..3).map(|_| copy.value().unwrap()).collect();
         assert_eq!(reads, vec![Entry { price: 7 }; 3]);
         assert_eq!(PARSED.load(Ordering::SeqCst), 1);
@@ -479,11 +484,7 @@ mod tests {
 
     #[test]
     fn concurrent_first_reads_of_a_copy_each_get_its_value_and_one_is_kept() {
-        let copy = LocalCopy::new(
-            Arc::from(&br#"{"price":7}"#[..]),
-            &CacheKey::Settings,
-            false,
-        );
+        let copy = copy_of_a_price();
         let reads: Vec<serde_json::Value> = std::thread::scope(|scope| {
             let readers: Vec<_> = (0..8)
                 .map(|_| scope.spawn(|| copy.value::<serde_json::Value>()))
