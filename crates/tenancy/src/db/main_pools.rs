@@ -32,6 +32,7 @@ use tokio::time::Instant;
 
 use super::PgEndpoint;
 use super::budget::{BudgetedManager, Pool, PooledClient, build_pool, no_connection_in_time};
+use super::database_loans::DatabaseBudget;
 use super::statements::PreparedStatements;
 use crate::error::ApiError;
 
@@ -39,8 +40,9 @@ use crate::error::ApiError;
 /// (connections that go idle do not wake it).
 const RETRY_CLOSING: Duration = Duration::from_millis(10);
 
-/// How long a share goes without a request before it lends its free permits.
-const LEND_AFTER_IDLE: Duration = Duration::from_secs(1);
+/// How long a share goes without a request before it lends its free permits (and so the
+/// tenant databases' budget, `database_loans`).
+pub(super) const LEND_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// Which of the main database's pools: that of shared tenants or that of schema tenants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +74,9 @@ pub(crate) struct MainPools {
     lending: Arc<Lending>,
     /// One permit per open connection of either pool.
     open: Arc<Semaphore>,
+    /// The tenant databases' budget, which lends its room while they do not use it: each
+    /// permit lent is one more in `open` and one more in a share (`database_loans`).
+    databases: Arc<DatabaseBudget>,
 }
 
 impl MainPools {
@@ -81,9 +86,10 @@ impl MainPools {
         shared: usize,
         schemas: usize,
         statements: PreparedStatements,
+        databases: Arc<DatabaseBudget>,
     ) -> Arc<Self> {
         let room = shared + schemas;
-        Arc::new_cyclic(|myself: &Weak<MainPools>| {
+        let pools = Arc::new_cyclic(|myself: &Weak<MainPools>| {
             let pool = |side| {
                 let manager = BudgetedManager::main_database(
                     endpoint.clone(),
@@ -92,15 +98,18 @@ impl MainPools {
                     statements,
                 );
                 // The permits bound each pool; deadpool's own bound never binds.
-                build_pool(manager, room.max(1))
+                build_pool(manager, room + databases.total())
             };
             Self {
                 shared: pool(Side::Shared),
                 schemas: pool(Side::Schemas),
                 lending: Arc::new(Lending::new(shared, schemas)),
                 open: Arc::new(Semaphore::new(room)),
+                databases: databases.clone(),
             }
-        })
+        });
+        databases.lends_to(Arc::downgrade(&pools));
+        pools
     }
 
     pub(crate) fn pool(&self, side: Side) -> &Pool {
@@ -112,7 +121,23 @@ impl MainPools {
 
     /// A permit to use a connection of `side`'s pool, waited for until `deadline` (then 503).
     pub(crate) async fn in_use(&self, side: Side, deadline: Instant) -> Result<InUse, ApiError> {
+        if let Some(in_use) = self.lending.try_acquire(side) {
+            return Ok(in_use);
+        }
+        if self.databases.try_lend() {
+            self.open.add_permits(1);
+            self.lending.add_from_databases(side);
+        }
         self.lending.acquire(side, deadline).await
+    }
+
+    /// Gives a permit borrowed from the tenant databases' budget back (`database_loans`): a
+    /// permit to be in use, once a request of the share that holds it ends, and a permit to be
+    /// open, once a connection is idle and closed for it.
+    pub(super) async fn give_back(self: Arc<Self>) {
+        self.lending.take_back_from_databases().await;
+        self.room_closing_idle(Side::Shared).await.forget();
+        self.databases.given_back();
     }
 
     /// A connection of `side`'s pool and its permit to be in use, both waited for until
@@ -154,6 +179,12 @@ impl MainPools {
         if let Ok(permit) = self.open.clone().try_acquire_owned() {
             return permit;
         }
+        self.room_closing_idle(side).await
+    }
+
+    /// A permit of the room, waited for while idle connections are closed (`side`'s other
+    /// pool's first).
+    async fn room_closing_idle(&self, side: Side) -> OwnedSemaphorePermit {
         let acquire = self.open.clone().acquire_owned();
         tokio::pin!(acquire);
         loop {
@@ -182,11 +213,19 @@ fn close_one_idle(pool: &Pool) -> bool {
 /// The permits of connections in use, in two shares that lend each other what they do not use.
 struct Lending {
     shares: [Share; 2],
-    /// How many permits of the schemas' share the shared side holds (negative: how many of
-    /// the shared side's the schemas hold). Changed only with a permit moved, under the lock.
-    shared_owes: Mutex<isize>,
+    /// Who holds whose permits. Changed only with a permit moved, under the lock.
+    ledger: Mutex<Ledger>,
     /// What `Share::last_request` counts from.
     started: Instant,
+}
+
+struct Ledger {
+    /// How many permits of the schemas' share the shared side holds (negative: how many of
+    /// the shared side's the schemas hold).
+    shared_owes: isize,
+    /// How many permits each side holds of the tenant databases' budget, by `Side::index`
+    /// (one being given back is no longer counted).
+    from_databases: [usize; 2],
 }
 
 struct Share {
@@ -206,7 +245,10 @@ impl Lending {
         };
         Self {
             shares: [share(shared), share(schemas)],
-            shared_owes: Mutex::new(0),
+            ledger: Mutex::new(Ledger {
+                shared_owes: 0,
+                from_databases: [0, 0],
+            }),
             // So that a share no request ever asked counts as idle from the start.
             started: Instant::now()
                 .checked_sub(LEND_AFTER_IDLE)
@@ -266,15 +308,15 @@ impl Lending {
     /// owes it to `side` or is idle.
     fn move_free_permit_to(&self, side: Side) {
         let other = side.other();
-        let mut shared_owes = self.shared_owes.lock().expect("lending ledger lock");
-        let other_owes = owes(other, *shared_owes) > 0;
+        let mut ledger = self.ledger.lock().expect("lending ledger lock");
+        let other_owes = owes(other, ledger.shared_owes) > 0;
         if !other_owes && !self.idle(other) {
             return;
         }
         if let Ok(permit) = self.share(other).permits.try_acquire() {
             permit.forget();
             self.share(side).permits.add_permits(1);
-            *shared_owes += moved_towards_shared(side);
+            ledger.shared_owes += moved_towards_shared(side);
         }
     }
 
@@ -285,15 +327,53 @@ impl Lending {
         if self.share(other).waiting.load(Ordering::Acquire) == 0 {
             return drop(permit);
         }
-        let mut shared_owes = self.shared_owes.lock().expect("lending ledger lock");
-        if owes(side, *shared_owes) > 0 {
+        let mut ledger = self.ledger.lock().expect("lending ledger lock");
+        if owes(side, ledger.shared_owes) > 0 {
             permit.forget();
             self.share(other).permits.add_permits(1);
-            *shared_owes += moved_towards_shared(other);
+            ledger.shared_owes += moved_towards_shared(other);
         } else {
-            drop(shared_owes);
+            drop(ledger);
             drop(permit);
         }
+    }
+
+    /// A permit lent by the tenant databases' budget, to `side`'s share.
+    fn add_from_databases(&self, side: Side) {
+        let mut ledger = self.ledger.lock().expect("lending ledger lock");
+        ledger.from_databases[side.index()] += 1;
+        self.share(side).permits.add_permits(1);
+    }
+
+    /// The side that holds a permit of the tenant databases' budget, which no longer counts it.
+    fn claim_one_from_databases(&self) -> Option<Side> {
+        let mut ledger = self.ledger.lock().expect("lending ledger lock");
+        let side = [Side::Shared, Side::Schemas]
+            .into_iter()
+            .find(|side| ledger.from_databases[side.index()] > 0)?;
+        ledger.from_databases[side.index()] -= 1;
+        Some(side)
+    }
+
+    /// Takes a permit of the tenant databases' budget out of the share that holds it, waiting
+    /// as a request of that share would: its lent permits come home for it.
+    async fn take_back_from_databases(&self) {
+        let side = loop {
+            if let Some(side) = self.claim_one_from_databases() {
+                break side;
+            }
+            // Lent a moment ago, and not yet in the share it was lent to (`MainPools::in_use`).
+            tokio::time::sleep(RETRY_CLOSING).await;
+        };
+        let own = self.share(side);
+        own.waiting.fetch_add(1, Ordering::AcqRel);
+        let _counted = Counted(&own.waiting);
+        self.move_free_permit_to(side);
+        own.permits
+            .acquire()
+            .await
+            .expect("a share's semaphore is never closed")
+            .forget();
     }
 }
 

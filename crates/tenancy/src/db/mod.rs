@@ -2,6 +2,7 @@
 
 mod budget;
 mod cap;
+mod database_loans;
 mod endpoint;
 mod main_pools;
 pub mod mark;
@@ -120,19 +121,21 @@ pub struct TenantDb {
 impl TenantDb {
     /// The app role's pools, sized by `shares` (the owner's share is the caller's).
     pub fn new(config: Arc<StorageConfig>, shares: ConnectionShares) -> Self {
+        let tenant_databases = TenantDatabasePools::new(
+            shares.tenant_databases,
+            shares.per_tenant_database,
+            config.prepared_statements,
+        );
         Self {
             main_database: MainPools::new(
                 config.app.clone(),
                 shares.shared,
                 shares.schemas,
                 config.prepared_statements,
+                tenant_databases.budget().clone(),
             ),
             main_slots: slots::TenantSlots::new(shares.per_tenant_main),
-            tenant_databases: TenantDatabasePools::new(
-                shares.tenant_databases,
-                shares.per_tenant_database,
-                config.prepared_statements,
-            ),
+            tenant_databases,
             read_lanes: Default::default(),
             config,
         }

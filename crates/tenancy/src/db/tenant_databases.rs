@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::budget::{BudgetedManager, CONNECTION_WAIT, Pool, TURN, build_pool};
+use super::database_loans::DatabaseBudget;
 use super::endpoint::PgEndpoint;
 use super::statements::PreparedStatements;
 use crate::tenant_id::TenantId;
@@ -60,7 +61,9 @@ impl std::ops::Deref for TenantDatabasePool {
 
 /// The pools of every tenant database under one budget of open connections.
 pub struct TenantDatabasePools {
-    budget: Arc<Semaphore>,
+    /// What the main database's pools borrow while no tenant database uses it
+    /// (`database_loans`).
+    budget: Arc<DatabaseBudget>,
     /// The most connections one tenant database may hold.
     share: usize,
     pools: Mutex<HashMap<PoolKey, PoolEntry>>,
@@ -76,7 +79,7 @@ impl TenantDatabasePools {
     pub fn new(budget: usize, share: usize, statements: PreparedStatements) -> Arc<Self> {
         Arc::new_cyclic(|myself| Self {
             statements,
-            budget: Arc::new(Semaphore::new(budget)),
+            budget: DatabaseBudget::new(budget),
             share: share.clamp(1, budget.max(1)),
             pools: Mutex::new(HashMap::new()),
             waiting: AtomicUsize::new(0),
@@ -90,6 +93,7 @@ impl TenantDatabasePools {
         key: PoolKey,
         config: impl FnOnce() -> anyhow::Result<PgEndpoint>,
     ) -> anyhow::Result<TenantDatabasePool> {
+        self.budget.requested();
         let mut pools = self.pools.lock().expect("pool map lock");
         if let Some(entry) = pools.get_mut(&key) {
             entry.last_used = Instant::now();
@@ -122,7 +126,7 @@ impl TenantDatabasePools {
         pool: &TenantDatabasePool,
         deadline: tokio::time::Instant,
     ) -> Option<OwnedSemaphorePermit> {
-        let budget_spent = self.budget.available_permits() == 0 || self.someone_waits();
+        let budget_spent = self.budget.permits.available_permits() == 0 || self.someone_waits();
         if !budget_spent {
             return None;
         }
@@ -152,6 +156,11 @@ impl TenantDatabasePools {
         pools.values().map(|entry| entry.pool.status().size).sum()
     }
 
+    /// Permits of the budget lent to the main database's pools now, for tests.
+    pub fn lent_to_main_database(&self) -> usize {
+        self.budget.lent()
+    }
+
     /// The state of each tenant database's pool, by cluster, for metrics.
     pub fn statuses(&self) -> Vec<(String, deadpool::Status)> {
         let pools = self.pools.lock().expect("pool map lock");
@@ -173,6 +182,11 @@ impl TenantDatabasePools {
         pools.iter().map(|pool| super::close_idle(pool, idle)).sum()
     }
 
+    /// The budget, which the main database's pools borrow from.
+    pub(crate) fn budget(&self) -> &Arc<DatabaseBudget> {
+        &self.budget
+    }
+
     /// Whether a pool waits for room in the budget.
     pub(super) fn someone_waits(&self) -> bool {
         self.waiting.load(Ordering::Acquire) > 0
@@ -183,16 +197,17 @@ impl TenantDatabasePools {
     /// in the order they came (the semaphore's queue, whose place is kept while idle
     /// connections are looked for).
     pub(super) async fn permit_for(&self, key: &PoolKey) -> OwnedSemaphorePermit {
-        if let Ok(permit) = self.budget.clone().try_acquire_owned() {
+        if let Ok(permit) = self.budget.permits.clone().try_acquire_owned() {
             return permit;
         }
         self.waiting.fetch_add(1, Ordering::AcqRel);
         let _waited = scopeguard(|| {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
         });
-        let acquire = self.budget.clone().acquire_owned();
+        let acquire = self.budget.permits.clone().acquire_owned();
         tokio::pin!(acquire);
         loop {
+            self.budget.recall(self.waiting.load(Ordering::Acquire));
             self.close_least_recently_used_idle(key);
             if let Ok(acquired) = tokio::time::timeout(RETRY_EVICTION, &mut acquire).await {
                 return acquired.expect("the budget's semaphore is never closed");

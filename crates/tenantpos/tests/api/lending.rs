@@ -1,6 +1,8 @@
 //! The main database's two pools of tenant traffic, shared and schema tenants, lend each other
-//! the room the other does not use: shared tenants alone use the whole room, never more, and
-//! a schema tenant gets its share back as soon as a borrowed connection is free.
+//! the room the other does not use, and the tenant databases' budget lends them its own while
+//! no tenant database uses it: shared tenants alone use the whole room, never more, a schema
+//! tenant gets its share back as soon as a borrowed connection is free, and a tenant database
+//! its budget as soon as one of the main database's requests ends.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,18 +20,20 @@ use crate::support::*;
 async fn shared_tenants_alone_use_the_whole_room_and_a_schema_tenant_gets_its_share_back() {
     let app = Arc::new(
         spawn_app_with(|settings| {
-            // The default cap: 1 for the owner, 3 + 3 for shared and schema tenants.
+            // The default cap: 1 for the owner, 3 + 3 for shared and schema tenants, 3 for
+            // tenant databases, of which there are none here.
             settings.max_connections = 10;
             let shares = settings.connection_shares();
             assert_eq!((shares.shared, shares.schemas), (3, 3));
+            assert_eq!(shares.tenant_databases, 3);
             assert_eq!(shares.per_tenant_main, 2);
         })
         .await,
     );
-    let room = 6;
+    let room = 9;
     let schema = app.create_tenant("lending_schema", Strategy::Schema).await;
     let mut shared = Vec::new();
-    for n in 0..4 {
+    for n in 0..5 {
         shared.push(
             app.create_tenant(&format!("lending_shop_{n}"), Strategy::Shared)
                 .await,
@@ -46,7 +50,7 @@ async fn shared_tenants_alone_use_the_whole_room_and_a_schema_tenant_gets_its_sh
             .unwrap();
     }
 
-    // Two requests of each shared tenant (its most): eight, for a room of six.
+    // Two requests of each shared tenant (its most): ten, for a room of nine.
     let parked: Vec<_> = shared
         .iter()
         .flat_map(|tenant| [tenant.clone(), tenant.clone()])
@@ -63,15 +67,16 @@ async fn shared_tenants_alone_use_the_whole_room_and_a_schema_tenant_gets_its_sh
             .get::<_, i64>(0)
     };
     // More than the shared tenants' own share of three wait at their gates, each on a
-    // connection: the schema tenants' share is lent to them.
+    // connection: the schema tenants' share and the tenant databases' budget are lent to them.
     eventually(
-        "six shared requests at their gates",
+        "nine shared requests at their gates",
         Duration::from_secs(5),
         || async { waiting().await == room },
     )
     .await;
     let open = app.tenancy.db.main_connections();
     assert_eq!(open, room as usize, "the two pools hold the room, no more");
+    assert_eq!(app.tenancy.db.tenant_databases().lent_to_main_database(), 3);
     let seen = app
         .database()
         .app_sessions(&owner, AppSessionsIn::AllDatabases)
@@ -90,7 +95,7 @@ async fn shared_tenants_alone_use_the_whole_room_and_a_schema_tenant_gets_its_sh
     let open = app.tenancy.db.main_connections();
     assert!(
         open <= room as usize,
-        "{open} open: the schema tenant's request opened a seventh"
+        "{open} open: the schema tenant's request opened a tenth"
     );
     for tenant in &shared {
         owner
@@ -105,4 +110,104 @@ async fn shared_tenants_alone_use_the_whole_room_and_a_schema_tenant_gets_its_sh
         assert!(status == 200 || status == 503, "answered {status}");
     }
     assert!(app.tenancy.db.main_connections() <= room as usize);
+}
+
+/// The tenant databases' budget is lent to the main database while no tenant database has a
+/// request, and given back when one does: a tenant database's request waits for one of the
+/// main database's requests to end (a borrowed connection is closed for it) and never opens a
+/// connection beyond the cap. (That nothing is lent while a tenant database is busy is the
+/// unit tests' of `database_loans`.)
+#[tokio::test]
+async fn a_tenant_database_gets_its_budget_back_from_the_main_database() {
+    let app = Arc::new(
+        spawn_app_with(|settings| {
+            settings.max_connections = 10;
+        })
+        .await,
+    );
+    // The owner's 1 and the app role's 9, whatever lends to whom.
+    let cap_of_the_app_role = 9;
+    let database = app
+        .create_tenant("lending_own_database", Strategy::Database)
+        .await;
+    let mut shared = Vec::new();
+    for n in 0..5 {
+        shared.push(
+            app.create_tenant(&format!("lending_store_{n}"), Strategy::Shared)
+                .await,
+        );
+    }
+    // The budget lends once the tenant databases have been idle for a second: the tenant's
+    // creation signed its owner in. It lends what is free, not the room of a connection kept
+    // open (idle ones are closed after a minute; here at once).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.tenancy.db.close_idle(Duration::ZERO);
+    assert_eq!(app.tenancy.db.tenant_databases().open_connections(), 0);
+    let owner = app.database().owner().await;
+    for tenant in &shared {
+        owner
+            .execute(CLOSE_GATE, &[&tenant.id, &"shared"])
+            .await
+            .unwrap();
+    }
+    let parked: Vec<_> = shared
+        .iter()
+        .flat_map(|tenant| [tenant.clone(), tenant.clone()])
+        .map(|tenant| {
+            let app = app.clone();
+            tokio::spawn(async move { app.call(Method::GET, "/products", &tenant, None).await })
+        })
+        .collect();
+    eventually(
+        "nine shared requests at their gates, three on the budget's room",
+        Duration::from_secs(5),
+        || async {
+            owner
+                .query_one(WAITING_AT_A_GATE, &[])
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+                == cap_of_the_app_role
+        },
+    )
+    .await;
+    let tenant_databases = app.tenancy.db.tenant_databases();
+    assert_eq!(tenant_databases.lent_to_main_database(), 3);
+    assert_eq!(tenant_databases.open_connections(), 0);
+
+    // The tenant database's request waits: every connection the budget lent is in use.
+    let database_read = tokio::spawn({
+        let app = app.clone();
+        async move { app.call(Method::GET, "/products", &database, None).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!database_read.is_finished(), "answered beyond the cap");
+    let seen = app
+        .database()
+        .app_sessions(&owner, AppSessionsIn::AllDatabases)
+        .await;
+    assert!(
+        seen <= cap_of_the_app_role,
+        "PostgreSQL sees {seen} sessions of the app role"
+    );
+
+    // A request of the main database ends, and gives the tenant database its room.
+    for tenant in &shared {
+        owner
+            .execute(OPEN_GATE, &[&tenant.id, &"shared"])
+            .await
+            .unwrap();
+    }
+    database_read.await.unwrap().assert_status(200);
+    for request in parked {
+        let status = request.await.unwrap().status.as_u16();
+        assert!(status == 200 || status == 503, "answered {status}");
+    }
+    assert!(
+        tenant_databases.lent_to_main_database() < 3,
+        "a permit came back"
+    );
+    assert_eq!(tenant_databases.open_connections(), 1);
+    let open = app.tenancy.db.main_connections() + tenant_databases.open_connections();
+    assert!(open <= cap_of_the_app_role as usize, "{open} open");
 }

@@ -200,7 +200,8 @@ async fn one_pooled_connection_carries_nothing_from_one_tenant_to_the_next(
     app.create_product(&first, "FIRST", 1, 1).await;
     app.create_product(&second, "SECOND", 1, 1).await;
     // Room for one connection on the main database: the strategy's share is one, and the
-    // other's none, so there is nothing to borrow (`main_pools`).
+    // other's and the tenant databases' none, so there is nothing to borrow (`main_pools`,
+    // `database_loans`).
     let (shared, schemas) = match strategy {
         Strategy::Shared => (1, 0),
         _ => (0, 1),
@@ -211,7 +212,7 @@ async fn one_pooled_connection_carries_nothing_from_one_tenant_to_the_next(
             owner: 1,
             shared,
             schemas,
-            tenant_databases: 1,
+            tenant_databases: 0,
             per_tenant_main: 1,
             per_tenant_database: 1,
         },
