@@ -4,7 +4,8 @@
 //! schema tenants, and the budget of all tenant databases. Shares, rather than one
 //! pool-for-all, are what keep one busy strategy from starving the others (the shared and
 //! schema tenants' shares lend each other what they do not use, and take it back first:
-//! `main_pools`); within a share,
+//! `main_pools`; the tenant databases' budget lends them its own alike: `database_loans`);
+//! within a share,
 //! one tenant may hold about half (`per_tenant_main`, `per_tenant_database`), so one busy
 //! tenant cannot starve the others of its strategy either.
 //!

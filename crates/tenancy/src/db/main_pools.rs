@@ -1,8 +1,9 @@
 //! The app role's two pools on the main database, one for shared tenants and one for schema
 //! tenants (so that the shared tenants' connections keep one `search_path` and never re-plan
 //! their cached statements), and the room they share: `shares.shared + shares.schemas`
-//! connections. Each strategy is sure of its own share and uses the other's while the other
-//! does not: a deployment of shared tenants alone is not held to a third of the cap.
+//! connections, and what the tenant databases' budget lends them while it is idle
+//! (`database_loans`). Each strategy is sure of its own share and uses the other's while the
+//! other does not: a deployment of shared tenants alone is not held to a third of the cap.
 //!
 //! Two counts bound the room, both exactly:
 //!
@@ -98,7 +99,7 @@ impl MainPools {
                     statements,
                 );
                 // The permits bound each pool; deadpool's own bound never binds.
-                build_pool(manager, room + databases.total())
+                build_pool(manager, (room + databases.total()).max(1))
             };
             Self {
                 shared: pool(Side::Shared),
@@ -133,10 +134,10 @@ impl MainPools {
 
     /// Gives a permit borrowed from the tenant databases' budget back (`database_loans`): a
     /// permit to be in use, once a request of the share that holds it ends, and a permit to be
-    /// open, once a connection is idle and closed for it.
+    /// open (a free one, else that of an idle connection closed for it).
     pub(super) async fn give_back(self: Arc<Self>) {
         self.lending.take_back_from_databases().await;
-        self.room_closing_idle(Side::Shared).await.forget();
+        self.open_permit(Side::Shared).await.forget();
         self.databases.given_back();
     }
 
@@ -179,12 +180,6 @@ impl MainPools {
         if let Ok(permit) = self.open.clone().try_acquire_owned() {
             return permit;
         }
-        self.room_closing_idle(side).await
-    }
-
-    /// A permit of the room, waited for while idle connections are closed (`side`'s other
-    /// pool's first).
-    async fn room_closing_idle(&self, side: Side) -> OwnedSemaphorePermit {
         let acquire = self.open.clone().acquire_owned();
         tokio::pin!(acquire);
         loop {
