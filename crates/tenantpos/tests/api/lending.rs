@@ -43,37 +43,10 @@ async fn shared_tenants_alone_use_the_whole_room_and_a_schema_tenant_gets_its_sh
     // tenant's creation signed its owner in.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let owner = app.database().owner().await;
-    for tenant in &shared {
-        owner
-            .execute(CLOSE_GATE, &[&tenant.id, &"shared"])
-            .await
-            .unwrap();
-    }
-
-    // Two requests of each shared tenant (its most): ten, for a room of nine.
-    let parked: Vec<_> = shared
-        .iter()
-        .flat_map(|tenant| [tenant.clone(), tenant.clone()])
-        .map(|tenant| {
-            let app = app.clone();
-            tokio::spawn(async move { app.call(Method::GET, "/products", &tenant, None).await })
-        })
-        .collect();
-    let waiting = || async {
-        owner
-            .query_one(WAITING_AT_A_GATE, &[])
-            .await
-            .unwrap()
-            .get::<_, i64>(0)
-    };
-    // More than the shared tenants' own share of three wait at their gates, each on a
-    // connection: the schema tenants' share and the tenant databases' budget are lent to them.
-    eventually(
-        "nine shared requests at their gates",
-        Duration::from_secs(5),
-        || async { waiting().await == room },
-    )
-    .await;
+    // Ten requests, for a room of nine. More than the shared tenants' own share of three wait
+    // at their gates, each on a connection: the schema tenants' share and the tenant
+    // databases' budget are lent to them.
+    let parked = park_two_requests_of_each(&app, &owner, &shared, room).await;
     let open = app.tenancy.db.main_connections();
     assert_eq!(open, room as usize, "the two pools hold the room, no more");
     assert_eq!(app.tenancy.db.tenant_databases().lent_to_main_database(), 3);
@@ -97,18 +70,9 @@ async fn shared_tenants_alone_use_the_whole_room_and_a_schema_tenant_gets_its_sh
         open <= room as usize,
         "{open} open: the schema tenant's request opened a tenth"
     );
-    for tenant in &shared {
-        owner
-            .execute(OPEN_GATE, &[&tenant.id, &"shared"])
-            .await
-            .unwrap();
-    }
+    open_gates(&owner, &shared).await;
     schema_read.await.unwrap().assert_status(200);
-    for request in parked {
-        // A request parked longer than `lock_timeout` on a slow machine answers 503.
-        let status = request.await.unwrap().status.as_u16();
-        assert!(status == 200 || status == 503, "answered {status}");
-    }
+    answered(parked).await;
     assert!(app.tenancy.db.main_connections() <= room as usize);
 }
 
@@ -144,33 +108,8 @@ async fn a_tenant_database_gets_its_budget_back_from_the_main_database() {
     app.tenancy.db.close_idle(Duration::ZERO);
     assert_eq!(app.tenancy.db.tenant_databases().open_connections(), 0);
     let owner = app.database().owner().await;
-    for tenant in &shared {
-        owner
-            .execute(CLOSE_GATE, &[&tenant.id, &"shared"])
-            .await
-            .unwrap();
-    }
-    let parked: Vec<_> = shared
-        .iter()
-        .flat_map(|tenant| [tenant.clone(), tenant.clone()])
-        .map(|tenant| {
-            let app = app.clone();
-            tokio::spawn(async move { app.call(Method::GET, "/products", &tenant, None).await })
-        })
-        .collect();
-    eventually(
-        "nine shared requests at their gates, three on the budget's room",
-        Duration::from_secs(5),
-        || async {
-            owner
-                .query_one(WAITING_AT_A_GATE, &[])
-                .await
-                .unwrap()
-                .get::<_, i64>(0)
-                == cap_of_the_app_role
-        },
-    )
-    .await;
+    // Nine of the ten wait at their gates, three on the budget's room.
+    let parked = park_two_requests_of_each(&app, &owner, &shared, cap_of_the_app_role).await;
     let tenant_databases = app.tenancy.db.tenant_databases();
     assert_eq!(tenant_databases.lent_to_main_database(), 3);
     assert_eq!(tenant_databases.open_connections(), 0);
@@ -192,17 +131,9 @@ async fn a_tenant_database_gets_its_budget_back_from_the_main_database() {
     );
 
     // A request of the main database ends, and gives the tenant database its room.
-    for tenant in &shared {
-        owner
-            .execute(OPEN_GATE, &[&tenant.id, &"shared"])
-            .await
-            .unwrap();
-    }
+    open_gates(&owner, &shared).await;
     database_read.await.unwrap().assert_status(200);
-    for request in parked {
-        let status = request.await.unwrap().status.as_u16();
-        assert!(status == 200 || status == 503, "answered {status}");
-    }
+    answered(parked).await;
     assert!(
         tenant_databases.lent_to_main_database() < 3,
         "a permit came back"
@@ -210,4 +141,63 @@ async fn a_tenant_database_gets_its_budget_back_from_the_main_database() {
     assert_eq!(tenant_databases.open_connections(), 1);
     let open = app.tenancy.db.main_connections() + tenant_databases.open_connections();
     assert!(open <= cap_of_the_app_role as usize, "{open} open");
+}
+
+type Answers = Vec<tokio::task::JoinHandle<Answer>>;
+
+/// Closes the gates of `shared` tenants and sends two requests of each (a tenant's most), which
+/// park there, each on a connection; returns once `room` of them wait at the gates.
+async fn park_two_requests_of_each(
+    app: &Arc<TestApp>,
+    owner: &tokio_postgres::Client,
+    shared: &[TestTenant],
+    room: i64,
+) -> Answers {
+    for tenant in shared {
+        owner
+            .execute(CLOSE_GATE, &[&tenant.id, &"shared"])
+            .await
+            .unwrap();
+    }
+    let parked = shared
+        .iter()
+        .flat_map(|tenant| [tenant.clone(), tenant.clone()])
+        .map(|tenant| {
+            let app = app.clone();
+            tokio::spawn(async move { app.call(Method::GET, "/products", &tenant, None).await })
+        })
+        .collect();
+    eventually(
+        &format!("{room} requests at their gates"),
+        Duration::from_secs(5),
+        || async {
+            let waiting: i64 = owner
+                .query_one(WAITING_AT_A_GATE, &[])
+                .await
+                .unwrap()
+                .get(0);
+            waiting == room
+        },
+    )
+    .await;
+    parked
+}
+
+/// Opens the gates `park_two_requests_of_each` closed.
+async fn open_gates(owner: &tokio_postgres::Client, shared: &[TestTenant]) {
+    for tenant in shared {
+        owner
+            .execute(OPEN_GATE, &[&tenant.id, &"shared"])
+            .await
+            .unwrap();
+    }
+}
+
+/// The parked requests' answers: each 200, or 503 if parked longer than `lock_timeout` (on a
+/// slow machine).
+async fn answered(parked: Answers) {
+    for request in parked {
+        let status = request.await.unwrap().status.as_u16();
+        assert!(status == 200 || status == 503, "answered {status}");
+    }
 }
