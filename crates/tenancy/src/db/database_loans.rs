@@ -9,12 +9,14 @@
 //! lent permit is one more connection the main database's pools may hold open and one more
 //! they may use at once. A tenant database's request that finds the budget spent while some
 //! of it is lent recalls a permit: the main database gives one back once one of its requests
-//! ends and one of its connections is idle, closed for it (`MainPools::give_back`), so a
-//! tenant database waits no longer than a transaction of the main database runs. Until the
+//! ends and it has room for a connection fewer (one not open, or an idle one closed for it:
+//! `MainPools::give_back`), so a tenant database waits about as long as a transaction of the
+//! main database runs. Until the
 //! tenant databases have gone `LEND_AFTER_IDLE` without a request, nothing is lent again.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
+
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
