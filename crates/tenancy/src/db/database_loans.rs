@@ -11,8 +11,8 @@
 //! of it is lent recalls a permit: the main database gives one back once one of its requests
 //! ends and it has room for a connection fewer (one not open, or an idle one closed for it:
 //! `MainPools::give_back`), so a tenant database waits about as long as a transaction of the
-//! main database runs. Until the
-//! tenant databases have gone `LEND_AFTER_IDLE` without a request, nothing is lent again.
+//! main database runs. Until the tenant databases have gone `LEND_AFTER_IDLE` without a
+//! request, nothing is lent again.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -71,7 +71,8 @@ impl DatabaseBudget {
     }
 
     /// Lends one free permit, if the tenant databases are idle and none is being recalled;
-    /// whether it did. The borrower adds it to its own room.
+    /// whether it did. The borrower adds it to its own room (`Lending::borrow_from_databases`,
+    /// under the lock its give-backs take).
     pub(super) fn try_lend(&self) -> bool {
         let last = self.last_request.load(Ordering::Relaxed);
         let idle = self.now().saturating_sub(last) >= LEND_AFTER_IDLE.as_millis() as u64;

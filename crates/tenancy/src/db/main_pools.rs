@@ -125,9 +125,8 @@ impl MainPools {
         if let Some(in_use) = self.lending.try_acquire(side) {
             return Ok(in_use);
         }
-        if self.databases.try_lend() {
+        if self.lending.borrow_from_databases(side, &self.databases) {
             self.open.add_permits(1);
-            self.lending.add_from_databases(side);
         }
         self.lending.acquire(side, deadline).await
     }
@@ -333,32 +332,32 @@ impl Lending {
         }
     }
 
-    /// A permit lent by the tenant databases' budget, to `side`'s share.
-    fn add_from_databases(&self, side: Side) {
+    /// A permit of the tenant databases' budget for `side`'s share, if it lends one now;
+    /// whether it did. Lent and counted under the ledger's lock, so a give-back (which counts
+    /// under it too) finds every permit lent before it was asked for.
+    fn borrow_from_databases(&self, side: Side, databases: &DatabaseBudget) -> bool {
         let mut ledger = self.ledger.lock().expect("lending ledger lock");
+        if !databases.try_lend() {
+            return false;
+        }
         ledger.from_databases[side.index()] += 1;
         self.share(side).permits.add_permits(1);
-    }
-
-    /// The side that holds a permit of the tenant databases' budget, which no longer counts it.
-    fn claim_one_from_databases(&self) -> Option<Side> {
-        let mut ledger = self.ledger.lock().expect("lending ledger lock");
-        let side = [Side::Shared, Side::Schemas]
-            .into_iter()
-            .find(|side| ledger.from_databases[side.index()] > 0)?;
-        ledger.from_databases[side.index()] -= 1;
-        Some(side)
+        true
     }
 
     /// Takes a permit of the tenant databases' budget out of the share that holds it, waiting
-    /// as a request of that share would: its lent permits come home for it.
+    /// as a request of that share would: its lent permits come home for it. A give-back is
+    /// asked for only while more are lent than asked back (`DatabaseBudget::recall`), so some
+    /// share holds one.
     async fn take_back_from_databases(&self) {
-        let side = loop {
-            if let Some(side) = self.claim_one_from_databases() {
-                break side;
-            }
-            // Lent a moment ago, and not yet in the share it was lent to (`MainPools::in_use`).
-            tokio::time::sleep(RETRY_CLOSING).await;
+        let side = {
+            let mut ledger = self.ledger.lock().expect("lending ledger lock");
+            let side = [Side::Shared, Side::Schemas]
+                .into_iter()
+                .find(|side| ledger.from_databases[side.index()] > 0)
+                .expect("a permit asked back is held by a share");
+            ledger.from_databases[side.index()] -= 1;
+            side
         };
         let own = self.share(side);
         own.waiting.fetch_add(1, Ordering::AcqRel);

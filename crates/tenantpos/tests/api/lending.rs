@@ -32,13 +32,7 @@ async fn shared_tenants_alone_use_the_whole_room_and_a_schema_tenant_gets_its_sh
     );
     let room = 9;
     let schema = app.create_tenant("lending_schema", Strategy::Schema).await;
-    let mut shared = Vec::new();
-    for n in 0..5 {
-        shared.push(
-            app.create_tenant(&format!("lending_shop_{n}"), Strategy::Shared)
-                .await,
-        );
-    }
+    let shared = five_shared_tenants(&app, "lending_shop").await;
     // The schema tenants' share lends only once idle for a second (`LEND_AFTER_IDLE`): its
     // tenant's creation signed its owner in.
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -83,35 +77,14 @@ async fn shared_tenants_alone_use_the_whole_room_and_a_schema_tenant_gets_its_sh
 /// unit tests' of `database_loans`.)
 #[tokio::test]
 async fn a_tenant_database_gets_its_budget_back_from_the_main_database() {
-    let app = Arc::new(
-        spawn_app_with(|settings| {
-            settings.max_connections = 10;
-        })
-        .await,
-    );
-    // The owner's 1 and the app role's 9, whatever lends to whom.
-    let cap_of_the_app_role = 9;
-    let database = app
-        .create_tenant("lending_own_database", Strategy::Database)
-        .await;
-    let mut shared = Vec::new();
-    for n in 0..5 {
-        shared.push(
-            app.create_tenant(&format!("lending_store_{n}"), Strategy::Shared)
-                .await,
-        );
-    }
-    // The budget lends once the tenant databases have been idle for a second: the tenant's
-    // creation signed its owner in. It lends what is free, not the room of a connection kept
-    // open (idle ones are closed after a minute; here at once).
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    app.tenancy.db.close_idle(Duration::ZERO);
-    assert_eq!(app.tenancy.db.tenant_databases().open_connections(), 0);
-    let owner = app.database().owner().await;
-    // Nine of the ten wait at their gates, three on the budget's room.
-    let parked = park_two_requests_of_each(&app, &owner, &shared, cap_of_the_app_role).await;
+    let AllOfTheBudgetLent {
+        app,
+        database,
+        shared,
+        owner,
+        parked,
+    } = all_of_the_budget_lent("lending").await;
     let tenant_databases = app.tenancy.db.tenant_databases();
-    assert_eq!(tenant_databases.lent_to_main_database(), 3);
     assert_eq!(tenant_databases.open_connections(), 0);
 
     // The tenant database's request waits: every connection the budget lent is in use.
@@ -126,7 +99,7 @@ async fn a_tenant_database_gets_its_budget_back_from_the_main_database() {
         .app_sessions(&owner, AppSessionsIn::AllDatabases)
         .await;
     assert!(
-        seen <= cap_of_the_app_role,
+        seen <= CAP_OF_THE_APP_ROLE,
         "PostgreSQL sees {seen} sessions of the app role"
     );
 
@@ -140,7 +113,116 @@ async fn a_tenant_database_gets_its_budget_back_from_the_main_database() {
     );
     assert_eq!(tenant_databases.open_connections(), 1);
     let open = app.tenancy.db.main_connections() + tenant_databases.open_connections();
-    assert!(open <= cap_of_the_app_role as usize, "{open} open");
+    assert!(open <= CAP_OF_THE_APP_ROLE as usize, "{open} open");
+}
+
+/// PostgreSQL ends every connection of the app role while the main database holds all that
+/// the tenant databases' budget lends: the requests caught by it answer 503, never 500, and
+/// nothing of the loans is lost with the connections: the tenant database gets its room back,
+/// and the shared tenants are served again, within the cap.
+#[tokio::test]
+async fn lent_connections_ended_by_postgresql_leave_the_budget_whole() {
+    let AllOfTheBudgetLent {
+        app,
+        database,
+        shared,
+        owner,
+        parked,
+    } = all_of_the_budget_lent("ended").await;
+    let tenant_databases = app.tenancy.db.tenant_databases();
+
+    app.database()
+        .end_app_sessions(&owner, AppSessionsIn::AllDatabases)
+        .await;
+    answered(parked).await;
+    open_gates(&owner, &shared).await;
+
+    app.call(Method::GET, "/products", &database, None)
+        .await
+        .assert_status(200);
+    assert!(
+        tenant_databases.lent_to_main_database() < 3,
+        "a permit came back"
+    );
+    let reads: Vec<_> = shared
+        .iter()
+        .flat_map(|tenant| [tenant.clone(), tenant.clone()])
+        .map(|tenant| {
+            let app = app.clone();
+            tokio::spawn(async move { app.call(Method::GET, "/products", &tenant, None).await })
+        })
+        .collect();
+    for read in reads {
+        read.await.unwrap().assert_status(200);
+    }
+    let open = app.tenancy.db.main_connections() + tenant_databases.open_connections();
+    assert!(open <= CAP_OF_THE_APP_ROLE as usize, "{open} open");
+    let seen = app
+        .database()
+        .app_sessions(&owner, AppSessionsIn::AllDatabases)
+        .await;
+    assert!(
+        seen <= CAP_OF_THE_APP_ROLE,
+        "PostgreSQL sees {seen} sessions of the app role"
+    );
+}
+
+/// The owner's 1 and the app role's 9 at the default cap, whatever lends to whom.
+const CAP_OF_THE_APP_ROLE: i64 = 9;
+
+/// A process at the default cap whose tenant databases' budget is lent in full to shared
+/// tenants' requests parked at their gates (`park_two_requests_of_each`).
+struct AllOfTheBudgetLent {
+    app: Arc<TestApp>,
+    /// A tenant database with no connection open.
+    database: TestTenant,
+    shared: Vec<TestTenant>,
+    owner: tokio_postgres::Client,
+    parked: Answers,
+}
+
+/// Makes one tenant database and five shared tenants (ids starting with `prefix`) and parks
+/// ten requests of the shared tenants, nine of them on connections, three of those on the
+/// tenant databases' budget.
+async fn all_of_the_budget_lent(prefix: &str) -> AllOfTheBudgetLent {
+    let app = Arc::new(
+        spawn_app_with(|settings| {
+            settings.max_connections = 10;
+        })
+        .await,
+    );
+    let database = app
+        .create_tenant(&format!("{prefix}_own_database"), Strategy::Database)
+        .await;
+    let shared = five_shared_tenants(&app, &format!("{prefix}_store")).await;
+    // The budget lends once the tenant databases have been idle for a second: the tenant's
+    // creation signed its owner in. It lends what is free, not the room of a connection kept
+    // open (idle ones are closed after a minute; here at once).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.tenancy.db.close_idle(Duration::ZERO);
+    assert_eq!(app.tenancy.db.tenant_databases().open_connections(), 0);
+    let owner = app.database().owner().await;
+    let parked = park_two_requests_of_each(&app, &owner, &shared, CAP_OF_THE_APP_ROLE).await;
+    assert_eq!(app.tenancy.db.tenant_databases().lent_to_main_database(), 3);
+    AllOfTheBudgetLent {
+        app,
+        database,
+        shared,
+        owner,
+        parked,
+    }
+}
+
+/// Five shared tenants, `{prefix}_0` to `{prefix}_4`.
+async fn five_shared_tenants(app: &TestApp, prefix: &str) -> Vec<TestTenant> {
+    let mut shared = Vec::new();
+    for n in 0..5 {
+        shared.push(
+            app.create_tenant(&format!("{prefix}_{n}"), Strategy::Shared)
+                .await,
+        );
+    }
+    shared
 }
 
 type Answers = Vec<tokio::task::JoinHandle<Answer>>;
