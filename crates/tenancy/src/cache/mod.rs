@@ -10,6 +10,7 @@
 
 mod budget;
 mod invalidation_log;
+mod invalidations_in_flight;
 mod key;
 mod recent;
 mod redis_backend;

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::invalidation_log::InvalidationLog;
+use super::invalidations_in_flight::InvalidationsInFlight;
 use super::redis_backend::RedisBackend;
 use super::undelivered::{Target, Undelivered};
 use super::{KeyBuilder, LocalCopies, drop_local};
@@ -39,6 +40,8 @@ pub(super) struct RedisLayer {
     log: Option<InvalidationLog>,
     /// Targets to record in the log once PostgreSQL answers.
     unlogged: Mutex<VecDeque<String>>,
+    /// Writes' invalidations waiting for the round trip that sends them.
+    in_flight: InvalidationsInFlight,
 }
 
 impl RedisLayer {
@@ -55,6 +58,7 @@ impl RedisLayer {
             undelivered: Undelivered::default(),
             log,
             unlogged: Mutex::new(VecDeque::new()),
+            in_flight: InvalidationsInFlight::default(),
         }
     }
 
@@ -66,12 +70,32 @@ impl RedisLayer {
 
     /// Deletes `keys` in Redis and in every process; if Redis does not acknowledge them, keeps
     /// and logs each.
-    pub(super) async fn invalidate(&self, keys: &[String]) {
+    /// Sent with the invalidations of other writes that come meanwhile (`invalidations_in_flight`).
+    pub(super) async fn invalidate(self: &Arc<Self>, keys: &[String]) {
+        if keys.is_empty() {
+            return;
+        }
+        let joined = self.in_flight.join(keys);
+        if joined.start_sending {
+            tokio::spawn(Arc::clone(self).send_in_flight());
+        }
+        // Answered once the keys are deleted and published, or kept; the sender never drops
+        // a waiter unanswered (but if the runtime stops, there is nothing left to wait for).
+        let _ = joined.done.await;
+    }
+
+    /// Sends the waiting invalidations, a round trip at a time, until none waits.
+    async fn send_in_flight(self: Arc<Self>) {
         let channel = self.keys.invalidation_channel();
-        if !self.backend.delete_and_publish(keys, &channel).await {
-            for key in keys {
-                self.keep(key.clone()).await;
+        while let Some(batch) = self.in_flight.next_batch() {
+            for keys in batch.keys.chunks(DELIVERY_BATCH) {
+                if !self.backend.delete_and_publish(keys, &channel).await {
+                    for key in keys {
+                        self.keep(key.clone()).await;
+                    }
+                }
             }
+            batch.done();
         }
     }
 

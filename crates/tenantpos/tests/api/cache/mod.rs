@@ -5,6 +5,7 @@
 //! `invalidation_log`.
 
 mod budget;
+mod concurrent_writes;
 mod hung_up;
 mod invalidation_log;
 mod lockout;

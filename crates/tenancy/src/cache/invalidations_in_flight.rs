@@ -1,0 +1,140 @@
+//! A write's invalidation, sent to Redis with the others of its moment. A write answers only once
+//! Redis has deleted and published its keys; sent one by one, every order was a MULTI, UNLINK,
+//! PUBLISH and EXEC of its own, and a message every process (this one too) read. Here one round
+//! trip is out at a time: the invalidations that come while it is out wait for it to end and
+//! leave together in the next. So nothing waits when nothing is out, and a write waits at most
+//! one round trip more than alone; under load, the writes that end together share one.
+//!
+//! The round trips are made by a task, not by the first write that came: a request dropped
+//! mid-wait (its client gone) must not leave the others waiting for a round trip nobody sends.
+
+use std::sync::Mutex;
+
+use tokio::sync::oneshot;
+
+/// The invalidations waiting for the next round trip, and whether one is out.
+#[derive(Default)]
+pub(super) struct InvalidationsInFlight {
+    gathering: Mutex<Gathering>,
+}
+
+#[derive(Default)]
+struct Gathering {
+    /// Whether a task sends round trips now; it sends until nothing waits.
+    sending: bool,
+    keys: Vec<String>,
+    waiters: Vec<oneshot::Sender<()>>,
+}
+
+/// The invalidations of one round trip: the keys, each once, and who waits for them.
+pub(super) struct Batch {
+    pub(super) keys: Vec<String>,
+    waiters: Vec<oneshot::Sender<()>>,
+}
+
+impl Batch {
+    /// Tells each write of the batch that its keys were sent (or kept, if Redis did not
+    /// acknowledge them).
+    pub(super) fn done(self) {
+        for waiter in self.waiters {
+            // A write that stopped waiting (its request dropped) needs no answer.
+            let _ = waiter.send(());
+        }
+    }
+}
+
+/// A write's place in the next round trip.
+pub(super) struct Joined {
+    /// Answered once the round trip that carried the keys is over.
+    pub(super) done: oneshot::Receiver<()>,
+    /// Whether no task sends round trips now: the caller starts one, which takes batches with
+    /// `next_batch` until it finds none.
+    pub(super) start_sending: bool,
+}
+
+impl InvalidationsInFlight {
+    /// Adds `keys` to the next round trip.
+    pub(super) fn join(&self, keys: &[String]) -> Joined {
+        let (waiter, done) = oneshot::channel();
+        let mut gathering = self.gathering.lock().expect("invalidations lock");
+        gathering.keys.extend_from_slice(keys);
+        gathering.waiters.push(waiter);
+        let start_sending = !std::mem::replace(&mut gathering.sending, true);
+        Joined {
+            done,
+            start_sending,
+        }
+    }
+
+    /// What the next round trip carries; `None` when nothing waits, and the sending task ends
+    /// (the next `join` starts another).
+    pub(super) fn next_batch(&self) -> Option<Batch> {
+        let mut gathering = self.gathering.lock().expect("invalidations lock");
+        if gathering.waiters.is_empty() {
+            gathering.sending = false;
+            return None;
+        }
+        let mut keys = std::mem::take(&mut gathering.keys);
+        let waiters = std::mem::take(&mut gathering.waiters);
+        drop(gathering);
+        keys.sort_unstable();
+        keys.dedup();
+        Some(Batch { keys, waiters })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(names: &[&str]) -> Vec<String> {
+        names.iter().map(|name| name.to_string()).collect()
+    }
+
+    #[test]
+    fn the_first_write_starts_the_sending_and_the_next_ones_join_it() {
+        let in_flight = InvalidationsInFlight::default();
+        let first = in_flight.join(&keys(&["a", "b"]));
+        assert!(first.start_sending);
+        let second = in_flight.join(&keys(&["b", "c"]));
+        assert!(!second.start_sending, "a task already sends");
+        let batch = in_flight.next_batch().expect("two writes wait");
+        assert_eq!(batch.keys, keys(&["a", "b", "c"]), "each key once");
+        assert_eq!(batch.waiters.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn writes_that_come_during_a_round_trip_leave_together_in_the_next() {
+        let in_flight = InvalidationsInFlight::default();
+        let first = in_flight.join(&keys(&["a"]));
+        let out = in_flight.next_batch().expect("the first write");
+        let second = in_flight.join(&keys(&["b"]));
+        let third = in_flight.join(&keys(&["c"]));
+        assert!(!second.start_sending && !third.start_sending);
+        out.done();
+        first.done.await.expect("answered");
+        let next = in_flight
+            .next_batch()
+            .expect("the writes that came meanwhile");
+        assert_eq!(next.keys, keys(&["b", "c"]));
+        next.done();
+        second.done.await.expect("answered");
+        third.done.await.expect("answered");
+        assert!(in_flight.next_batch().is_none(), "nothing waits");
+        assert!(
+            in_flight.join(&keys(&["d"])).start_sending,
+            "the sending task ended, so the next write starts another"
+        );
+    }
+
+    #[test]
+    fn a_write_that_stopped_waiting_does_not_stop_the_others() {
+        let in_flight = InvalidationsInFlight::default();
+        let gone = in_flight.join(&keys(&["a"]));
+        let waiting = in_flight.join(&keys(&["b"]));
+        drop(gone);
+        let mut waiting = waiting;
+        in_flight.next_batch().expect("both").done();
+        assert_eq!(waiting.done.try_recv(), Ok(()));
+    }
+}
