@@ -90,9 +90,9 @@ impl RedisLayer {
         while let Some(batch) = self.in_flight.next_batch() {
             for keys in batch.keys.chunks(DELIVERY_BATCH) {
                 if !self.backend.delete_and_publish(keys, &channel).await {
-                    for key in keys {
-                        self.keep(key.clone()).await;
-                    }
+                    // At once: each waits for the log up to `LOG_WAIT`, and every write of the
+                    // batch waits for all of them.
+                    futures::future::join_all(keys.iter().map(|key| self.keep(key.clone()))).await;
                 }
             }
             batch.done();
