@@ -7,6 +7,8 @@
 //!
 //! The round trips are made by a task, not by the first write that came: a request dropped
 //! mid-wait (its client gone) must not leave the others waiting for a round trip nobody sends.
+//! Should that task stop early (a panic), the writes still waiting are answered with an error
+//! and keep their keys, as when Redis does not acknowledge them (`Sending`).
 
 use std::sync::Mutex;
 
@@ -81,6 +83,50 @@ impl InvalidationsInFlight {
         keys.dedup();
         Some(Batch { keys, waiters })
     }
+
+    /// For a sending task that stops before it finds nothing waiting (it panicked): the writes
+    /// still waiting are answered with an error, so that each keeps its own keys as Redis had
+    /// not acknowledged them, and the next write starts another task.
+    pub(super) fn abandon(&self) {
+        let mut gathering = self
+            .gathering
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        gathering.sending = false;
+        gathering.keys.clear();
+        // Dropped unanswered: each waiter's receiver gets an error.
+        gathering.waiters.clear();
+    }
+}
+
+/// Held by the sending task: abandons the writes still waiting if the task stops early.
+pub(super) struct Sending<'a> {
+    in_flight: &'a InvalidationsInFlight,
+    finished: bool,
+}
+
+impl<'a> Sending<'a> {
+    pub(super) fn new(in_flight: &'a InvalidationsInFlight) -> Self {
+        Self {
+            in_flight,
+            finished: false,
+        }
+    }
+
+    /// The next batch, as `InvalidationsInFlight::next_batch`.
+    pub(super) fn next_batch(&mut self) -> Option<Batch> {
+        let batch = self.in_flight.next_batch();
+        self.finished = batch.is_none();
+        batch
+    }
+}
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.in_flight.abandon();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -125,6 +171,37 @@ mod tests {
             in_flight.join(&keys(&["d"])).start_sending,
             "the sending task ended, so the next write starts another"
         );
+    }
+
+    #[test]
+    fn a_sending_task_that_stops_early_answers_the_waiting_writes_with_an_error() {
+        let in_flight = InvalidationsInFlight::default();
+        let mut sent = in_flight.join(&keys(&["a"]));
+        let mut left = in_flight.join(&keys(&["b"]));
+        {
+            let mut sending = Sending::new(&in_flight);
+            let batch = sending.next_batch().expect("both");
+            drop(batch); // the task stops with its batch unanswered
+        }
+        assert!(sent.done.try_recv().is_err());
+        assert!(left.done.try_recv().is_err());
+        assert!(
+            in_flight.join(&keys(&["c"])).start_sending,
+            "the next write starts another task"
+        );
+    }
+
+    #[test]
+    fn a_sending_task_that_finds_nothing_waiting_leaves_the_next_writes_to_another() {
+        let in_flight = InvalidationsInFlight::default();
+        let first = in_flight.join(&keys(&["a"]));
+        assert!(first.start_sending);
+        {
+            let mut sending = Sending::new(&in_flight);
+            sending.next_batch().expect("the first").done();
+            assert!(sending.next_batch().is_none());
+        }
+        assert!(in_flight.join(&keys(&["b"])).start_sending);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::invalidation_log::InvalidationLog;
-use super::invalidations_in_flight::InvalidationsInFlight;
+use super::invalidations_in_flight::{InvalidationsInFlight, Sending};
 use super::redis_backend::RedisBackend;
 use super::undelivered::{Target, Undelivered};
 use super::{KeyBuilder, LocalCopies, drop_local};
@@ -79,24 +79,32 @@ impl RedisLayer {
         if joined.start_sending {
             tokio::spawn(Arc::clone(self).send_in_flight());
         }
-        // Answered once the keys are deleted and published, or kept; the sender never drops
-        // a waiter unanswered (but if the runtime stops, there is nothing left to wait for).
-        let _ = joined.done.await;
+        // Answered once the keys are deleted and published, or kept. An error means the
+        // sending task stopped before it sent them: they are kept here, as if Redis had not
+        // acknowledged them.
+        if joined.done.await.is_err() {
+            self.keep_all(keys).await;
+        }
     }
 
     /// Sends the waiting invalidations, a round trip at a time, until none waits.
     async fn send_in_flight(self: Arc<Self>) {
         let channel = self.keys.invalidation_channel();
-        while let Some(batch) = self.in_flight.next_batch() {
+        let mut sending = Sending::new(&self.in_flight);
+        while let Some(batch) = sending.next_batch() {
             for keys in batch.keys.chunks(DELIVERY_BATCH) {
                 if !self.backend.delete_and_publish(keys, &channel).await {
-                    // At once: each waits for the log up to `LOG_WAIT`, and every write of the
-                    // batch waits for all of them.
-                    futures::future::join_all(keys.iter().map(|key| self.keep(key.clone()))).await;
+                    self.keep_all(keys).await;
                 }
             }
             batch.done();
         }
+    }
+
+    /// Keeps every key of `keys` at once: each waits for the log up to `LOG_WAIT`, and the
+    /// writes that sent them wait for all of them.
+    async fn keep_all(&self, keys: &[String]) {
+        futures::future::join_all(keys.iter().map(|key| self.keep(key.clone()))).await;
     }
 
     /// Deletes the keys matching `pattern` in Redis, and what starts with `prefix` in every
