@@ -50,7 +50,7 @@ pub(super) struct Joined {
     /// Answered once the round trip that carried the keys is over.
     pub(super) done: oneshot::Receiver<()>,
     /// Whether no task sends round trips now: the caller starts one, which takes batches with
-    /// `next_batch` until it finds none.
+    /// `Sending::next_batch` until it finds none.
     pub(super) start_sending: bool,
 }
 
@@ -70,7 +70,7 @@ impl InvalidationsInFlight {
 
     /// What the next round trip carries; `None` when nothing waits, and the sending task ends
     /// (the next `join` starts another).
-    pub(super) fn next_batch(&self) -> Option<Batch> {
+    fn next_batch(&self) -> Option<Batch> {
         let mut gathering = self.gathering.lock().expect("invalidations lock");
         if gathering.waiters.is_empty() {
             gathering.sending = false;
@@ -87,7 +87,7 @@ impl InvalidationsInFlight {
     /// For a sending task that stops before it finds nothing waiting (it panicked): the writes
     /// still waiting are answered with an error, so that each keeps its own keys as Redis had
     /// not acknowledged them, and the next write starts another task.
-    pub(super) fn abandon(&self) {
+    fn abandon(&self) {
         let mut gathering = self
             .gathering
             .lock()
