@@ -69,8 +69,8 @@ impl RedisLayer {
     }
 
     /// Deletes `keys` in Redis and in every process; if Redis does not acknowledge them, keeps
-    /// and logs each.
-    /// Sent with the invalidations of other writes that come meanwhile (`invalidations_in_flight`).
+    /// and logs each. They go with the invalidations of the other writes that come meanwhile
+    /// (`invalidations_in_flight`).
     pub(super) async fn invalidate(self: &Arc<Self>, keys: &[String]) {
         if keys.is_empty() {
             return;

@@ -144,15 +144,7 @@ async fn lent_connections_ended_by_postgresql_leave_the_budget_whole() {
         tenant_databases.lent_to_main_database() < 3,
         "a permit came back"
     );
-    let reads: Vec<_> = shared
-        .iter()
-        .flat_map(|tenant| [tenant.clone(), tenant.clone()])
-        .map(|tenant| {
-            let app = app.clone();
-            tokio::spawn(async move { app.call(Method::GET, "/products", &tenant, None).await })
-        })
-        .collect();
-    for read in reads {
+    for read in two_requests_of_each(&app, &shared) {
         read.await.unwrap().assert_status(200);
     }
     let open = app.tenancy.db.main_connections() + tenant_databases.open_connections();
@@ -241,14 +233,7 @@ async fn park_two_requests_of_each(
             .await
             .unwrap();
     }
-    let parked = shared
-        .iter()
-        .flat_map(|tenant| [tenant.clone(), tenant.clone()])
-        .map(|tenant| {
-            let app = app.clone();
-            tokio::spawn(async move { app.call(Method::GET, "/products", &tenant, None).await })
-        })
-        .collect();
+    let parked = two_requests_of_each(app, shared);
     eventually(
         &format!("{room} requests at their gates"),
         Duration::from_secs(5),
@@ -263,6 +248,18 @@ async fn park_two_requests_of_each(
     )
     .await;
     parked
+}
+
+/// Two reads of `/products` by each of `shared` (a tenant's most at once), sent now.
+fn two_requests_of_each(app: &Arc<TestApp>, shared: &[TestTenant]) -> Answers {
+    shared
+        .iter()
+        .flat_map(|tenant| [tenant.clone(), tenant.clone()])
+        .map(|tenant| {
+            let app = app.clone();
+            tokio::spawn(async move { app.call(Method::GET, "/products", &tenant, None).await })
+        })
+        .collect()
 }
 
 /// Opens the gates `park_two_requests_of_each` closed.
