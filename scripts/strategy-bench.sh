@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One tenantpos build on the twin's data, one route, driven against the tenants of each strategy
 # alone, then against all of them (as sidebyside.sh does): request rate, p99, tenantpos CPU a
-# request (/proc ticks), and how many connections PostgreSQL opened to the twin's databases
+# request (/proc ticks) of tenantpos and PostgreSQL, and how many connections PostgreSQL opened to the twin's databases
 # meanwhile (pg_stat_database.sessions).
 #
 #   ./scripts/strategy-bench.sh BINARY ROUTE SECONDS
@@ -37,12 +37,12 @@ for strategy in shared schema database all; do
   dir="$twin/../by-strategy/$strategy"; [ "$strategy" = all ] && dir=$twin
   [ -f "$dir/bench/tokens.lua" ] || continue
   (cd "$dir" && wrk -t2 -c32 -d2s -s "bench/$route.lua" http://127.0.0.1:18090 > /dev/null)
-  opened=$(sessions); before=$(ticks "$server")
+  opened=$(sessions); before=$(ticks "$server"); pg_before=$(postgres_ticks)
   result=$(cd "$dir" && wrk -t2 -c32 -d"${seconds}s" --timeout 10s -s "bench/$route.lua" http://127.0.0.1:18090 | grep '^RESULT')
-  after=$(ticks "$server"); opened=$(( $(sessions) - opened ))
+  after=$(ticks "$server"); pg_after=$(postgres_ticks); opened=$(( $(sessions) - opened ))
   requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<< "$result")
   rate=$(sed -n 's/.*rps=\([0-9.]*\).*/\1/p' <<< "$result")
   p99=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<< "$result")
   # A tick is 10 ms: CPU µs per request = ticks × 10,000 / requests.
-  echo "$route $strategy: $rate req/s, p99 $p99 ms, tenantpos CPU $(( (after - before) * 10000 / requests )) µs a request, $opened connections opened"
+  echo "$route $strategy: $rate req/s, p99 $p99 ms, CPU µs a request: tenantpos $(( (after - before) * 10000 / requests )), postgres $(( (pg_after - pg_before) * 10000 / requests )); $opened connections opened"
 done

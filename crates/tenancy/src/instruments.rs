@@ -17,6 +17,7 @@ pub const HTTP_REQUESTS: &str = "tenantpos_http_requests_total";
 pub const HTTP_REQUEST_DURATION: &str = "tenantpos_http_request_duration_seconds";
 pub const DB_CONNECTIONS: &str = "tenantpos_db_connections";
 pub const DB_CONNECTION_WAIT: &str = "tenantpos_db_connection_wait_seconds";
+pub const DB_CONNECTIONS_OPENED: &str = "tenantpos_db_connections_opened_total";
 pub const CACHE_LOOKUPS: &str = "tenantpos_cache_lookups_total";
 pub const RATE_LIMITED: &str = "tenantpos_rate_limited_total";
 pub const TENANT_MISMATCH: &str = "tenantpos_tenant_mismatch_total";
@@ -80,6 +81,46 @@ pub fn connection_wait(waited: Duration) {
     }
 }
 
+/// The pools a connection can be opened for, as `tenantpos_db_connections_opened_total{pool}`
+/// names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionPool {
+    /// The owner's pool (the catalog, the cache's invalidation log).
+    Owner,
+    /// The app role's pool of shared tenants on the main database.
+    Shared,
+    /// The app role's pool of schema tenants on the main database.
+    Schemas,
+    /// The pools of tenant databases, every cluster's.
+    TenantDatabases,
+}
+
+impl ConnectionPool {
+    const ALL: [ConnectionPool; 4] = [
+        ConnectionPool::Owner,
+        ConnectionPool::Shared,
+        ConnectionPool::Schemas,
+        ConnectionPool::TenantDatabases,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            ConnectionPool::Owner => "owner",
+            ConnectionPool::Shared => "shared",
+            ConnectionPool::Schemas => "schemas",
+            ConnectionPool::TenantDatabases => "tenant_databases",
+        }
+    }
+}
+
+/// A connection to PostgreSQL opened for `pool`. Each costs PostgreSQL a new backend
+/// (milliseconds of CPU, where a request costs a tenth of one), so a steady rate says the pool
+/// keeps closing connections it needs again: for tenant databases, that their share of
+/// `TENANTPOS_MAX_CONNECTIONS` is smaller than the number of them busy at once.
+pub fn connection_opened(pool: ConnectionPool) {
+    metrics::counter!(DB_CONNECTIONS_OPENED, "pool" => pool.label()).increment(1);
+}
+
 /// How an attempt to place an order ended, as `tenantpos_orders_placed_total{outcome}` says:
 /// `placed`, the refusals a client causes (`payment_declined`, `insufficient_stock`,
 /// `rejected` for the other 4xx), and `failed` (5xx: what to alert on).
@@ -120,6 +161,9 @@ pub fn register() {
     }
     metrics::counter!(RATE_LIMITED).increment(0);
     metrics::counter!(TENANT_MISMATCH).increment(0);
+    for pool in ConnectionPool::ALL {
+        metrics::counter!(DB_CONNECTIONS_OPENED, "pool" => pool.label()).increment(0);
+    }
     for outcome in ORDER_OUTCOMES {
         metrics::counter!(ORDERS_PLACED, "outcome" => outcome).increment(0);
     }

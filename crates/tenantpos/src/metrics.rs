@@ -19,8 +19,8 @@ use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tenancy::Tenancy;
 use tenancy::instruments::{
-    self, CACHE_LOOKUPS, DB_CONNECTION_WAIT, DB_CONNECTIONS, HTTP_REQUEST_DURATION, HTTP_REQUESTS,
-    ORDERS_PLACED, RATE_LIMITED, TENANT_MISMATCH, TENANTS,
+    self, CACHE_LOOKUPS, DB_CONNECTION_WAIT, DB_CONNECTIONS, DB_CONNECTIONS_OPENED,
+    HTTP_REQUEST_DURATION, HTTP_REQUESTS, ORDERS_PLACED, RATE_LIMITED, TENANT_MISMATCH, TENANTS,
 };
 
 /// The route label of a request no route matched (404s of unknown paths): one series for
@@ -101,6 +101,10 @@ fn describe() {
         DB_CONNECTION_WAIT,
         metrics::Unit::Seconds,
         "Time a transaction waited for a PostgreSQL connection"
+    );
+    metrics::describe_counter!(
+        DB_CONNECTIONS_OPENED,
+        "PostgreSQL connections opened, by pool (owner, shared, schemas, tenant_databases)"
     );
     metrics::describe_counter!(
         CACHE_LOOKUPS,

@@ -28,6 +28,7 @@ use super::mark::StorageMark;
 use super::schema_statements::SchemaStatements;
 use super::statements::PreparedStatements;
 use super::tenant_databases::{PoolKey, TenantDatabasePools};
+use crate::instruments::{self, ConnectionPool};
 
 /// How long a request waits for a connection (a slot in its pool, then room in the budget)
 /// before answering 503.
@@ -219,6 +220,12 @@ impl managed::Manager for BudgetedManager {
             },
         };
         let client = managed::Manager::create(&self.inner).await?;
+        instruments::connection_opened(match self.room {
+            Room::Own => ConnectionPool::Owner,
+            Room::MainDatabase(_, Side::Shared) => ConnectionPool::Shared,
+            Room::MainDatabase(_, Side::Schemas) => ConnectionPool::Schemas,
+            Room::TenantDatabase(..) => ConnectionPool::TenantDatabases,
+        });
         let mark = match self.room {
             Room::TenantDatabase(..) => super::mark::own_mark(&*client).await?,
             Room::Own | Room::MainDatabase(..) => None,

@@ -105,6 +105,7 @@ async fn the_example_alert_rules_parse_and_name_only_exported_series() {
     for expected in [
         "TenantposHighErrorRate",
         "TenantposConnectionWaits",
+        "TenantposTenantDatabasesTakeTurns",
         "TenantposTenantsRateLimited",
         "TenantposOrderPlacementsFailing",
     ] {

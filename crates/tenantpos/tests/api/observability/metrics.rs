@@ -4,7 +4,7 @@
 //! many tenants. The recorder is the process's: under nextest each test is a process of its
 //! own and the counts are exact; under `cargo test` the tests share one (`exact_counts`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use openmetrics_parser::prometheus::parse_prometheus;
 use openmetrics_parser::{PrometheusType, PrometheusValue};
@@ -385,6 +385,67 @@ async fn requests_refused_by_the_budget_are_counted() {
         refused,
         "429 answers",
     );
+}
+
+/// Four tenant databases served in turn through a budget of two connections: each request
+/// finds its database without one, closes the least recently used database's and opens its
+/// own. The counter of the tenant databases' pool moves by exactly those, and PostgreSQL lists
+/// as many new sessions of the app role (each lives, idle in its pool, at least until the next
+/// request, so listing the sessions after each request sees every one).
+#[tokio::test]
+async fn connections_opened_are_counted_by_pool_as_postgresql_sees_them() {
+    let app = spawn_app_with(|settings| {
+        settings.max_connections = 7;
+        assert_eq!(settings.connection_shares().tenant_databases, 2);
+    })
+    .await;
+    let mut tenants = Vec::new();
+    for n in 0..4 {
+        let id = format!("obs_opened_{n}");
+        tenants.push(app.create_tenant(&id, Strategy::Database).await);
+    }
+    let owner = app.database().owner().await;
+    let app_sessions = || {
+        app.database()
+            .app_session_pids(&owner, AppSessionsIn::TenantDatabases)
+    };
+    // A first round leaves the last two databases holding the budget.
+    for tenant in &tenants {
+        app.call(Method::GET, "/products", tenant, None)
+            .await
+            .assert_status(200);
+    }
+    let sessions_before: HashSet<i32> = app_sessions().await.into_iter().collect();
+    let before = scrape(&app).await;
+    let mut new_sessions = HashSet::new();
+    for tenant in tenants.iter().chain(&tenants) {
+        app.call(Method::GET, "/products", tenant, None)
+            .await
+            .assert_status(200);
+        new_sessions.extend(
+            app_sessions()
+                .await
+                .into_iter()
+                .filter(|pid| !sessions_before.contains(pid)),
+        );
+    }
+    let after = scrape(&app).await;
+    assert_eq!(new_sessions.len(), 8, "{new_sessions:?}");
+    let opened = |pool: &str| {
+        let labels = [("pool", pool)];
+        after.value("tenantpos_db_connections_opened_total", &labels)
+            - before.value("tenantpos_db_connections_opened_total", &labels)
+    };
+    assert_counted(
+        opened("tenant_databases"),
+        8.0,
+        "tenant databases' connections",
+    );
+    for pool in ["owner", "shared", "schemas", "tenant_databases"] {
+        let labels = [("pool", pool)];
+        let series = after.matching("tenantpos_db_connections_opened_total", &labels);
+        assert_eq!(series.count(), 1, "{pool}: one series");
+    }
 }
 
 #[tokio::test]

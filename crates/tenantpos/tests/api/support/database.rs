@@ -184,6 +184,26 @@ impl TestDatabase {
             .get(0)
     }
 
+    /// The process ids of the sessions the app role has open in `databases`, as PostgreSQL
+    /// lists them; `owner` is a connection of the owner's (`owner()`).
+    pub async fn app_session_pids(
+        &self,
+        owner: &tokio_postgres::Client,
+        databases: AppSessionsIn,
+    ) -> Vec<i32> {
+        owner
+            .query(
+                "SELECT pid FROM pg_stat_activity \
+                 WHERE usename = 'tenantpos_test_app' AND datname LIKE $1 || $2",
+                &[&self.name, &databases.name_suffix()],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    }
+
     /// Ends every session the app role has in `databases`, as a PostgreSQL restart would;
     /// `owner` is a connection of the owner's (`owner()`), made beforehand so that the sessions
     /// end the moment this is called.
