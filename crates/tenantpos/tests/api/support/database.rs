@@ -173,15 +173,7 @@ impl TestDatabase {
         owner: &tokio_postgres::Client,
         databases: AppSessionsIn,
     ) -> i64 {
-        owner
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity \
-                 WHERE usename = 'tenantpos_test_app' AND datname LIKE $1 || $2",
-                &[&self.name, &databases.name_suffix()],
-            )
-            .await
-            .unwrap()
-            .get(0)
+        self.app_session_pids(owner, databases).await.len() as i64
     }
 
     /// The process ids of the sessions the app role has open in `databases`, as PostgreSQL
