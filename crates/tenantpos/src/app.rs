@@ -285,12 +285,16 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Serves until a shutdown signal, letting requests in flight finish (for at most 30 s);
-/// a client gets 10 s for a request's head and 30 s for its body.
-pub async fn serve(app: App, bind: &str) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(bind)
+/// A listener on `bind`: once it exists, connections wait in its backlog until served.
+pub async fn listen(bind: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(bind)
         .await
-        .with_context(|| format!("binding {bind}"))?;
+        .with_context(|| format!("binding {bind}"))
+}
+
+/// Serves on `listener` until a shutdown signal, letting requests in flight finish (for at
+/// most 30 s); a client gets 10 s for a request's head and 30 s for its body.
+pub async fn serve(app: App, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
     tracing::info!(address = %listener.local_addr()?, "serving");
     let _background = app.background;
     crate::server::serve_on(

@@ -100,8 +100,10 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     for demo in &DEMO_TENANTS {
         ensure_tenant(&app.operator, &orders, demo).await?;
     }
+    // Listening before the instructions: whoever follows them at once finds the port open.
+    let listener = app::listen(&settings.bind).await?;
     print_instructions(&settings, generated_admin_token);
-    app::serve(app, &settings.bind).await
+    app::serve(app, listener).await
 }
 
 async fn ensure_tenant(
