@@ -208,9 +208,8 @@ mod tests {
     fn a_write_that_stopped_waiting_does_not_stop_the_others() {
         let in_flight = InvalidationsInFlight::default();
         let gone = in_flight.join(&keys(&["a"]));
-        let waiting = in_flight.join(&keys(&["b"]));
+        let mut waiting = in_flight.join(&keys(&["b"]));
         drop(gone);
-        let mut waiting = waiting;
         in_flight.next_batch().expect("both").done();
         assert_eq!(waiting.done.try_recv(), Ok(()));
     }
