@@ -15,6 +15,7 @@ use tenancy::{ApiError, ErrorCode, OperatorAccess, ScopedTx, TenantId};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 use utoipa::ToSchema;
 
+use crate::storage::{self, Placement};
 use crate::tables::{BATCH_ROWS, table_named};
 
 /// Rows added per table.
@@ -79,6 +80,7 @@ pub async fn import_tenant(
             "the tenant is being moved",
         ));
     }
+    let placement = Placement::of(&tenant);
     let scope = tenancy.scope(Arc::new(tenant));
     let context = tenancy.system_context(&scope);
     let tx = tenancy.db.begin(&context).await?;
@@ -148,6 +150,7 @@ pub async fn import_tenant(
     }
     continue_order_numbers(&tx).await?;
     tx.commit().await?;
+    storage::analyze_after_filling(tenancy.storage(), id, &placement).await;
 
     // Nothing cached of the empty tenant may outlive the import.
     if let Err(error) = tenancy.cache.purge(id).await {

@@ -83,6 +83,7 @@ pub async fn move_tenant(
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("tenant {id} vanished while moving")))?;
     remove_old_copy(tenancy, id, &source, gate).await;
+    storage::analyze_after_filling(config, id, &destination).await;
     tenancy
         .catalog
         .record_operator_action(

@@ -97,6 +97,45 @@ pub async fn prepare(
     }
 }
 
+/// Gathers the planner's statistics on `id`'s tables at `placement`, once a move or an import
+/// has filled them (as `pg_restore`'s documentation advises after a bulk load). A table that
+/// was never analysed is planned on guesses until autovacuum reaches it, a minute or more
+/// later (never, on a server that runs without it): a schema or database tenant's 200 orders
+/// are guessed at two rows, and its list of orders reads them all and sorts them instead of
+/// stopping at a page (README, *Speed*). Shared tables are left to autovacuum: their
+/// statistics describe every tenant's rows, and one tenant's arrival leaves them usable.
+pub async fn analyze(
+    config: &StorageConfig,
+    id: &TenantId,
+    placement: &Placement,
+) -> anyhow::Result<()> {
+    let (owner, schema) = match placement.strategy {
+        Strategy::Shared => return Ok(()),
+        Strategy::Schema => (db::connect(&config.owner).await?, id.schema_name()),
+        Strategy::Database => {
+            let database = naming::tenant_database_name(&config.deployment_database, id);
+            let owner = config.owner_on(&placement.cluster, &database)?;
+            (db::connect(&owner).await?, "public".to_owned())
+        }
+    };
+    execute_formatted(
+        &owner,
+        "SELECT 'ANALYZE ' || string_agg(format('%I.%I', $1::text, name), ', ') \
+         FROM unnest($2::text[]) AS name",
+        &[&schema, &TENANT_TABLES_CHILDREN_FIRST],
+    )
+    .await
+    .with_context(|| format!("analysing the tables of tenant {id} ({placement})"))
+}
+
+/// `analyze` once a move or an import has committed: the tenant is served already, so a
+/// failure only leaves its tables to autovacuum, and is logged.
+pub async fn analyze_after_filling(config: &StorageConfig, id: &TenantId, placement: &Placement) {
+    if let Err(error) = analyze(config, id, placement).await {
+        tracing::warn!(tenant = %id, error = %format!("{error:#}"), "could not analyse a tenant's tables; autovacuum will");
+    }
+}
+
 /// The answer to a creation or move whose database name is taken by a database that is not
 /// this tenant's (409, nothing changed); any other failure is a bug (500).
 pub fn storage_error(error: anyhow::Error) -> ApiError {

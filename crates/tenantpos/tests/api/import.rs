@@ -8,7 +8,7 @@ use rstest::rstest;
 use serde_json::{Value, json};
 use tenancy::Strategy;
 
-use crate::moving::{busy_tenant, visible_state};
+use crate::moving::{analysed_orders, busy_tenant, visible_state};
 use crate::orders::{order, stock_of};
 use crate::support::redis_server::eventually;
 use crate::support::*;
@@ -82,6 +82,9 @@ async fn export_then_import_rebuilds_the_tenant_exactly(
     assert_eq!(report["settings"], 1);
     // The restored tenant's own owner keeps its user; the clerk is added.
     assert_eq!(report["users"], 1);
+    if to != Strategy::Shared {
+        assert_eq!(analysed_orders(&app, "restored_shop", to).await, 2.0);
+    }
 
     let mut expected = comparable(visible_state(&app, &original).await);
     let mut found = comparable(visible_state(&app, &restored).await);

@@ -50,6 +50,28 @@ pub async fn busy_tenant(app: &TestApp, id: &str, strategy: Strategy) -> TestTen
     tenant
 }
 
+/// How many orders the planner's statistics count in tenant `id`'s own `orders` table (a
+/// schema or database tenant's): what `ANALYZE` found, -1 if it never ran there.
+pub async fn analysed_orders(app: &TestApp, id: &str, strategy: Strategy) -> f32 {
+    let id = tenancy::TenantId::parse(id).unwrap();
+    let (client, schema) = match strategy {
+        Strategy::Schema => (app.database().owner().await, id.schema_name()),
+        Strategy::Database => (
+            app.database().owner_of_tenant_database(&id).await,
+            "public".to_owned(),
+        ),
+        Strategy::Shared => unreachable!("shared tables are analysed by autovacuum alone"),
+    };
+    client
+        .query_one(
+            "SELECT reltuples FROM pg_class WHERE oid = format('%I.orders', $1::text)::regclass",
+            &[&schema],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
 async fn move_tenant(app: &TestApp, id: &str, body: Value) -> Answer {
     app.send(
         app.admin(Method::POST, &format!("/admin/tenants/{id}/move"))
@@ -81,6 +103,10 @@ async fn a_moved_tenant_keeps_every_row_and_its_tokens(
     assert_eq!(moved["strategy"], json!(to));
     assert_eq!(moved["cluster"], "default");
     assert!(moved.get("moving").is_none(), "{moved}");
+    if to != Strategy::Shared {
+        // Its tables were analysed once filled: planned on their rows, not on guesses.
+        assert_eq!(analysed_orders(&app, "moving_shop", to).await, 2.0);
+    }
 
     // The same token still works, and sees exactly what it saw.
     assert_eq!(visible_state(&app, &tenant).await, before);

@@ -161,6 +161,12 @@ impl TestDatabase {
         connect(&owner_url(&self.name)).await
     }
 
+    /// An owner connection to database tenant `id`'s database (on the default cluster).
+    pub async fn owner_of_tenant_database(&self, id: &tenancy::TenantId) -> tokio_postgres::Client {
+        let database = tenancy::db::naming::tenant_database_name(&self.name, id);
+        connect(&owner_url(&database)).await
+    }
+
     /// An app role connection to this test's main database.
     pub async fn app(&self) -> tokio_postgres::Client {
         connect(&app_url(&self.name)).await
