@@ -43,6 +43,23 @@ pub struct App {
     pub orders: Option<orders::OrdersState>,
 }
 
+/// Autovacuum removes the index entries every order's updates leave behind and analyses tenant
+/// tables (README, *Running in production*). Without it placing orders slows down with the
+/// weeks and tables filled since they were made are planned on guesses. It is the server's
+/// setting, not tenantpos's to change, so a process says so once, when it starts.
+async fn warn_if_autovacuum_is_off(owner: &tokio_postgres::Client) -> anyhow::Result<()> {
+    let on: bool = owner
+        .query_one("SELECT current_setting('autovacuum')::boolean", &[])
+        .await?
+        .get(0);
+    if !on {
+        tracing::warn!(
+            "autovacuum is off on this PostgreSQL server: tenant tables are neither vacuumed nor analysed, and get slower (README, Running in production)"
+        );
+    }
+    Ok(())
+}
+
 /// Connects to storage and checks the isolation invariants: a role of tenant traffic that
 /// could bypass row-level security, or a tenant table without it, stops here.
 async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<OperatorAccess> {
@@ -66,6 +83,7 @@ async fn connect(settings: &Settings, keys: JwtKeys) -> anyhow::Result<OperatorA
         .context("connecting as the owner")?;
     check_migrated(&owner).await?;
     check_tenant_tables(&owner).await?;
+    warn_if_autovacuum_is_off(&owner).await?;
     // In every Redis key and channel: deployments that share a Redis (even with databases of
     // the same name on different servers) never read each other's entries.
     let deployment = storage.identify(&owner).await?.to_string();

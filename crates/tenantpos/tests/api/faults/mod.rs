@@ -34,7 +34,7 @@ use load::{Journal, Load, LoadTenant, Op, probe};
 use verdict::{RECOVERY_LIMIT, Recovery, Scenario, judge, settle};
 
 /// Every service in one process.
-const ALL_SERVICES: &str = "auth,inventory,orders,payments,dashboard,admin";
+pub(crate) const ALL_SERVICES: &str = "auth,inventory,orders,payments,dashboard,admin";
 /// How long the load runs after a fault ends, to see the service resume and go on.
 const AFTER_FAULT: Duration = Duration::from_secs(6);
 

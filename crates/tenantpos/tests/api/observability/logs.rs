@@ -93,3 +93,59 @@ async fn a_no_op_migrate_over_several_tenants_prints_no_notice() {
         "text lines, for a person: {notice_lines:?}"
     );
 }
+
+/// What `serve` says at start-up on a server running without autovacuum.
+const AUTOVACUUM_IS_OFF: &str = "autovacuum is off on this PostgreSQL server";
+
+/// `serve` names a server that runs without autovacuum, once, when it starts (a warning: the
+/// tables slow down, nothing is wrong yet), and says nothing of a server with it. A private
+/// server, whose setting the test may change: autovacuum on (PostgreSQL's default), then off.
+#[tokio::test]
+async fn serve_warns_of_a_server_without_autovacuum() {
+    use crate::faults::ALL_SERVICES;
+    use crate::faults::harness::Deployment;
+
+    let deployment = Deployment::start("autovacuum", false).await;
+    let log_of = |name: &str| {
+        std::fs::read_to_string(deployment.postgres.directory.join(format!("{name}.log"))).unwrap()
+    };
+    let mut with = deployment.serve("with_autovacuum", ALL_SERVICES, &[]).await;
+    with.kill();
+    let log = log_of("with_autovacuum");
+    assert!(!log.contains(AUTOVACUUM_IS_OFF), "{log}");
+
+    let server = deployment.postgres.connect("postgres").await;
+    // Two statements: ALTER SYSTEM refuses to run in the implicit transaction of a batch.
+    for statement in [
+        "ALTER SYSTEM SET autovacuum = off",
+        "SELECT pg_reload_conf()",
+    ] {
+        server.batch_execute(statement).await.unwrap();
+    }
+    // The reload reaches new sessions once the postmaster has read the file again.
+    let start = std::time::Instant::now();
+    while deployment
+        .postgres
+        .connect("postgres")
+        .await
+        .query_one("SELECT current_setting('autovacuum')", &[])
+        .await
+        .unwrap()
+        .get::<_, String>(0)
+        != "off"
+    {
+        assert!(start.elapsed().as_secs() < 10, "autovacuum is still on");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut without = deployment
+        .serve("without_autovacuum", ALL_SERVICES, &[])
+        .await;
+    without.kill();
+    let log = log_of("without_autovacuum");
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains(AUTOVACUUM_IS_OFF))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{log}");
+    assert!(warnings[0].contains("WARN"), "{log}");
+}
