@@ -9,6 +9,8 @@
 //!    count and checksum before that transaction commits.
 //! 4. The catalog points at the new storage and lets requests in; the old copy is removed, and
 //!    a transaction that waited at the old gate fails instead of writing there.
+//! 5. A schema or database copy is analysed (`storage::analyze`), so that it is planned on
+//!    its rows rather than on guesses until autovacuum gets to it.
 //!
 //! A move that fails before step 4 removes what it made and leaves the tenant where it was. A
 //! move cut short by a crash leaves the tenant marked as moving: moving it again finishes or

@@ -100,10 +100,10 @@ pub async fn prepare(
 /// Gathers the planner's statistics on `id`'s tables at `placement`, once a move or an import
 /// has filled them (as `pg_restore`'s documentation advises after a bulk load). A table that
 /// was never analysed is planned on guesses until autovacuum reaches it, a minute or more
-/// later (never, on a server that runs without it): a schema or database tenant's 200 orders
-/// are guessed at two rows, and its list of orders reads them all and sorts them instead of
-/// stopping at a page (README, *Speed*). Shared tables are left to autovacuum: their
-/// statistics describe every tenant's rows, and one tenant's arrival leaves them usable.
+/// later (never, on a server that runs without it): on the benchmark's data a schema tenant's
+/// 200 orders were guessed at two rows, and its list of orders read them all and sorted them
+/// instead of stopping at a page (README, *Speed*). Shared tables are left to autovacuum:
+/// their statistics describe every tenant's rows, and one tenant's arrival leaves them usable.
 pub async fn analyze(
     config: &StorageConfig,
     id: &TenantId,
