@@ -112,11 +112,10 @@ pub async fn analyze(
     let (owner, schema) = match placement.strategy {
         Strategy::Shared => return Ok(()),
         Strategy::Schema => (db::connect(&config.owner).await?, id.schema_name()),
-        Strategy::Database => {
-            let database = naming::tenant_database_name(&config.deployment_database, id);
-            let owner = config.owner_on(&placement.cluster, &database)?;
-            (db::connect(&owner).await?, "public".to_owned())
-        }
+        Strategy::Database => (
+            db::connect(&config.owner_of_tenant_database(id, &placement.cluster)?).await?,
+            "public".to_owned(),
+        ),
     };
     execute_formatted(
         &owner,
@@ -349,10 +348,7 @@ pub async fn close_gate(
 ) -> anyhow::Result<Client> {
     let connection = match placement.strategy {
         Strategy::Shared | Strategy::Schema => config.owner.clone(),
-        Strategy::Database => config.owner_on(
-            &placement.cluster,
-            &naming::tenant_database_name(&config.deployment_database, id),
-        )?,
+        Strategy::Database => config.owner_of_tenant_database(id, &placement.cluster)?,
     };
     let gate = db::connect(&connection).await?;
     if placement.strategy == Strategy::Database {

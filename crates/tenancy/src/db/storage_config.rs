@@ -8,7 +8,7 @@ use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 use super::PgEndpoint;
-use super::naming::{app_role_name, app_role_password};
+use super::naming::{self, app_role_name, app_role_password};
 use crate::tls::TrustedRoots;
 
 pub const DEFAULT_CLUSTER: &str = "default";
@@ -181,6 +181,16 @@ impl StorageConfig {
             .clone();
         config.dbname(database);
         Ok(config)
+    }
+
+    /// The owner's connection to database tenant `tenant`'s database on `cluster`.
+    pub fn owner_of_tenant_database(
+        &self,
+        tenant: &crate::TenantId,
+        cluster: &str,
+    ) -> anyhow::Result<PgEndpoint> {
+        let database = naming::tenant_database_name(&self.deployment_database, tenant);
+        self.owner_on(cluster, &database)
     }
 
     /// The app role's connection to `database` on `cluster`.

@@ -24,7 +24,7 @@ use super::{
     CATALOG_MIGRATIONS, TENANT_MIGRATIONS, ensure_app_role, execute_formatted, grant_catalog,
     migrate_catalog, migrate_tenant_storage, sync_app_role_password,
 };
-use crate::db::{self, StorageConfig, naming};
+use crate::db::{self, StorageConfig};
 use crate::tenant_id::TenantId;
 use collisions::retrying_concurrent_updates;
 use listing::list_targets;
@@ -85,11 +85,10 @@ impl Target {
             Self::Schema(tenant) => (db::connect(&config.owner).await?, tenant.schema_name()),
             Self::Database {
                 tenant, cluster, ..
-            } => {
-                let database = naming::tenant_database_name(&config.deployment_database, tenant);
-                let owner = config.owner_on(cluster, &database)?;
-                (db::connect(&owner).await?, "public".to_owned())
-            }
+            } => (
+                db::connect(&config.owner_of_tenant_database(tenant, cluster)?).await?,
+                "public".to_owned(),
+            ),
         })
     }
 
